@@ -1,0 +1,356 @@
+//! [`BearerAuthLayer`]: only requests with a valid bearer access token reach the inner service.
+//!
+//! The request's way through it, top-down:
+//!
+//! 1. read the one credential: `Authorization: Bearer <token>` ([`bearer_token`]); none → 401
+//!    with the plain challenge, malformed → 400 `invalid_request`;
+//! 2. refuse what is not a compact JWS before any crypto ([`require_jws`]): JWE →
+//!    `ACCESS_TOKEN_IS_ENCRYPTED_JWE`, opaque → `ACCESS_TOKEN_NOT_JWS`;
+//! 3. look the token up in the verified-token cache; on a hit re-check `exp`/`nbf` and go on;
+//! 4. otherwise verify it with the [`TokenVerifier`] (signature, `iss`, `aud`, `exp`, …);
+//! 5. insert the [`AccessToken`] into the request's extensions and call the inner service.
+//!
+//! Every refusal is answered by the layer's [`Challenge`] (RFC 6750 `WWW-Authenticate` with the
+//! RFC 9728 `resource_metadata` URL, JSON body with a stable `code`).
+//!
+//! ```no_run
+//! use axum::{Extension, Router, routing::get};
+//! use tower_mcp_auth::{AccessToken, BearerAuthLayer, token::JwksVerifier};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let verifier = JwksVerifier::builder("https://tenant.example.com/", "https://api.example.com")
+//!     .build()
+//!     .await?;
+//! let app: Router = Router::new()
+//!     .route("/me", get(|Extension(token): Extension<AccessToken>| async move {
+//!         token.subject().to_owned()
+//!     }))
+//!     .layer(BearerAuthLayer::new(verifier).resource_metadata(
+//!         "https://api.example.com/.well-known/oauth-protected-resource",
+//!     ));
+//! # Ok(()) }
+//! ```
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use http::{Request, Response};
+use pin_project_lite::pin_project;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::body::ResponseBody;
+use crate::challenge::{AuthError, Challenge, ErrorCode};
+use crate::token::cache::{TokenCache, TokenKey, now_secs};
+use crate::token::{AccessToken, TokenVerifier, bearer_token, require_jws};
+
+/// The default bound on a bearer token's length: 16 KiB.
+pub const DEFAULT_MAX_TOKEN_LEN: usize = 16 * 1024;
+/// The default number of verified tokens kept in the cache.
+pub const DEFAULT_TOKEN_CACHE_CAPACITY: usize = 10_000;
+
+/// Applies [`BearerAuth`] to a service: requires a valid bearer access token.
+///
+/// Cheap to clone; every service it makes shares one verifier and one token cache.
+pub struct BearerAuthLayer<V> {
+    verifier: Arc<V>,
+    challenge: Arc<Challenge>,
+    cache: Option<Arc<TokenCache>>,
+    max_token_len: usize,
+}
+
+impl<V> Clone for BearerAuthLayer<V> {
+    fn clone(&self) -> Self {
+        Self {
+            verifier: Arc::clone(&self.verifier),
+            challenge: Arc::clone(&self.challenge),
+            cache: self.cache.clone(),
+            max_token_len: self.max_token_len,
+        }
+    }
+}
+
+impl<V> std::fmt::Debug for BearerAuthLayer<V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BearerAuthLayer")
+            .field("challenge", &self.challenge)
+            .field("cache", &self.cache.as_ref().map(|c| c.len()))
+            .field("max_token_len", &self.max_token_len)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<V: TokenVerifier> BearerAuthLayer<V> {
+    /// A layer verifying tokens with `verifier`, with a 10 000-token cache, a 16 KiB token bound
+    /// and an empty challenge (set [`resource_metadata`](Self::resource_metadata)).
+    pub fn new(verifier: V) -> Self {
+        Self {
+            verifier: Arc::new(verifier),
+            challenge: Arc::new(Challenge::new()),
+            cache: Some(Arc::new(TokenCache::new(DEFAULT_TOKEN_CACHE_CAPACITY))),
+            max_token_len: DEFAULT_MAX_TOKEN_LEN,
+        }
+    }
+
+    /// Uses `challenge` for every refusal (share it with the scope guard).
+    pub fn challenge(mut self, challenge: Challenge) -> Self {
+        self.challenge = Arc::new(challenge);
+        self
+    }
+
+    /// Sets the RFC 9728 `resource_metadata` URL of the challenges.
+    pub fn resource_metadata(mut self, url: impl Into<String>) -> Self {
+        self.challenge = Arc::new((*self.challenge).clone().resource_metadata(url));
+        self
+    }
+
+    /// Refuses tokens longer than `bytes` before parsing them.
+    pub fn max_token_len(mut self, bytes: usize) -> Self {
+        self.max_token_len = bytes;
+        self
+    }
+
+    /// Keeps at most `capacity` verified tokens.
+    pub fn token_cache_capacity(mut self, capacity: usize) -> Self {
+        self.cache = Some(Arc::new(TokenCache::new(capacity)));
+        self
+    }
+
+    /// Verifies every request's token again (no cache).
+    pub fn without_token_cache(mut self) -> Self {
+        self.cache = None;
+        self
+    }
+
+    /// The verifier.
+    pub fn verifier(&self) -> &V {
+        &self.verifier
+    }
+}
+
+impl<S, V> Layer<S> for BearerAuthLayer<V> {
+    type Service = BearerAuth<S, V>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        BearerAuth {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+/// Middleware that verifies the bearer token of every request. See [`BearerAuthLayer`].
+pub struct BearerAuth<S, V> {
+    inner: S,
+    layer: BearerAuthLayer<V>,
+}
+
+impl<S: Clone, V> Clone for BearerAuth<S, V> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            layer: self.layer.clone(),
+        }
+    }
+}
+
+impl<S: std::fmt::Debug, V> std::fmt::Debug for BearerAuth<S, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BearerAuth")
+            .field("inner", &self.inner)
+            .field("layer", &self.layer)
+            .finish()
+    }
+}
+
+/// An answer written by the layer, before the inner body type is known.
+type Refusal = Response<ResponseBody<Infallible>>;
+
+type VerifyFuture = Pin<Box<dyn Future<Output = Result<AccessToken, AuthError>> + Send>>;
+
+impl<S, V, ReqBody, ResBody> Service<Request<ReqBody>> for BearerAuth<S, V>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    V: TokenVerifier,
+{
+    type Response = Response<ResponseBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S, ReqBody>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+        let layer = &self.layer;
+        let token = match bearer_token(req.headers(), req.uri(), layer.max_token_len)
+            .and_then(|token| require_jws(token).map(|()| token))
+        {
+            Ok(token) => token,
+            Err(error) => return ResponseFuture::refused(layer.refuse(&error, &req)),
+        };
+
+        let cache_key = layer.cache.as_ref().map(|_| TokenCache::key(token));
+        if let (Some(cache), Some(key)) = (&layer.cache, &cache_key)
+            && let Some(cached) = cache.get(key)
+        {
+            let leeway = layer.verifier.leeway().as_secs();
+            return match cached.check_time(now_secs(), leeway) {
+                Ok(()) => {
+                    req.extensions_mut().insert(cached);
+                    ResponseFuture::inner(self.inner.call(req))
+                }
+                Err(error) => {
+                    cache.remove(key);
+                    ResponseFuture::refused(layer.refuse(&error, &req))
+                }
+            };
+        }
+
+        let verifier = Arc::clone(&layer.verifier);
+        let token = token.to_owned();
+        let verify: VerifyFuture = Box::pin(async move { verifier.verify(&token).await });
+        // The ready service handles this request; the clone waits for the next `poll_ready`.
+        let clone = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, clone);
+        ResponseFuture {
+            state: State::Verifying {
+                verify,
+                pending: Some(Pending {
+                    inner,
+                    request: req,
+                    cache: layer.cache.clone().zip(cache_key),
+                    challenge: Arc::clone(&layer.challenge),
+                }),
+            },
+        }
+    }
+}
+
+impl<V> BearerAuthLayer<V> {
+    fn refuse<ReqBody>(&self, error: &AuthError, req: &Request<ReqBody>) -> Refusal {
+        log_refusal(error);
+        self.challenge.response(error, req.headers())
+    }
+}
+
+fn log_refusal(error: &AuthError) {
+    match error.code() {
+        // The issuer or the deployment is failing: an operator must act.
+        ErrorCode::KeysUnavailable | ErrorCode::Misconfigured => {
+            tracing::warn!(code = %error.code(), description = error.description(), "bearer token refused")
+        }
+        _ => {
+            tracing::debug!(code = %error.code(), description = error.description(), "bearer token refused")
+        }
+    }
+}
+
+/// What the verifying state needs to go on once the token is verified.
+struct Pending<S, ReqBody> {
+    inner: S,
+    request: Request<ReqBody>,
+    cache: Option<(Arc<TokenCache>, TokenKey)>,
+    challenge: Arc<Challenge>,
+}
+
+pin_project! {
+    /// Response future of [`BearerAuth`].
+    pub struct ResponseFuture<S, ReqBody>
+    where
+        S: Service<Request<ReqBody>>,
+    {
+        #[pin]
+        state: State<S, ReqBody>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<S, ReqBody>
+    where
+        S: Service<Request<ReqBody>>,
+    {
+        // The request was refused; the answer is ready.
+        Refused { response: Option<Refusal> },
+        // Waiting for the verifier (cache miss).
+        Verifying { verify: VerifyFuture, pending: Option<Pending<S, ReqBody>> },
+        // Waiting for the inner service.
+        Inner { #[pin] future: S::Future },
+    }
+}
+
+impl<S, ReqBody> ResponseFuture<S, ReqBody>
+where
+    S: Service<Request<ReqBody>>,
+{
+    fn refused(response: Refusal) -> Self {
+        Self {
+            state: State::Refused {
+                response: Some(response),
+            },
+        }
+    }
+
+    fn inner(future: S::Future) -> Self {
+        Self {
+            state: State::Inner { future },
+        }
+    }
+}
+
+impl<S, ReqBody, ResBody> Future for ResponseFuture<S, ReqBody>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+{
+    type Output = Result<Response<ResponseBody<ResBody>>, S::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            match this.state.as_mut().project() {
+                StateProj::Refused { response } => {
+                    // `None` only if polled again after completion: answer empty, never panic.
+                    let response = response.take().map_or_else(
+                        || Response::new(ResponseBody::empty()),
+                        |r| r.map(ResponseBody::cast),
+                    );
+                    return Poll::Ready(Ok(response));
+                }
+                StateProj::Verifying { verify, pending } => {
+                    let verified = ready!(verify.as_mut().poll(cx));
+                    let Some(Pending {
+                        mut inner,
+                        mut request,
+                        cache,
+                        challenge,
+                    }) = pending.take()
+                    else {
+                        return Poll::Ready(Ok(Response::new(ResponseBody::empty())));
+                    };
+                    match verified {
+                        Ok(token) => {
+                            if let Some((cache, key)) = cache {
+                                cache.insert(key, token.clone());
+                            }
+                            request.extensions_mut().insert(token);
+                            let future = inner.call(request);
+                            this.state.set(State::Inner { future });
+                        }
+                        Err(error) => {
+                            log_refusal(&error);
+                            return Poll::Ready(Ok(challenge.response(&error, request.headers())));
+                        }
+                    }
+                }
+                StateProj::Inner { future } => {
+                    let response = ready!(future.poll(cx))?;
+                    return Poll::Ready(Ok(response.map(ResponseBody::inner)));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! # tower-mcp-auth
+//!
+//! Tower middleware that makes any axum, tonic or hyper server — above all an MCP (Model Context
+//! Protocol) server — an OAuth 2.1 protected resource.
+//!
+//! - [`BearerAuthLayer`]: RS256 JWT access tokens verified against the issuer's JWKS, with RFC 6750
+//!   answers that point clients at the resource metadata (RFC 9728).
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+
+pub mod bearer;
+pub mod body;
+pub mod challenge;
+pub mod token;
+
+pub use bearer::BearerAuthLayer;
+pub use challenge::{AuthError, Challenge, ErrorCode};
+pub use token::AccessToken;

@@ -1,0 +1,306 @@
+//! [`AccessToken`]: the verified claims a request carries after [`BearerAuthLayer`](crate::bearer::BearerAuthLayer).
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use crate::challenge::{AuthError, ErrorCode};
+
+/// A verified access token: what the bearer layer puts in the request's extensions.
+///
+/// Cheap to clone (one `Arc`). Scopes are the union of the space-separated `scope` claim
+/// (RFC 9068 / RFC 8693) and Auth0's `permissions` array (RBAC), sorted and de-duplicated.
+///
+/// ```
+/// use tower_mcp_auth::AccessToken;
+///
+/// let token = AccessToken::from_claims(serde_json::json!({
+///     "iss": "https://tenant.example/",
+///     "sub": "auth0|42",
+///     "aud": ["https://api.example", "https://tenant.example/userinfo"],
+///     "exp": 4_102_444_800u64,
+///     "scope": "openid search.read",
+///     "permissions": ["docs.write"],
+///     "https://example.com/uid": "u-1"
+/// })).unwrap();
+/// assert!(token.has_scope("search.read") && token.has_scope("docs.write"));
+/// assert_eq!(token.claim("https://example.com/uid").and_then(|v| v.as_str()), Some("u-1"));
+/// ```
+#[derive(Debug, Clone)]
+pub struct AccessToken {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    subject: String,
+    issuer: String,
+    audiences: Vec<String>,
+    expires_at: u64,
+    not_before: Option<u64>,
+    issued_at: Option<u64>,
+    client_id: Option<String>,
+    scopes: Vec<String>,
+    claims: Map<String, Value>,
+}
+
+impl AccessToken {
+    /// Builds an `AccessToken` from a JSON claim set, checking that the claims every access token
+    /// must have are present and well typed: `iss` (string), `sub` (string), `aud` (string or
+    /// array of strings) and `exp` (number). It does **not** check the signature or any value:
+    /// that is the [`TokenVerifier`](crate::token::TokenVerifier)'s job.
+    pub fn from_claims(claims: Value) -> Result<Self, AuthError> {
+        let Value::Object(claims) = claims else {
+            return Err(AuthError::new(
+                ErrorCode::MalformedToken,
+                "The token's claims are not a JSON object",
+            ));
+        };
+        Self::from_claim_map(claims)
+    }
+
+    pub(crate) fn from_claim_map(claims: Map<String, Value>) -> Result<Self, AuthError> {
+        let string = |name: &'static str| -> Result<String, AuthError> {
+            match claims.get(name) {
+                Some(Value::String(s)) => Ok(s.clone()),
+                _ => Err(missing(name)),
+            }
+        };
+        let issuer = string("iss")?;
+        let subject = string("sub")?;
+        let audiences = match claims.get("aud") {
+            Some(Value::String(s)) => vec![s.clone()],
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|v| v.as_str().map(str::to_owned).ok_or_else(|| missing("aud")))
+                .collect::<Result<_, _>>()?,
+            _ => return Err(missing("aud")),
+        };
+        let expires_at = numeric_date(&claims, "exp")?.ok_or_else(|| missing("exp"))?;
+        let not_before = numeric_date(&claims, "nbf")?;
+        let issued_at = numeric_date(&claims, "iat")?;
+        // RFC 9068 names the client `client_id`; Auth0 uses `azp`.
+        let client_id = ["client_id", "azp"]
+            .iter()
+            .find_map(|name| claims.get(*name).and_then(Value::as_str))
+            .map(str::to_owned);
+
+        let mut scopes: Vec<String> = Vec::new();
+        if let Some(scope) = claims.get("scope").and_then(Value::as_str) {
+            scopes.extend(scope.split_ascii_whitespace().map(str::to_owned));
+        }
+        if let Some(Value::Array(perms)) = claims.get("permissions") {
+            scopes.extend(perms.iter().filter_map(Value::as_str).map(str::to_owned));
+        }
+        scopes.sort_unstable();
+        scopes.dedup();
+
+        Ok(Self {
+            inner: Arc::new(Inner {
+                subject,
+                issuer,
+                audiences,
+                expires_at,
+                not_before,
+                issued_at,
+                client_id,
+                scopes,
+                claims,
+            }),
+        })
+    }
+
+    /// `sub`: the user (or client, for client-credentials tokens) the token speaks for.
+    pub fn subject(&self) -> &str {
+        &self.inner.subject
+    }
+
+    /// `iss`: the issuer, as verified.
+    pub fn issuer(&self) -> &str {
+        &self.inner.issuer
+    }
+
+    /// `aud`: every audience (one or many).
+    pub fn audiences(&self) -> &[String] {
+        &self.inner.audiences
+    }
+
+    /// `exp`, in seconds since the Unix epoch.
+    pub fn expires_at(&self) -> u64 {
+        self.inner.expires_at
+    }
+
+    /// `nbf`, in seconds since the Unix epoch, if present.
+    pub fn not_before(&self) -> Option<u64> {
+        self.inner.not_before
+    }
+
+    /// `iat`, in seconds since the Unix epoch, if present.
+    pub fn issued_at(&self) -> Option<u64> {
+        self.inner.issued_at
+    }
+
+    /// The OAuth client: `client_id` (RFC 9068), else `azp` (Auth0).
+    pub fn client_id(&self) -> Option<&str> {
+        self.inner.client_id.as_deref()
+    }
+
+    /// The granted scopes: `scope` claim ∪ `permissions` array, sorted, without duplicates.
+    pub fn scopes(&self) -> &[String] {
+        &self.inner.scopes
+    }
+
+    /// True when the token grants `scope`.
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.inner
+            .scopes
+            .binary_search_by(|s| s.as_str().cmp(scope))
+            .is_ok()
+    }
+
+    /// One claim by name, including custom (namespaced) claims such as Auth0's
+    /// `https://example.com/uid`.
+    pub fn claim(&self, name: &str) -> Option<&Value> {
+        self.inner.claims.get(name)
+    }
+
+    /// The full verified claim set.
+    pub fn claims(&self) -> &Map<String, Value> {
+        &self.inner.claims
+    }
+
+    /// Checks the time claims against `now` (seconds since the epoch) with `leeway` seconds of
+    /// clock skew: `exp` has not passed, `nbf` and `iat` are not in the future.
+    ///
+    /// The bearer layer calls this on every use, including cache hits.
+    pub fn check_time(&self, now: u64, leeway: u64) -> Result<(), AuthError> {
+        if self.inner.expires_at.saturating_add(leeway) < now {
+            return Err(AuthError::new(
+                ErrorCode::TokenExpired,
+                "The access token expired",
+            ));
+        }
+        if self
+            .inner
+            .not_before
+            .is_some_and(|nbf| nbf > now.saturating_add(leeway))
+        {
+            return Err(AuthError::new(
+                ErrorCode::TokenNotYetValid,
+                "The access token is not valid yet (nbf is in the future)",
+            ));
+        }
+        if self
+            .inner
+            .issued_at
+            .is_some_and(|iat| iat > now.saturating_add(leeway))
+        {
+            return Err(AuthError::new(
+                ErrorCode::TokenNotYetValid,
+                "The access token was issued in the future (iat); check the clocks",
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn missing(name: &'static str) -> AuthError {
+    AuthError::new(
+        ErrorCode::MissingClaim,
+        format!("The access token has no valid `{name}` claim"),
+    )
+}
+
+/// A NumericDate (RFC 7519 §2): seconds since the epoch, possibly fractional.
+fn numeric_date(claims: &Map<String, Value>, name: &'static str) -> Result<Option<u64>, AuthError> {
+    match claims.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => {
+            if let Some(secs) = n.as_u64() {
+                Ok(Some(secs))
+            } else {
+                match n.as_f64() {
+                    Some(f) if f.is_finite() && f >= 0.0 => Ok(Some(f as u64)),
+                    _ => Err(missing(name)),
+                }
+            }
+        }
+        Some(_) => Err(missing(name)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn base() -> Value {
+        json!({"iss": "i", "sub": "s", "aud": "a", "exp": 100})
+    }
+
+    #[test]
+    fn scopes_merge_scope_and_permissions() {
+        let mut claims = base();
+        claims["scope"] = json!("b a  b");
+        claims["permissions"] = json!(["c", "a", 7]);
+        let token = AccessToken::from_claims(claims).unwrap();
+        assert_eq!(token.scopes(), ["a", "b", "c"]);
+        assert!(token.has_scope("c"));
+        assert!(!token.has_scope("d"));
+    }
+
+    #[test]
+    fn missing_exp_is_missing_claim() {
+        let mut claims = base();
+        claims.as_object_mut().unwrap().remove("exp");
+        let err = AccessToken::from_claims(claims).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::MissingClaim);
+        assert!(err.description().contains("exp"));
+    }
+
+    #[test]
+    fn aud_array_with_non_string_is_refused() {
+        let mut claims = base();
+        claims["aud"] = json!(["a", 1]);
+        assert_eq!(
+            AccessToken::from_claims(claims).unwrap_err().code(),
+            ErrorCode::MissingClaim
+        );
+    }
+
+    #[test]
+    fn time_checks_honour_leeway() {
+        let mut claims = base();
+        claims["nbf"] = json!(50);
+        claims["iat"] = json!(50.5);
+        let token = AccessToken::from_claims(claims).unwrap();
+        assert!(token.check_time(100, 0).is_ok());
+        assert!(token.check_time(130, 30).is_ok());
+        assert_eq!(
+            token.check_time(131, 30).unwrap_err().code(),
+            ErrorCode::TokenExpired
+        );
+        assert_eq!(
+            token.check_time(10, 30).unwrap_err().code(),
+            ErrorCode::TokenNotYetValid
+        );
+        assert!(token.check_time(20, 30).is_ok());
+    }
+
+    #[test]
+    fn client_id_prefers_rfc9068_then_azp() {
+        let mut claims = base();
+        claims["azp"] = json!("from-azp");
+        assert_eq!(
+            AccessToken::from_claims(claims.clone())
+                .unwrap()
+                .client_id(),
+            Some("from-azp")
+        );
+        claims["client_id"] = json!("from-client-id");
+        assert_eq!(
+            AccessToken::from_claims(claims).unwrap().client_id(),
+            Some("from-client-id")
+        );
+    }
+}

@@ -1,0 +1,18 @@
+//! Reading and verifying bearer access tokens.
+//!
+//! - [`bearer_token`] finds the credential in a request;
+//! - [`classify`] / [`require_jws`] tell a JWS from a JWE or an opaque token;
+//! - [`TokenVerifier`] turns a token into an [`AccessToken`]; [`JwksVerifier`] is the ready one;
+//! - [`TokenCache`] keeps verified tokens so repeated ones skip the signature check.
+
+mod access_token;
+pub(crate) mod cache;
+mod classify;
+mod credential;
+mod verifier;
+
+pub use access_token::AccessToken;
+pub use cache::TokenCache;
+pub use classify::{TokenShape, classify, require_jws};
+pub use credential::bearer_token;
+pub use verifier::TokenVerifier;
