@@ -11,6 +11,7 @@
 pub mod bearer;
 pub mod body;
 pub mod challenge;
+pub mod dev;
 pub mod token;
 
 pub use bearer::BearerAuthLayer;

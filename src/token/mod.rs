@@ -9,10 +9,15 @@ mod access_token;
 pub(crate) mod cache;
 mod classify;
 mod credential;
+mod discovery;
+mod jwks;
+mod key_store;
 mod verifier;
 
 pub use access_token::AccessToken;
 pub use cache::TokenCache;
 pub use classify::{TokenShape, classify, require_jws};
 pub use credential::bearer_token;
+pub use jwks::{JwksVerifier, JwksVerifierBuilder, VerifierConfigError};
+pub use key_store::JwksStatus;
 pub use verifier::TokenVerifier;
