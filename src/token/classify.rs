@@ -58,13 +58,18 @@ pub fn require_jws(token: &str) -> Result<(), AuthError> {
              named no API audience. Request the token with `audience` (or `resource`) set to this \
              API's identifier (in Auth0, force it in a Post-Login Action)",
         )),
-        TokenShape::Opaque => Err(AuthError::new(
-            ErrorCode::NotJws,
-            "The access token is not a signed JWT (an opaque token?): the authorization request \
-             most likely named no API audience. Request the token with `audience` (or `resource`) \
-             set to this API's identifier",
-        )),
+        TokenShape::Opaque => Err(not_jws()),
     }
+}
+
+/// The answer for an opaque token, or a dotted one whose first part is no JOSE header.
+pub(crate) fn not_jws() -> AuthError {
+    AuthError::new(
+        ErrorCode::NotJws,
+        "The access token is not a signed JWT (an opaque token?): the authorization request \
+         most likely named no API audience. Request the token with `audience` (or `resource`) \
+         set to this API's identifier",
+    )
 }
 
 #[cfg(test)]

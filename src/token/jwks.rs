@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use crate::challenge::{AuthError, ErrorCode};
 use crate::token::cache::now_secs;
+use crate::token::classify::not_jws;
 use crate::token::discovery::{discover, reconcile_issuer, require_secure_url};
 use crate::token::key_store::{KeyLookupError, KeyStore};
 use crate::token::{AccessToken, JwksStatus, TokenVerifier};
@@ -180,7 +181,9 @@ impl JwksVerifier {
                 "The access token is not a compact JWS",
             ));
         };
-        let header: JoseHeader = decode_part(header_b64, "header")?;
+        // Three dot-separated parts whose first is no JOSE header: an opaque token that happens
+        // to contain two dots, not a malformed JWS.
+        let header: JoseHeader = decode_part(header_b64, "header").map_err(|_| not_jws())?;
         if header.crit.is_some() {
             // RFC 7515 §4.1.11: extensions we do not understand must make the token invalid.
             return Err(AuthError::new(
