@@ -1,0 +1,247 @@
+//! The ChatGPT ⇄ Auth0 gateway: every layer of tower-mcp-auth assembled into one binary.
+//!
+//! ```text
+//! cargo run --example gateway                 # dev mode: no Auth0 needed
+//! cargo run --example gateway -- doctor       # check a real configuration from the outside
+//! cargo run --example gateway -- print-action # the Auth0 Post-Login Action for this policy
+//! ```
+//!
+//! Configuration comes from the environment (and an optional `.env` file); `.env.sample` lists
+//! every variable. See `docs/gateway.md`.
+
+mod app;
+#[allow(dead_code)] // the Management API and scope settings are wired in with issues 3 and 4
+mod config;
+mod debug_token;
+mod dev_mode;
+mod health;
+mod hmac;
+mod proxy;
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::{Arc, OnceLock};
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::StatusCode;
+use tokio::net::TcpListener;
+use tower::ServiceExt;
+use tower_mcp_auth::token::JwksVerifier;
+use url::Url;
+
+use crate::config::{Config, Mode};
+
+const USAGE: &str = "usage: gateway [serve | doctor [--token TOKEN | --token -] | print-action]
+
+  serve          run the gateway (the default)
+  doctor         check the configuration against the real issuer and Management API;
+                 with --token, explain what is wrong with an access token (- reads stdin)
+  print-action   print the Auth0 Post-Login Action with REQUIRED_SCOPES from the policy
+
+Configuration: environment variables or a .env file; see .env.sample.";
+
+fn main() -> ExitCode {
+    // A missing .env is normal (containers pass real environment variables).
+    let dotenv = dotenvy::dotenv();
+    init_logging();
+    if let Err(error) = &dotenv
+        && !error.not_found()
+    {
+        eprintln!("error: .env could not be read: {error}");
+        return ExitCode::FAILURE;
+    }
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: could not start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match args.first().map(String::as_str) {
+        None | Some("serve") => runtime.block_on(serve()),
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        Some(other) => {
+            eprintln!("error: unknown command `{other}`\n\n{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `RUST_LOG` filters (default `info`); `LOG_FORMAT=json` writes one JSON object per line.
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    if std::env::var("LOG_FORMAT").as_deref() == Ok("json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn serve() -> ExitCode {
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match run(config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+async fn run(config: Config) -> Result<(), BoxError> {
+    let listener = TcpListener::bind(SocketAddr::new(config.bind, config.port))
+        .await
+        .map_err(|e| format!("cannot listen on {}:{}: {e}", config.bind, config.port))?;
+    let addr = listener.local_addr()?;
+    let base = format!("http://{addr}");
+
+    // The full app is built once the verifier is; in dev mode the verifier discovers the
+    // embedded issuer on this very server, so the server must answer before the app exists.
+    let app_cell: Arc<OnceLock<Router>> = Arc::new(OnceLock::new());
+    let dev = match config.mode {
+        Mode::Dev => Some(dev_mode::DevAuthority::new(addr)?),
+        Mode::Production { .. } => None,
+    };
+    let mut outer = Router::new();
+    if let Some(dev) = &dev {
+        outer = outer.merge(dev.routes());
+    }
+    let hmac_secret = match &config.hmac_secret {
+        Some(secret) => secret.expose().as_bytes().to_vec(),
+        None => {
+            // Dev mode only (production requires GATEWAY_HMAC_SECRET): a fresh random key.
+            let mut key = vec![0u8; 32];
+            aws_lc_rs::rand::fill(&mut key).map_err(|_| "no randomness for the HMAC key")?;
+            key
+        }
+    };
+    let signer = hmac::Signer::new(&hmac_secret);
+    if dev.is_some() {
+        outer = outer.merge(dev_mode::demo_backend(signer.clone()));
+    }
+    let late = Arc::clone(&app_cell);
+    let outer = outer.fallback_service(tower::service_fn(move |request: Request| {
+        let app = late.get().cloned();
+        async move {
+            match app {
+                Some(app) => app.oneshot(request).await,
+                None => Ok(proxy::error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "STARTING",
+                    "The gateway is starting",
+                )),
+            }
+        }
+    }));
+    let server = tokio::spawn(async move {
+        axum::serve(listener, outer)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+    });
+
+    let (issuer, audience, resource_url) = match (&config.mode, &dev) {
+        (Mode::Production { issuer, audience }, _) => (
+            issuer.clone(),
+            audience.clone(),
+            config
+                .resource_url
+                .clone()
+                .ok_or("RESOURCE_URL is required")?,
+        ),
+        (Mode::Dev, Some(dev)) => {
+            let resource = match &config.resource_url {
+                Some(url) => url.clone(),
+                None => Url::parse(&format!("{base}/mcp"))?,
+            };
+            (dev.issuer_url.clone(), resource.to_string(), resource)
+        }
+        (Mode::Dev, None) => return Err("dev mode without its issuer".into()),
+    };
+    let verifier = JwksVerifier::builder(issuer, audience.clone())
+        .build()
+        .await
+        .map_err(|e| format!("the token verifier could not start: {e}"))?;
+    health::spawn_jwks_probe(verifier.clone(), config.jwks_probe_interval);
+
+    let functions_base = match (&config.functions_base, dev.is_some()) {
+        (Some(url), _) => Some(url.clone()),
+        (None, true) => Some(Url::parse(&format!("{base}/dev-backend"))?),
+        (None, false) => None,
+    };
+    let settings = app::Settings {
+        verifier,
+        resource_url: resource_url.clone(),
+        functions_base: functions_base.clone(),
+        mcp_upstream: config.mcp_upstream.clone(),
+        proxy: proxy::Proxy::new(signer, config.backend_timeout)?,
+        app_origin: config.app_origin.clone(),
+        debug_token_endpoint: config.debug_token_endpoint,
+        mode: if dev.is_some() { "dev" } else { "production" },
+    };
+    let _ = app_cell.set(app::router(settings));
+
+    tracing::info!(
+        %addr,
+        mode = if dev.is_some() { "DEV MODE" } else { "production" },
+        resource = %resource_url,
+        audience = %audience,
+        functions_base = functions_base.as_ref().map(|u| u.as_str()),
+        mcp_upstream = config.mcp_upstream.as_ref().map(|u| u.as_str()),
+        debug_token_endpoint = config.debug_token_endpoint,
+        dcr_webhook = if config.management.is_some() { "configured" } else { "off (MGMT_* and LOG_WEBHOOK_SECRET not set)" },
+        "gateway listening"
+    );
+    if let Some(dev) = &dev {
+        tracing::warn!(
+            "DEV MODE: embedded issuer and demo backend; set OAUTH_ISSUER for production"
+        );
+        let token = dev.mint(&audience, dev_mode::DEMO_TOKEN_SCOPE)?;
+        println!("{}", dev_mode::banner(&base, &token));
+    }
+    println!("gateway listening on {base}");
+
+    server.await??;
+    tracing::info!("gateway stopped");
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM: stop accepting, let in-flight requests finish.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}
