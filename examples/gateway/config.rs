@@ -185,7 +185,8 @@ impl Config {
             .and_then(|raw| parse_http_url("FUNCTIONS_BASE", &raw, &mut problems));
         let mcp_upstream =
             get("MCP_UPSTREAM").and_then(|raw| parse_http_url("MCP_UPSTREAM", &raw, &mut problems));
-        if production && functions_base.is_none() && mcp_upstream.is_none() {
+        // An invalid value was reported above; only a missing one is reported here.
+        if production && get("FUNCTIONS_BASE").is_none() && get("MCP_UPSTREAM").is_none() {
             problems.push(
                 "FUNCTIONS_BASE (or MCP_UPSTREAM) is required: where the tools are served"
                     .to_owned(),

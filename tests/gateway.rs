@@ -1,0 +1,733 @@
+//! The example gateway, run as a real process: dev mode's printed commands, the signed proxy,
+//! backend failures, health, the debug endpoint, start-up errors, CORS and shutdown.
+
+#[path = "support/issuer_server.rs"]
+mod issuer_server;
+#[path = "gateway_support/process.rs"]
+mod process;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_lc_rs::hmac;
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, post};
+use issuer_server::{AUDIENCE, IssuerServer, JwksMode, now};
+use process::{GatewayProcess, command};
+use serde_json::{Value, json};
+
+const HMAC_SECRET: &str = "test-hmac-secret-0123456789abcdefghijklmnop";
+
+/// What the backend saw of one request.
+#[derive(Debug, Clone)]
+struct Seen {
+    method: String,
+    path: String,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+#[derive(Clone, Default)]
+struct Backend {
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+/// The documented check a backend makes (docs/gateway.md): HMAC-SHA256 over
+/// `v1\nMETHOD\nPATH\nSUB\nSCOPES\nTIMESTAMP`, hex, with a fresh timestamp.
+fn signature_is_valid(method: &str, path: &str, headers: &HeaderMap) -> bool {
+    let get = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    };
+    let timestamp: u64 = get("x-gateway-timestamp").parse().unwrap_or(0);
+    if now().abs_diff(timestamp) > 300 {
+        return false;
+    }
+    let canonical = format!(
+        "v1\n{method}\n{path}\n{}\n{}\n{timestamp}",
+        get("x-gateway-sub"),
+        get("x-gateway-scopes")
+    );
+    let key = hmac::Key::new(hmac::HMAC_SHA256, HMAC_SECRET.as_bytes());
+    let expected: String = hmac::sign(&key, canonical.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    get("x-gateway-signature") == expected
+}
+
+async fn backend_tool(
+    State(backend): State<Backend>,
+    Path(tool): Path<String>,
+    request: Request,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let body = axum::body::to_bytes(body, 1 << 20).await.unwrap();
+    backend.seen.lock().unwrap().push(Seen {
+        method: parts.method.to_string(),
+        path: parts.uri.path().to_owned(),
+        headers: parts.headers.clone(),
+        body: body.clone(),
+    });
+    if tool == "slow" {
+        tokio::time::sleep(Duration::from_secs(10)).await;
+    }
+    let verified = signature_is_valid(parts.method.as_str(), parts.uri.path(), &parts.headers);
+    (
+        StatusCode::CREATED,
+        [("x-backend", "yes")],
+        axum::Json(json!({"tool": tool, "signature_verified": verified})),
+    )
+        .into_response()
+}
+
+/// An MCP upstream that answers with an SSE stream: one event now, the next only when the test
+/// says so, proving the gateway does not buffer.
+async fn mcp_upstream(
+    State(release): State<Arc<tokio::sync::Notify>>,
+    request: Request,
+) -> Response {
+    let verified = signature_is_valid(
+        request.method().as_str(),
+        request.uri().path(),
+        request.headers(),
+    );
+    let stream = async_stream(release, verified);
+    (
+        [("content-type", "text/event-stream")],
+        Body::from_stream(stream),
+    )
+        .into_response()
+}
+
+fn async_stream(
+    release: Arc<tokio::sync::Notify>,
+    verified: bool,
+) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> {
+    futures_util::stream::unfold(0u8, move |step| {
+        let release = release.clone();
+        async move {
+            match step {
+                0 => Some((
+                    Ok(Bytes::from(format!(
+                        "event: message\ndata: {{\"first\":true,\"signature_verified\":{verified}}}\n\n"
+                    ))),
+                    1,
+                )),
+                1 => {
+                    release.notified().await;
+                    Some((
+                        Ok(Bytes::from_static(
+                            b"event: message\ndata: {\"second\":true}\n\n",
+                        )),
+                        2,
+                    ))
+                }
+                _ => None,
+            }
+        }
+    })
+}
+
+struct Upstreams {
+    backend: Backend,
+    functions_base: String,
+    mcp_url: String,
+    release: Arc<tokio::sync::Notify>,
+}
+
+async fn upstreams() -> Upstreams {
+    let backend = Backend::default();
+    let release = Arc::new(tokio::sync::Notify::new());
+    let app = Router::new()
+        .route("/fn/{tool}", post(backend_tool))
+        .with_state(backend.clone())
+        .merge(
+            Router::new()
+                .route("/upstream/mcp", any(mcp_upstream))
+                .with_state(release.clone()),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    Upstreams {
+        backend,
+        functions_base: format!("http://{addr}/fn"),
+        mcp_url: format!("http://{addr}/upstream/mcp"),
+        release,
+    }
+}
+
+/// A port nothing listens on.
+fn closed_port_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    format!("http://{addr}/fn")
+}
+
+fn production_env<'a>(
+    issuer: &'a IssuerServer,
+    functions_base: &'a str,
+) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("OAUTH_ISSUER", issuer.issuer.as_str()),
+        ("OAUTH_AUDIENCE", AUDIENCE),
+        ("FUNCTIONS_BASE", functions_base),
+        ("GATEWAY_HMAC_SECRET", HMAC_SECRET),
+        ("BIND_ADDR", "127.0.0.1"),
+    ]
+}
+
+fn start(vars: Vec<(&str, &str)>) -> GatewayProcess {
+    GatewayProcess::start(&vars)
+}
+
+async fn json_of(response: reqwest::Response) -> Value {
+    response.json().await.unwrap()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dev mode
+
+/// Splits a printed command the way a POSIX shell would for the quoting the banner uses (plain
+/// words and single-quoted strings).
+fn shell_words(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut current = String::new();
+    let mut in_word = false;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                in_word = true;
+                for q in chars.by_ref() {
+                    if q == '\'' {
+                        break;
+                    }
+                    current.push(q);
+                }
+            }
+            ' ' if in_word => {
+                words.push(std::mem::take(&mut current));
+                in_word = false;
+            }
+            ' ' => {}
+            '"' | '\\' | '$' | '`' => {
+                panic!("the banner's commands use single quotes only: {line}")
+            }
+            c => {
+                in_word = true;
+                current.push(c);
+            }
+        }
+    }
+    if in_word {
+        words.push(current);
+    }
+    words
+}
+
+/// Runs a printed `curl` command with reqwest; refuses any option it does not know, so the
+/// test breaks if the banner changes shape.
+async fn run_curl(line: &str) -> reqwest::Response {
+    let words = shell_words(line);
+    assert_eq!(words[0], "curl");
+    let mut method = "GET".to_owned();
+    let mut url = None;
+    let mut headers = Vec::new();
+    let mut body = None;
+    let mut i = 1;
+    while i < words.len() {
+        match words[i].as_str() {
+            "-i" | "-s" | "-sS" => {}
+            "-X" => {
+                i += 1;
+                method = words[i].clone();
+            }
+            "-H" => {
+                i += 1;
+                let (name, value) = words[i].split_once(": ").expect("header");
+                headers.push((name.to_owned(), value.to_owned()));
+            }
+            "-d" => {
+                i += 1;
+                body = Some(words[i].clone());
+            }
+            word if word.starts_with("http") => url = Some(word.to_owned()),
+            other => panic!("unexpected curl argument {other}"),
+        }
+        i += 1;
+    }
+    let mut request = reqwest::Client::new().request(method.parse().unwrap(), url.expect("url"));
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    if let Some(body) = body {
+        request = request.body(body);
+    }
+    request.send().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_mode_printed_curl_commands_work_as_printed() {
+    let gateway = start(vec![]);
+    assert!(gateway.stdout.contains("DEV MODE"), "{}", gateway.stdout);
+    assert!(gateway.base.starts_with("http://127.0.0.1:"));
+    let commands: Vec<&str> = gateway
+        .stdout
+        .lines()
+        .filter(|line| line.starts_with("curl "))
+        .collect();
+    assert_eq!(commands.len(), 2, "{}", gateway.stdout);
+
+    let allowed = run_curl(commands[0]).await;
+    assert_eq!(allowed.status(), 200);
+    let body = json_of(allowed).await;
+    assert_eq!(
+        body,
+        json!({
+            "tool": "whoami",
+            "sub": "dev|demo-user",
+            "scopes": "demo:read",
+            "input": {"hello": "world"},
+            "signature": "verified",
+        })
+    );
+
+    let step_up = run_curl(commands[1]).await;
+    assert_eq!(step_up.status(), 403);
+    let challenge = step_up.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        challenge.starts_with(&format!(
+            "Bearer resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp\", error=\"insufficient_scope\""
+        , gateway.base)),
+        "{challenge}"
+    );
+    assert!(challenge.contains("scope=\"demo:admin\""), "{challenge}");
+    let body = json_of(step_up).await;
+    assert_eq!(body["code"], "insufficient_scope");
+    assert_eq!(body["missing_scopes"], json!(["demo:admin"]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_mode_health_reports_the_embedded_issuer() {
+    let gateway = start(vec![]);
+    let response = reqwest::get(gateway.url("/health/auth0")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let body = json_of(response).await;
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["mode"], "dev");
+    assert_eq!(body["issuer"], format!("{}/dev-issuer/", gateway.base));
+    assert_eq!(body["jwks"]["key_count"], 1);
+    assert_eq!(body["jwks"]["reachable"], true);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The signed proxy
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxied_call_carries_a_verifiable_identity_and_no_client_credentials() {
+    let issuer = IssuerServer::start().await;
+    let up = upstreams().await;
+    let gateway = start(production_env(&issuer, &up.functions_base));
+    let token = issuer.token("search.read docs.write");
+
+    let response = reqwest::Client::new()
+        .post(gateway.url("/tools/search?lang=en"))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .header("cookie", "session=browser-secret")
+        .header("x-gateway-sub", "auth0|admin")
+        .header("X-Gateway-Scopes", "everything")
+        .header("x-gateway-signature", "forged")
+        .header("x-request-id", "req-1")
+        .body(r#"{"query":"rust"}"#)
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), 201);
+    assert_eq!(response.headers()["x-backend"], "yes");
+    assert_eq!(
+        json_of(response).await,
+        json!({"tool": "search", "signature_verified": true})
+    );
+    let seen = up.backend.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1);
+    let seen = &seen[0];
+    assert_eq!(seen.method, "POST");
+    assert_eq!(seen.path, "/fn/search");
+    assert_eq!(&seen.body[..], br#"{"query":"rust"}"#);
+    assert_eq!(seen.headers["x-gateway-sub"], "auth0|user-1");
+    assert_eq!(seen.headers["x-gateway-scopes"], "docs.write search.read");
+    assert_eq!(seen.headers.get_all("x-gateway-sub").iter().count(), 1);
+    assert_eq!(seen.headers.get("authorization"), None);
+    assert_eq!(seen.headers.get("cookie"), None);
+    assert_eq!(seen.headers["x-request-id"], "req-1");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signature_is_bound_to_its_tool() {
+    let issuer = IssuerServer::start().await;
+    let up = upstreams().await;
+    let gateway = start(production_env(&issuer, &up.functions_base));
+    let response = reqwest::Client::new()
+        .post(gateway.url("/tools/search"))
+        .bearer_auth(issuer.token("search.read"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let seen = up.backend.seen.lock().unwrap()[0].clone();
+    assert!(signature_is_valid("POST", "/fn/search", &seen.headers));
+    assert!(!signature_is_valid("POST", "/fn/delete", &seen.headers));
+    assert!(!signature_is_valid("GET", "/fn/search", &seen.headers));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_without_a_valid_token_never_reach_the_backend() {
+    let issuer = IssuerServer::start().await;
+    let up = upstreams().await;
+    let gateway = start(production_env(&issuer, &up.functions_base));
+    let client = reqwest::Client::new();
+
+    let missing = client
+        .post(gateway.url("/tools/search"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 401);
+    assert_eq!(
+        missing.headers()["www-authenticate"],
+        "Bearer resource_metadata=\"https://api.test/.well-known/oauth-protected-resource/mcp\""
+    );
+    assert_eq!(json_of(missing).await["code"], "MISSING_TOKEN");
+
+    let jwe = client
+        .post(gateway.url("/tools/search"))
+        .bearer_auth("eyJhbGciOiJSU0EtT0FFUCJ9.a2V5.aXY.Y2lwaGVy.dGFn")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(jwe.status(), 401);
+    assert_eq!(json_of(jwe).await["code"], "ACCESS_TOKEN_IS_ENCRYPTED_JWE");
+
+    let mut claims = issuer.claims("search.read");
+    claims["aud"] = json!("https://another.api");
+    let wrong_audience = client
+        .post(gateway.url("/tools/search"))
+        .bearer_auth(issuer.sign(&claims))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong_audience.status(), 401);
+    assert_eq!(json_of(wrong_audience).await["code"], "INVALID_AUDIENCE");
+
+    assert!(up.backend.seen.lock().unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backend_down_is_502_and_slow_backend_is_504_with_json_bodies() {
+    let issuer = IssuerServer::start().await;
+    let closed = closed_port_url();
+    let down = start(production_env(&issuer, &closed));
+    let response = reqwest::Client::new()
+        .post(down.url("/tools/search"))
+        .bearer_auth(issuer.token("search.read"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 502);
+    assert_eq!(
+        json_of(response).await,
+        json!({
+            "error": "bad_gateway",
+            "code": "BACKEND_UNREACHABLE",
+            "error_description": "The backend refused or dropped the connection",
+        })
+    );
+
+    let up = upstreams().await;
+    let mut vars = production_env(&issuer, &up.functions_base);
+    vars.push(("BACKEND_TIMEOUT_MS", "300"));
+    let slow = start(vars);
+    let started = std::time::Instant::now();
+    let response = reqwest::Client::new()
+        .post(slow.url("/tools/slow"))
+        .bearer_auth(issuer.token("search.read"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 504);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(
+        json_of(response).await,
+        json!({
+            "error": "gateway_timeout",
+            "code": "BACKEND_TIMEOUT",
+            "error_description": "The backend did not answer within 300 ms",
+        })
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mcp_passthrough_streams_sse_without_buffering() {
+    let issuer = IssuerServer::start().await;
+    let up = upstreams().await;
+    let mut vars = production_env(&issuer, &up.functions_base);
+    vars.push(("MCP_UPSTREAM", &up.mcp_url));
+    let gateway = start(vars);
+    let mut response = reqwest::Client::new()
+        .post(gateway.url("/mcp"))
+        .bearer_auth(issuer.token("search.read"))
+        .header("accept", "application/json, text/event-stream")
+        .header("content-type", "application/json")
+        .body(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    // The first event arrives while the upstream still holds the stream open.
+    let first = tokio::time::timeout(Duration::from_secs(5), response.chunk())
+        .await
+        .expect("the first event was buffered")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        &first[..],
+        b"event: message\ndata: {\"first\":true,\"signature_verified\":true}\n\n"
+    );
+    up.release.notify_one();
+    let second = response.chunk().await.unwrap().unwrap();
+    assert_eq!(&second[..], b"event: message\ndata: {\"second\":true}\n\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Health, debug endpoint, CORS
+
+async fn health(gateway: &GatewayProcess) -> (u16, Value) {
+    let response = reqwest::get(gateway.url("/health/auth0")).await.unwrap();
+    let status = response.status().as_u16();
+    (status, json_of(response).await)
+}
+
+async fn health_becomes(gateway: &GatewayProcess, status: u16) -> Value {
+    for _ in 0..100 {
+        let (now, body) = health(gateway).await;
+        if now == status {
+            return body;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("/health/auth0 never answered {status}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_is_503_while_the_jwks_is_down_and_200_when_it_is_up() {
+    let issuer = IssuerServer::start().await;
+    issuer.set_mode(JwksMode::Fail);
+    let up = upstreams().await;
+    let mut vars = production_env(&issuer, &up.functions_base);
+    vars.push(("JWKS_PROBE_INTERVAL_MS", "200"));
+    let gateway = start(vars);
+
+    let (status, body) = health(&gateway).await;
+    assert_eq!(status, 503);
+    assert_eq!(body["status"], "unavailable");
+    assert_eq!(body["jwks"]["key_count"], 0);
+    assert_eq!(body["jwks"]["last_error"], "HTTP 500 Internal Server Error");
+    assert_eq!(body["jwks"]["uri"], issuer.jwks_uri());
+
+    issuer.set_mode(JwksMode::Serve);
+    let body = health_becomes(&gateway, 200).await;
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["jwks"]["key_count"], 1);
+    assert_eq!(body["jwks"]["last_error"], Value::Null);
+
+    issuer.set_mode(JwksMode::Fail);
+    let body = health_becomes(&gateway, 503).await;
+    // Tokens still verify with the last good keys while the endpoint is down.
+    assert_eq!(body["jwks"]["verifying_with_cached_keys"], true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn debug_token_is_off_by_default() {
+    let issuer = IssuerServer::start().await;
+    let up = upstreams().await;
+    let gateway = start(production_env(&issuer, &up.functions_base));
+    let response = reqwest::Client::new()
+        .get(gateway.url("/debug-token"))
+        .bearer_auth(issuer.token("search.read"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    assert_eq!(json_of(response).await["code"], "NOT_FOUND");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn debug_token_shows_the_verified_claims_of_the_callers_token() {
+    let issuer = IssuerServer::start().await;
+    let up = upstreams().await;
+    let mut vars = production_env(&issuer, &up.functions_base);
+    vars.push(("DEBUG_TOKEN_ENDPOINT", "1"));
+    let gateway = start(vars);
+    let client = reqwest::Client::new();
+
+    assert_eq!(
+        client
+            .get(gateway.url("/debug-token"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    let mut claims = issuer.claims("search.read");
+    claims["permissions"] = json!(["docs.write"]);
+    let token = issuer.sign(&claims);
+    let response = client
+        .get(gateway.url("/debug-token"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    assert!(!text.contains(&token), "the token itself is never echoed");
+    assert!(!text.contains(HMAC_SECRET));
+    let body: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(body["sub"], "auth0|user-1");
+    assert_eq!(body["iss"], issuer.issuer);
+    assert_eq!(body["aud"], claims["aud"]);
+    assert_eq!(body["scope"], "search.read");
+    assert_eq!(body["permissions"], json!(["docs.write"]));
+    assert_eq!(body["exp"], claims["exp"]);
+    assert_eq!(body["client_id"], "chatgpt-client");
+    assert_eq!(
+        body["derived"]["scopes"],
+        json!(["docs.write", "search.read"])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_allows_the_configured_origin_and_exposes_the_challenge() {
+    let issuer = IssuerServer::start().await;
+    let up = upstreams().await;
+    let mut vars = production_env(&issuer, &up.functions_base);
+    vars.push((
+        "APP_ORIGIN",
+        "https://chatgpt.com, https://platform.openai.com",
+    ));
+    let gateway = start(vars);
+    let client = reqwest::Client::new();
+
+    let refused = client
+        .post(gateway.url("/tools/search"))
+        .header("origin", "https://chatgpt.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    assert_eq!(
+        refused.headers()["access-control-allow-origin"],
+        "https://chatgpt.com"
+    );
+    let exposed = refused.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        exposed.split(',').any(|h| h.trim() == "www-authenticate"),
+        "{exposed}"
+    );
+
+    let other = client
+        .post(gateway.url("/tools/search"))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.headers().get("access-control-allow-origin"), None);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Start-up and shutdown
+
+#[test]
+fn startup_errors_are_listed_together_and_secrets_are_not_printed() {
+    let output = command(
+        &[
+            ("OAUTH_ISSUER", "http://tenant.example.com"),
+            ("FUNCTIONS_BASE", "not a url"),
+            ("MGMT_CLIENT_SECRET", "very-secret-management-value"),
+            ("GATEWAY_HMAC_SECRET", "short-secret"),
+            ("DEBUG_TOKEN_ENDPOINT", "yes"),
+        ],
+        &[],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let expected = "error: the gateway configuration has 6 problem(s):
+  - OAUTH_ISSUER `http://tenant.example.com` must be an https:// URL, e.g. https://YOUR_TENANT.us.auth0.com/
+  - OAUTH_AUDIENCE is required with OAUTH_ISSUER: the Identifier of your Auth0 API
+  - FUNCTIONS_BASE `not a url` is not a valid URL: relative URL without a base
+  - GATEWAY_HMAC_SECRET is shorter than 32 characters; generate one with `openssl rand -base64 32`
+  - the DCR webhook needs MGMT_DOMAIN, MGMT_CLIENT_ID, MGMT_CLIENT_SECRET, LOG_WEBHOOK_SECRET together: MGMT_CLIENT_SECRET set but MGMT_DOMAIN, MGMT_CLIENT_ID, LOG_WEBHOOK_SECRET missing (set them all, or none to turn the webhook off)
+  - DEBUG_TOKEN_ENDPOINT `yes` must be 1 or 0
+see .env.sample for every variable and its meaning";
+    assert!(stderr.contains(expected), "{stderr}");
+    assert!(!stderr.contains("very-secret"));
+    assert!(!stderr.contains("short-secret"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_the_in_flight_request_finish() {
+    let issuer = IssuerServer::start().await;
+    let up = upstreams().await;
+    let slow_backend = Router::new().route(
+        "/fn/{tool}",
+        post(|| async {
+            tokio::time::sleep(Duration::from_millis(800)).await;
+            "done"
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/fn", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, slow_backend).await.unwrap() });
+    drop(up);
+    let gateway = start(production_env(&issuer, &base));
+    let request = tokio::spawn(
+        reqwest::Client::new()
+            .post(gateway.url("/tools/anything"))
+            .bearer_auth(issuer.token("search.read"))
+            .send(),
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &gateway.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let response = request.await.unwrap().unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.unwrap(), "done");
+    let status = tokio::task::spawn_blocking(move || gateway.wait(Duration::from_secs(10)))
+        .await
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+}
