@@ -731,3 +731,92 @@ async fn sigterm_lets_the_in_flight_request_finish() {
         .unwrap();
     assert!(status.success(), "{status:?}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// gateway doctor
+
+async fn doctor(vars: Vec<(String, String)>, token: &str) -> (i32, String) {
+    let token = token.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let output = command(&vars, &["doctor", "--token", &token])
+            .output()
+            .unwrap();
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+        )
+    })
+    .await
+    .unwrap()
+}
+
+fn owned(vars: Vec<(&str, &str)>) -> Vec<(String, String)> {
+    vars.into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_checks_the_issuer_and_explains_what_is_wrong_with_a_token() {
+    let issuer = IssuerServer::start().await;
+    let vars = owned(production_env(&issuer, "https://functions.example.com"));
+
+    let (status, out) = doctor(vars.clone(), &issuer.token("search.read")).await;
+    assert_eq!(status, 0, "{out}");
+    assert!(
+        out.contains(&format!(
+            "[ok]   issuer metadata: {}.well-known/openid-configuration names issuer \"{}\"",
+            issuer.issuer, issuer.issuer
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "[warn] Dynamic Client Registration: the metadata has no registration_endpoint"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "[ok]   JWKS: 1 signing key(s) at {}",
+            issuer.jwks_uri()
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "[ok]   token: valid for https://api.test/mcp; sub auth0|user-1; scopes: search.read"
+        ),
+        "{out}"
+    );
+
+    let (status, out) = doctor(
+        vars.clone(),
+        "eyJhbGciOiJSU0EtT0FFUCJ9.a2V5.aXY.Y2lwaGVy.dGFn",
+    )
+    .await;
+    assert_eq!(status, 1, "{out}");
+    assert!(out.contains("[FAIL] token: ACCESS_TOKEN_IS_ENCRYPTED_JWE: a 5-part encrypted JWE\n       fix: the token was requested without your API's audience"), "{out}");
+
+    let (status, out) = doctor(vars.clone(), "opaque-token-from-userinfo").await;
+    assert_eq!(status, 1, "{out}");
+    assert!(
+        out.contains("[FAIL] token: ACCESS_TOKEN_NOT_JWS: opaque, not a JWT"),
+        "{out}"
+    );
+
+    let mut claims = issuer.claims("search.read");
+    claims["exp"] = json!(now() - 3600);
+    let (status, out) = doctor(vars.clone(), &format!("Bearer {}", issuer.sign(&claims))).await;
+    assert_eq!(status, 1, "{out}");
+    assert!(out.contains("[FAIL] token: TOKEN_EXPIRED: "), "{out}");
+    assert!(out.contains("fix: get a new token"), "{out}");
+
+    let mut claims = issuer.claims("search.read");
+    claims["aud"] = json!("https://tenant.example.com/userinfo");
+    let (status, out) = doctor(vars, &issuer.sign(&claims)).await;
+    assert_eq!(status, 1, "{out}");
+    assert!(out.contains("[FAIL] token: INVALID_AUDIENCE: "), "{out}");
+    assert!(out.contains("fix: the token is for another API"), "{out}");
+}

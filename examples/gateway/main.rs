@@ -14,6 +14,7 @@ mod app;
 mod config;
 mod debug_token;
 mod dev_mode;
+mod doctor;
 mod health;
 mod hmac;
 mod proxy;
@@ -61,6 +62,14 @@ fn main() -> ExitCode {
     };
     match args.first().map(String::as_str) {
         None | Some("serve") => runtime.block_on(serve()),
+        Some("doctor") => match runtime.block_on(doctor::run(&args[1..])) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::FAILURE,
+            Err(error) => {
+                eprintln!("error: {error}");
+                ExitCode::from(2)
+            }
+        },
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             ExitCode::SUCCESS

@@ -102,6 +102,7 @@ impl GatewayProcess {
                 }
                 Err(_) => {
                     let _ = child.kill();
+                    let _ = child.wait();
                     panic!(
                         "the gateway did not start.\nstdout:\n{stdout}\nstderr:\n{}",
                         stderr.lock().unwrap()

@@ -1,0 +1,467 @@
+//! `gateway doctor`: checks a real configuration from the outside, and explains a pasted token.
+//!
+//! Every check prints `ok`, `warn` or `FAIL` with the fix. Only reads: discovery, JWKS, the
+//! Management API token and `GET` calls. Exit status 1 when any check failed.
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::Value;
+use tower_mcp_auth::ErrorCode;
+use tower_mcp_auth::token::{JwksVerifier, TokenShape, TokenVerifier, classify};
+
+use crate::config::{Config, ManagementConfig, Mode};
+
+/// Management API scopes the DCR promotion needs (SPEC-NOTES, Auth0 section).
+pub const MANAGEMENT_SCOPES: [&str; 7] = [
+    "read:clients",
+    "update:clients",
+    "read:connections",
+    "update:connections",
+    "read:client_grants",
+    "create:client_grants",
+    "update:client_grants",
+];
+
+/// Collects the outcome of each check.
+#[derive(Default)]
+pub struct Report {
+    failed: usize,
+}
+
+impl Report {
+    fn ok(&mut self, what: &str, detail: impl AsRef<str>) {
+        println!("[ok]   {what}: {}", detail.as_ref());
+    }
+
+    fn warn(&mut self, what: &str, detail: impl AsRef<str>, fix: impl AsRef<str>) {
+        println!(
+            "[warn] {what}: {}\n       fix: {}",
+            detail.as_ref(),
+            fix.as_ref()
+        );
+    }
+
+    fn fail(&mut self, what: &str, detail: impl AsRef<str>, fix: impl AsRef<str>) {
+        self.failed += 1;
+        println!(
+            "[FAIL] {what}: {}\n       fix: {}",
+            detail.as_ref(),
+            fix.as_ref()
+        );
+    }
+
+    fn skip(&mut self, what: &str, why: impl AsRef<str>) {
+        println!("[skip] {what}: {}", why.as_ref());
+    }
+}
+
+/// What to do about each token failure; the troubleshooting table of docs/gateway.md.
+pub fn fix_for(code: ErrorCode) -> &'static str {
+    match code {
+        ErrorCode::EncryptedJwe | ErrorCode::NotJws => {
+            "the token was requested without your API's audience: turn on the tenant's Resource \
+             Parameter Compatibility Profile (ChatGPT sends `resource`) or set the tenant's Default \
+             Audience to OAUTH_AUDIENCE; the Post-Login Action (gateway print-action) reports it"
+        }
+        ErrorCode::InvalidAudience => {
+            "the token is for another API: OAUTH_AUDIENCE, the Auth0 API Identifier and the \
+             connector's resource must be the same string"
+        }
+        ErrorCode::InvalidIssuer => {
+            "OAUTH_ISSUER must be the tenant the token came from (Auth0 spells it with a trailing /)"
+        }
+        ErrorCode::AlgorithmNotAllowed => {
+            "set the Auth0 API's Signing Algorithm to RS256 (Applications → APIs → Settings)"
+        }
+        ErrorCode::UnknownKeyId | ErrorCode::InvalidSignature => {
+            "the token was not signed by this issuer's current keys: check OAUTH_ISSUER, or get a \
+             new token if the keys were rotated"
+        }
+        ErrorCode::TokenExpired => "get a new token (the connector refreshes it by itself)",
+        ErrorCode::TokenNotYetValid => "the clocks disagree: sync this machine's time (NTP)",
+        ErrorCode::MissingClaim => {
+            "the token lacks exp, iss, aud or sub: it is not an Auth0 API access token"
+        }
+        ErrorCode::KeysUnavailable => {
+            "the issuer's JWKS cannot be fetched: check the network path to the tenant"
+        }
+        ErrorCode::InsufficientScope => {
+            "grant the scopes: the Post-Login Action adds REQUIRED_SCOPES (gateway print-action), \
+             the DCR client grant must list them, and RBAC \"Add Permissions in the Access Token\" \
+             puts permissions in the token"
+        }
+        ErrorCode::TokenTooLarge | ErrorCode::MalformedToken => {
+            "paste the access token exactly (not the ID token, no quotes or line breaks)"
+        }
+        _ => "see docs/gateway.md, Troubleshooting",
+    }
+}
+
+pub async fn run(args: &[String]) -> Result<bool, String> {
+    let token = read_token(args)?;
+    let config = Config::from_env().map_err(|e| e.to_string())?;
+    let mut report = Report::default();
+    let (issuer, audience) = match &config.mode {
+        Mode::Production { issuer, audience } => (issuer.clone(), audience.clone()),
+        Mode::Dev => {
+            report.skip(
+                "issuer",
+                "dev mode (no OAUTH_ISSUER): there is no outside configuration to check",
+            );
+            return Ok(true);
+        }
+    };
+    report.ok("configuration", "every variable parses");
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| e.to_string())?;
+
+    check_discovery(&mut report, &client, &issuer).await;
+    let verifier = match JwksVerifier::builder(issuer.clone(), audience.clone())
+        .build()
+        .await
+    {
+        Ok(verifier) => {
+            let jwks = verifier.jwks_status();
+            if jwks.key_count > 0 {
+                report.ok(
+                    "JWKS",
+                    format!("{} signing key(s) at {}", jwks.key_count, jwks.jwks_uri),
+                );
+            } else {
+                report.fail(
+                    "JWKS",
+                    format!(
+                        "{}: {}",
+                        jwks.jwks_uri,
+                        jwks.last_error.unwrap_or_else(|| "no keys".to_owned())
+                    ),
+                    "the issuer must publish at least one RS256 key",
+                );
+            }
+            Some(verifier)
+        }
+        Err(error) => {
+            report.fail(
+                "token verifier",
+                error.to_string(),
+                "OAUTH_ISSUER must be your tenant's URL, e.g. https://YOUR_TENANT.us.auth0.com/",
+            );
+            None
+        }
+    };
+
+    match &config.management {
+        Some(management) => check_management(&mut report, &client, management, &audience).await,
+        None => report.skip(
+            "Management API",
+            "MGMT_* not set: the DCR webhook is off and the API / connection checks need it",
+        ),
+    }
+
+    if let Some(token) = token {
+        explain_token(&mut report, verifier.as_ref(), &token).await;
+    }
+    println!(
+        "\n{}",
+        if report.failed == 0 {
+            "doctor: every check passed".to_owned()
+        } else {
+            format!("doctor: {} check(s) failed", report.failed)
+        }
+    );
+    Ok(report.failed == 0)
+}
+
+fn read_token(args: &[String]) -> Result<Option<String>, String> {
+    match args {
+        [] => Ok(None),
+        [flag, value] if flag == "--token" => {
+            let token = if value == "-" {
+                let mut text = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+                    .map_err(|e| format!("cannot read the token from stdin: {e}"))?;
+                text
+            } else {
+                value.clone()
+            };
+            // Tolerate what people paste: a "Bearer " prefix, quotes, surrounding whitespace.
+            let token = token.trim().trim_matches('"').trim();
+            let token = token.strip_prefix("Bearer ").unwrap_or(token).trim();
+            Ok(Some(token.to_owned()))
+        }
+        _ => Err("usage: gateway doctor [--token TOKEN | --token -]".to_owned()),
+    }
+}
+
+async fn check_discovery(report: &mut Report, client: &reqwest::Client, issuer: &str) {
+    let url = format!(
+        "{}/.well-known/openid-configuration",
+        issuer.trim_end_matches('/')
+    );
+    let metadata: Value = match client.get(&url).send().await {
+        Ok(response) if response.status().is_success() => match response.json().await {
+            Ok(metadata) => metadata,
+            Err(error) => {
+                report.fail(
+                    "issuer metadata",
+                    format!("{url}: not JSON ({error})"),
+                    "OAUTH_ISSUER must be the tenant's URL",
+                );
+                return;
+            }
+        },
+        Ok(response) => {
+            report.fail(
+                "issuer metadata",
+                format!("{url}: HTTP {}", response.status()),
+                "OAUTH_ISSUER must be the tenant's URL, e.g. https://YOUR_TENANT.us.auth0.com/",
+            );
+            return;
+        }
+        Err(error) => {
+            report.fail(
+                "issuer metadata",
+                format!("{url}: {error}"),
+                "check OAUTH_ISSUER and this machine's network path to the tenant",
+            );
+            return;
+        }
+    };
+    report.ok(
+        "issuer metadata",
+        format!("{url} names issuer {}", metadata["issuer"]),
+    );
+    if metadata
+        .get("registration_endpoint")
+        .is_some_and(Value::is_string)
+    {
+        report.ok(
+            "Dynamic Client Registration",
+            "enabled (registration_endpoint published)",
+        );
+    } else {
+        report.warn(
+            "Dynamic Client Registration",
+            "the metadata has no registration_endpoint",
+            "ChatGPT registers itself by DCR: enable it (Settings → Advanced → Dynamic Client Registration)",
+        );
+    }
+}
+
+/// `https://` for real tenants; `http://` only for a loopback fake (tests, local mocks).
+pub fn management_base(domain: &str) -> String {
+    if domain.starts_with("127.0.0.1:") || domain.starts_with("localhost:") {
+        format!("http://{domain}")
+    } else {
+        format!("https://{domain}")
+    }
+}
+
+async fn check_management(
+    report: &mut Report,
+    client: &reqwest::Client,
+    management: &ManagementConfig,
+    audience: &str,
+) {
+    let base = management_base(&management.domain);
+    let answer = client
+        .post(format!("{base}/oauth/token"))
+        .json(&serde_json::json!({
+            "grant_type": "client_credentials",
+            "client_id": management.client_id,
+            "client_secret": management.client_secret.expose(),
+            "audience": format!("https://{}/api/v2/", management.domain),
+        }))
+        .send()
+        .await;
+    let body: Value = match answer {
+        Ok(response) => {
+            let status = response.status();
+            let body: Value = response.json().await.unwrap_or(Value::Null);
+            if !status.is_success() {
+                report.fail(
+                    "Management API token",
+                    format!(
+                        "HTTP {status}: {}",
+                        body["error_description"].as_str().unwrap_or("no description")
+                    ),
+                    "check MGMT_CLIENT_ID / MGMT_CLIENT_SECRET and that the M2M application is authorized for the Auth0 Management API",
+                );
+                return;
+            }
+            body
+        }
+        Err(error) => {
+            report.fail(
+                "Management API token",
+                error.to_string(),
+                "MGMT_DOMAIN must be your tenant's domain, e.g. YOUR_TENANT.us.auth0.com",
+            );
+            return;
+        }
+    };
+    let Some(access_token) = body["access_token"].as_str() else {
+        report.fail(
+            "Management API token",
+            "the answer has no access_token",
+            "check MGMT_DOMAIN",
+        );
+        return;
+    };
+    // Reading (not verifying) our own Management token: it lists the scopes granted to the app.
+    let granted = unverified_claims(access_token)
+        .and_then(|claims| claims["scope"].as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let granted: Vec<&str> = granted.split_whitespace().collect();
+    let missing: Vec<&str> = MANAGEMENT_SCOPES
+        .iter()
+        .copied()
+        .filter(|scope| !granted.contains(scope))
+        .collect();
+    if missing.is_empty() {
+        report.ok("Management API scopes", MANAGEMENT_SCOPES.join(" "));
+    } else {
+        report.fail(
+            "Management API scopes",
+            format!("missing {}", missing.join(" ")),
+            "Applications → APIs → Auth0 Management API → Machine to Machine Applications: grant them to the M2M app",
+        );
+    }
+
+    let get = |path: String| {
+        client
+            .get(format!("{base}/api/v2/{path}"))
+            .bearer_auth(access_token)
+            .send()
+    };
+    for connection in &management.connections {
+        let found = match get(format!(
+            "connections?name={}",
+            url::form_urlencoded::byte_serialize(connection.as_bytes()).collect::<String>()
+        ))
+        .await
+        {
+            Ok(response) if response.status().is_success() => response
+                .json::<Value>()
+                .await
+                .ok()
+                .and_then(|list| list.as_array().map(|a| !a.is_empty())),
+            Ok(response) => {
+                report.fail(
+                    "connection",
+                    format!("`{connection}`: HTTP {}", response.status()),
+                    "grant read:connections to the M2M app",
+                );
+                continue;
+            }
+            Err(error) => {
+                report.fail("connection", error.to_string(), "check MGMT_DOMAIN");
+                continue;
+            }
+        };
+        if found == Some(true) {
+            report.ok("connection", format!("`{connection}` exists"));
+        } else {
+            report.fail(
+                "connection",
+                format!("no connection named `{connection}`"),
+                "GOOGLE_CONNECTION_NAME must be a connection's name (Authentication → Social, e.g. google-oauth2)",
+            );
+        }
+    }
+
+    let encoded: String = url::form_urlencoded::byte_serialize(audience.as_bytes()).collect();
+    match get(format!("resource-servers/{encoded}")).await {
+        Ok(response) if response.status().is_success() => {
+            let api: Value = response.json().await.unwrap_or(Value::Null);
+            match api["signing_alg"].as_str() {
+                Some("RS256") => report.ok("API", format!("`{audience}` exists, signs with RS256")),
+                other => report.fail(
+                    "API",
+                    format!(
+                        "`{audience}` signs with {}",
+                        other.unwrap_or("an unknown algorithm")
+                    ),
+                    "set the API's Signing Algorithm to RS256",
+                ),
+            }
+        }
+        Ok(response) if response.status() == reqwest::StatusCode::NOT_FOUND => report.fail(
+            "API",
+            format!("no API with identifier `{audience}`"),
+            "create it (Applications → APIs) with Identifier = OAUTH_AUDIENCE and RS256",
+        ),
+        Ok(response) if response.status() == reqwest::StatusCode::FORBIDDEN => report.skip(
+            "API",
+            "the M2M app may not read APIs (grant read:resource_servers to check it)",
+        ),
+        Ok(response) => report.warn(
+            "API",
+            format!("HTTP {}", response.status()),
+            "check the API in the dashboard",
+        ),
+        Err(error) => report.warn("API", error.to_string(), "check MGMT_DOMAIN"),
+    }
+}
+
+fn unverified_claims(token: &str) -> Option<Value> {
+    let payload = token.split('.').nth(1)?;
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()
+}
+
+async fn explain_token(report: &mut Report, verifier: Option<&JwksVerifier>, token: &str) {
+    match classify(token) {
+        TokenShape::Jwe => {
+            report.fail(
+                "token",
+                format!("{}: a 5-part encrypted JWE", ErrorCode::EncryptedJwe),
+                fix_for(ErrorCode::EncryptedJwe),
+            );
+            return;
+        }
+        TokenShape::Opaque => {
+            report.fail(
+                "token",
+                format!("{}: opaque, not a JWT", ErrorCode::NotJws),
+                fix_for(ErrorCode::NotJws),
+            );
+            return;
+        }
+        TokenShape::Jws => {}
+    }
+    if let Some(claims) = unverified_claims(token) {
+        println!(
+            "       token says (unverified): iss={} aud={} sub={} exp={} scope={} permissions={}",
+            claims["iss"],
+            claims["aud"],
+            claims["sub"],
+            claims["exp"],
+            claims["scope"],
+            claims["permissions"]
+        );
+    }
+    let Some(verifier) = verifier else {
+        report.skip("token", "no verifier (see the failures above)");
+        return;
+    };
+    match verifier.verify(token).await {
+        Ok(verified) => report.ok(
+            "token",
+            format!(
+                "valid for {}; sub {}; scopes: {}",
+                verifier.audience(),
+                verified.subject(),
+                verified.scopes().join(" ")
+            ),
+        ),
+        Err(error) => report.fail(
+            "token",
+            format!("{}: {}", error.code(), error.description()),
+            fix_for(error.code()),
+        ),
+    }
+}
