@@ -12,6 +12,8 @@ pub mod bearer;
 pub mod body;
 pub mod challenge;
 pub mod dev;
+#[cfg(feature = "axum")]
+pub mod extract;
 pub mod token;
 
 pub use bearer::BearerAuthLayer;
