@@ -820,3 +820,37 @@ async fn doctor_checks_the_issuer_and_explains_what_is_wrong_with_a_token() {
     assert!(out.contains("[FAIL] token: INVALID_AUDIENCE: "), "{out}");
     assert!(out.contains("fix: the token is for another API"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_are_one_object_per_line_and_never_carry_secrets_or_tokens() {
+    let issuer = IssuerServer::start().await;
+    let up = upstreams().await;
+    let mut vars = production_env(&issuer, &up.functions_base);
+    vars.push(("LOG_FORMAT", "json"));
+    vars.push(("RUST_LOG", "debug"));
+    let gateway = start(vars);
+    let token = issuer.token("search.read");
+    let response = reqwest::Client::new()
+        .post(gateway.url("/tools/search"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let logs = gateway.stderr();
+    let mut listening = false;
+    for line in logs.lines().filter(|l| !l.trim().is_empty()) {
+        let entry: Value =
+            serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+        listening |= entry["fields"]["message"] == "gateway listening";
+    }
+    assert!(listening, "{logs}");
+    assert!(!logs.contains(HMAC_SECRET));
+    assert!(!logs.contains(&token));
+    let signature = up.backend.seen.lock().unwrap()[0].headers["x-gateway-signature"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(!logs.contains(&signature));
+}
