@@ -201,17 +201,21 @@ pub fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// `FUNCTIONS_BASE/{tool}`, or `None` when the name could leave the base path (`..`, `/`,
-/// characters a tool name never has).
-pub fn tool_url(base: &Url, tool: &str) -> Option<Url> {
-    let valid = !tool.is_empty()
+/// Tool names are letters, digits, `-`, `_` and `.` (at most 128), never `.` or `..`: nothing
+/// that could leave `FUNCTIONS_BASE`'s path or need escaping.
+pub fn is_tool_name(tool: &str) -> bool {
+    !tool.is_empty()
         && tool.len() <= 128
         && tool != "."
         && tool != ".."
         && tool
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-    if !valid {
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// `FUNCTIONS_BASE/{tool}`, or `None` when `tool` is not a tool name.
+pub fn tool_url(base: &Url, tool: &str) -> Option<Url> {
+    if !is_tool_name(tool) {
         return None;
     }
     let mut url = base.clone();
