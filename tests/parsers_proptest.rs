@@ -21,10 +21,8 @@ fn parse_challenge(value: &str) -> Option<Vec<(String, String)>> {
         if chars.peek().is_none() {
             return Some(params);
         }
-        if !first {
-            if chars.next()? != ',' {
-                return None;
-            }
+        if !first && chars.next()? != ',' {
+            return None;
         }
         if chars.next()? != ' ' {
             return None;
