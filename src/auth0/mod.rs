@@ -1,0 +1,14 @@
+//! Auth0 specifics (cargo feature `auth0`, on by default): the log-stream webhook that promotes
+//! every client ChatGPT registers by Dynamic Client Registration, and the Management API client
+//! it uses.
+//!
+//! - [`ManagementClient`]: token cache with single flight, typed calls, retries.
+//! - [`DcrPromoter`]: the idempotent promotion of one client.
+//! - [`Auth0LogWebhookService`]: the tower `Service` a log stream POSTs batches to.
+//! - [`Auth0Health`]: shared health state for a `/health/auth0` endpoint.
+
+pub mod health;
+pub mod management;
+
+pub use health::{Auth0Health, Auth0HealthSnapshot, ManagementCallRecord};
+pub use management::{ManagementClient, ManagementClientBuilder, ManagementError, RetryPolicy};
