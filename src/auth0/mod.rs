@@ -9,6 +9,11 @@
 
 pub mod health;
 pub mod management;
+pub mod promoter;
 
 pub use health::{Auth0Health, Auth0HealthSnapshot, ManagementCallRecord};
 pub use management::{ManagementClient, ManagementClientBuilder, ManagementError, RetryPolicy};
+pub use promoter::{
+    DcrPromoter, DcrPromoterBuilder, NameFilter, PromotionChanges, PromotionOutcome,
+    PromotionTarget, SkipReason,
+};
