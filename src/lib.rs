@@ -17,7 +17,10 @@ pub mod challenge;
 pub mod token;
 
 #[cfg(feature = "auth0")]
-pub use auth0::{Auth0Health, ManagementClient, ManagementError, RetryPolicy};
+pub use auth0::{
+    Auth0Health, Auth0LogWebhookService, DcrPromoter, ManagementClient, ManagementError,
+    RetryPolicy,
+};
 pub use bearer::BearerAuthLayer;
 pub use challenge::{AuthError, Challenge, ErrorCode};
 pub use token::AccessToken;

@@ -8,8 +8,10 @@
 //! - [`Auth0Health`]: shared health state for a `/health/auth0` endpoint.
 
 pub mod health;
+pub mod log_event;
 pub mod management;
 pub mod promoter;
+pub mod webhook;
 
 pub use health::{Auth0Health, Auth0HealthSnapshot, ManagementCallRecord};
 pub use management::{ManagementClient, ManagementClientBuilder, ManagementError, RetryPolicy};
@@ -17,3 +19,4 @@ pub use promoter::{
     DcrPromoter, DcrPromoterBuilder, NameFilter, PromotionChanges, PromotionOutcome,
     PromotionTarget, SkipReason,
 };
+pub use webhook::{Auth0LogWebhookService, Auth0LogWebhookServiceBuilder, WebhookSummary};
