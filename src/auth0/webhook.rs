@@ -224,9 +224,13 @@ pub struct WebhookSummary {
     pub entries: EntryCounts,
 }
 
+/// The handling of one request: secret, body, promotions; boxed because it awaits the
+/// Management API several times over.
+type Handling = Pin<Box<dyn Future<Output = Result<Response<Full<Bytes>>, Infallible>> + Send>>;
+
 /// The response future of [`Auth0LogWebhookService`].
 pub struct ResponseFuture {
-    inner: Pin<Box<dyn Future<Output = Result<Response<Full<Bytes>>, Infallible>> + Send>>,
+    inner: Handling,
 }
 
 impl std::fmt::Debug for ResponseFuture {
