@@ -92,6 +92,7 @@ pub struct FakeState {
     faults: VecDeque<Fault>,
     race_grant_scopes: Option<Vec<String>>,
     grant_seq: u64,
+    expire_after_api_calls: Option<usize>,
 }
 
 /// A running fake tenant.
@@ -264,6 +265,12 @@ impl FakeAuth0 {
         self.state().valid_tokens.clear();
     }
 
+    /// Every token issued so far stops working once `n` more Management API calls have been
+    /// answered: a token expiring in the middle of a batch.
+    pub fn expire_tokens_after_api_calls(&self, n: usize) {
+        self.state().expire_after_api_calls = Some(n);
+    }
+
     /// The next `times` requests whose method matches (any if `None`) and whose path starts
     /// with `path_prefix` get `kind`.
     pub fn inject(&self, method: Option<Method>, path_prefix: &str, times: usize, kind: FaultKind) {
@@ -339,7 +346,18 @@ async fn gate(State(state): State<Shared>, req: Request, next: Next) -> Response
         }
     };
     let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    lock(&state).calls.push(Call {
+    let mut s = lock(&state);
+    if path.starts_with("/api/v2/") {
+        match s.expire_after_api_calls {
+            Some(0) | Some(1) => {
+                s.expire_after_api_calls = None;
+                s.valid_tokens.clear();
+            }
+            Some(n) => s.expire_after_api_calls = Some(n - 1),
+            None => {}
+        }
+    }
+    s.calls.push(Call {
         method,
         path,
         query,
