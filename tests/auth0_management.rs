@@ -333,23 +333,39 @@ async fn deleted_client_is_skipped_not_failed() {
 }
 
 #[tokio::test]
-async fn enabled_client_check_reads_every_page() {
+async fn client_connections_are_read_across_every_page() {
     let fake = tenant().await;
-    for i in 0..250 {
-        fake.enable_directly("con_google", &format!("a{i:03}"));
+    fake.add_client(dcr_client("c1", "ChatGPT"));
+    for i in 0..120 {
+        let id = format!("con_{i:03}");
+        fake.add_connection(&id, &format!("conn-{i:03}"));
+        fake.enable_directly(&id, "c1");
     }
-    fake.enable_directly("con_google", "zz-last");
-    let client = mgmt(&fake);
-    assert!(
-        client
-            .connection_has_client("con_google", "zz-last")
-            .await
-            .expect("listed")
-    );
-    assert!(
-        !client
-            .connection_has_client("con_google", "nope")
-            .await
-            .expect("listed")
+    let connections = mgmt(&fake).client_connections("c1").await.expect("listed");
+    assert_eq!(connections.len(), 120);
+    let pages = fake
+        .api_calls()
+        .iter()
+        .filter(|c| c.path == "/api/v2/clients/c1/connections")
+        .count();
+    assert_eq!(pages, 3);
+}
+
+#[tokio::test]
+async fn enabling_a_client_keeps_every_other_enabled_client() {
+    let fake = tenant().await;
+    fake.enable_directly("con_google", "someone-else");
+    fake.add_client(dcr_client("dcr1", "ChatGPT"));
+    promoter(&fake).promote("dcr1").await.expect("promoted");
+    let enabled: Vec<String> = fake.enabled_clients("con_google").into_iter().collect();
+    assert_eq!(enabled, ["dcr1", "someone-else"]);
+    let enable_call = fake
+        .api_writes()
+        .into_iter()
+        .find(|c| c.path == "/api/v2/connections/con_google/clients")
+        .expect("per-client endpoint used");
+    assert_eq!(
+        enable_call.body,
+        json!([{"client_id": "dcr1", "status": true}])
     );
 }

@@ -9,8 +9,9 @@
 //! 3. PATCH only the target fields that differ (`app_type`, `grant_types`,
 //!    `token_endpoint_auth_method`, `is_first_party`), together with the marker
 //!    `client_metadata.tower_mcp_auth` = `dcr-promoted`;
-//! 4. for each configured connection, enable the client with the per-client endpoint
-//!    `PATCH /api/v2/connections/{id}/clients` unless the connection already lists it;
+//! 4. read the client's enabled connections (`GET /api/v2/clients/{id}/connections`) and enable
+//!    it on each configured connection missing there with the per-client endpoint
+//!    `PATCH /api/v2/connections/{id}/clients`, which changes no other client;
 //! 5. ensure a client grant for the audience holding every required scope: create it, or PATCH in
 //!    the missing scopes (keeping any others); a 409 on create (a concurrent writer) is answered
 //!    by reading the grant and patching it.
@@ -283,20 +284,8 @@ impl DcrPromoter {
             inner.mgmt.patch_client(client_id, &patch).await?;
             changes.client_patched = true;
         }
-        for name in &inner.connections {
-            let connection_id = self.connection_id(name).await?;
-            if !inner
-                .mgmt
-                .connection_has_client(&connection_id, client_id)
-                .await?
-            {
-                inner
-                    .mgmt
-                    .enable_clients(&connection_id, &[client_id])
-                    .await?;
-                tracing::info!(client_id, connection = %name, "enabled connection for client");
-                changes.connections_enabled.push(name.clone());
-            }
+        if !inner.connections.is_empty() {
+            self.ensure_connections(client_id, &mut changes).await?;
         }
         self.ensure_grant(client_id, &mut changes).await?;
 
@@ -350,6 +339,27 @@ impl DcrPromoter {
             patch.client_metadata = Some(metadata);
         }
         patch
+    }
+
+    /// Enables the client on every configured connection it is not enabled on yet, reading its
+    /// enabled connections once (`GET /clients/{id}/connections`).
+    async fn ensure_connections(
+        &self,
+        client_id: &str,
+        changes: &mut PromotionChanges,
+    ) -> Result<(), ManagementError> {
+        let mgmt = &self.inner.mgmt;
+        let enabled = mgmt.client_connections(client_id).await?;
+        for name in &self.inner.connections {
+            if enabled.iter().any(|c| &c.name == name) {
+                continue;
+            }
+            let connection_id = self.connection_id(name).await?;
+            mgmt.enable_clients(&connection_id, &[client_id]).await?;
+            tracing::info!(client_id, connection = %name, "enabled connection for client");
+            changes.connections_enabled.push(name.clone());
+        }
+        Ok(())
     }
 
     async fn connection_id(&self, name: &str) -> Result<String, ManagementError> {

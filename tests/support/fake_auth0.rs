@@ -148,10 +148,11 @@ impl FakeAuth0 {
         let app = Router::new()
             .route("/oauth/token", post(token))
             .route("/api/v2/clients/{id}", get(get_client).patch(patch_client))
+            .route("/api/v2/clients/{id}/connections", get(client_connections))
             .route("/api/v2/connections", get(list_connections))
             .route(
                 "/api/v2/connections/{id}/clients",
-                get(list_connection_clients).patch(patch_connection_clients),
+                patch(patch_connection_clients),
             )
             .route("/api/v2/client-grants", get(list_grants).post(create_grant))
             .route("/api/v2/client-grants/{id}", patch(patch_grant))
@@ -455,40 +456,43 @@ async fn list_connections(
         .connections
         .iter()
         .filter(|c| q.get("name").is_none_or(|n| *n == c.name))
-        .map(|c| json!({"id": c.id, "name": c.name, "strategy": c.strategy, "realms": [c.name], "is_domain_connection": false}))
+        .map(connection_json)
         .collect();
     axum::Json(list).into_response()
 }
 
-async fn list_connection_clients(
+fn connection_json(c: &Connection) -> Value {
+    json!({"id": c.id, "name": c.name, "strategy": c.strategy, "realms": [c.name],
+           "is_domain_connection": false, "options": {}})
+}
+
+/// `GET /api/v2/clients/{id}/connections`: checkpoint pagination, `next` is the last id seen.
+async fn client_connections(
     State(state): State<Shared>,
     Path(id): Path<String>,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Response {
     let s = lock(&state);
-    let Some(conn) = s.connections.iter().find(|c| c.id == id) else {
+    if !s.clients.contains_key(&id) {
         return auth0_error(
             StatusCode::NOT_FOUND,
-            "The connection does not exist",
-            "inexistent_connection",
+            "The client does not exist",
+            "inexistent_client",
         );
-    };
+    }
     let take: usize = q.get("take").and_then(|t| t.parse().ok()).unwrap_or(50);
-    // The cursor is the last client id of the previous page.
     let from = q.get("from").cloned();
-    let rest: Vec<&String> = conn
-        .enabled
+    let mut rest: Vec<&Connection> = s
+        .connections
         .iter()
-        .filter(|c| from.as_ref().is_none_or(|f| *c > f))
+        .filter(|c| c.enabled.contains(&id))
+        .filter(|c| from.as_ref().is_none_or(|f| c.id > *f))
         .collect();
-    let page: Vec<Value> = rest
-        .iter()
-        .take(take)
-        .map(|c| json!({"client_id": c}))
-        .collect();
-    let mut body = json!({"clients": page});
+    rest.sort_by(|a, b| a.id.cmp(&b.id));
+    let page: Vec<Value> = rest.iter().take(take).map(|c| connection_json(c)).collect();
+    let mut body = json!({"connections": page});
     if rest.len() > take {
-        body["next"] = json!(rest[take - 1]);
+        body["next"] = json!(rest[take - 1].id);
     }
     axum::Json(body).into_response()
 }

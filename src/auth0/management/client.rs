@@ -32,8 +32,8 @@ use url::{Host, Url};
 use super::error::ManagementError;
 use super::retry::{RetryPolicy, server_hint};
 use super::types::{
-    Client, ClientGrant, ClientGrantPatch, ClientPatch, Connection, EnabledClientStatus,
-    EnabledClientsPage, ErrorBody, ListOf, NewClientGrant, TokenResponse,
+    Client, ClientConnectionsPage, ClientGrant, ClientGrantPatch, ClientPatch, Connection,
+    EnabledClientStatus, ErrorBody, ListOf, NewClientGrant, TokenResponse,
 };
 use crate::auth0::health::Auth0Health;
 
@@ -43,10 +43,10 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_TOKEN_REFRESH_MARGIN: Duration = Duration::from_secs(60);
 /// Auth0 accepts at most this many clients per `PATCH /connections/{id}/clients`.
 const ENABLE_CLIENTS_CHUNK: usize = 50;
-/// Page size when listing a connection's enabled clients.
-const ENABLED_CLIENTS_PAGE: &str = "100";
-/// Bound on pages read when listing a connection's enabled clients (100 000 clients).
-const MAX_ENABLED_CLIENTS_PAGES: usize = 1000;
+/// Page size when listing a client's enabled connections.
+const CONNECTIONS_PAGE: &str = "50";
+/// Bound on pages read when listing a client's enabled connections (5 000 connections).
+const MAX_CONNECTION_PAGES: usize = 100;
 
 /// A typed, retrying Auth0 Management API client. Cheap to clone; clones share the token cache.
 #[derive(Clone)]
@@ -278,36 +278,33 @@ impl ManagementClient {
         Ok(list.into_vec().into_iter().find(|c| c.name == name))
     }
 
-    /// Whether `client_id` is enabled on the connection, reading
-    /// `GET /api/v2/connections/{id}/clients` page by page (bounded).
-    pub async fn connection_has_client(
+    /// The connections enabled for a client: `GET /api/v2/clients/{id}/connections`, page by
+    /// page (checkpoint pagination, bounded). One page in practice: a client has few connections,
+    /// where a connection may have thousands of clients.
+    pub async fn client_connections(
         &self,
-        connection_id: &str,
         client_id: &str,
-    ) -> Result<bool, ManagementError> {
+    ) -> Result<Vec<Connection>, ManagementError> {
+        let mut all = Vec::new();
         let mut from: Option<String> = None;
-        for _ in 0..MAX_ENABLED_CLIENTS_PAGES {
-            let mut query = vec![("take", ENABLED_CLIENTS_PAGE)];
+        for _ in 0..MAX_CONNECTION_PAGES {
+            let mut query = vec![("take", CONNECTIONS_PAGE)];
             if let Some(cursor) = from.as_deref() {
                 query.push(("from", cursor));
             }
-            let url = self.url(&["connections", connection_id, "clients"], &query)?;
-            let page: EnabledClientsPage = self
-                .json("list_connection_clients", Method::GET, url, None::<&()>)
+            let url = self.url(&["clients", client_id, "connections"], &query)?;
+            let page: ClientConnectionsPage = self
+                .json("client_connections", Method::GET, url, None::<&()>)
                 .await?;
-            if page.clients.iter().any(|c| c.client_id == client_id) {
-                return Ok(true);
-            }
+            let empty = page.connections.is_empty();
+            all.extend(page.connections);
             match page.next {
-                Some(next) if !next.is_empty() && !page.clients.is_empty() => from = Some(next),
-                _ => return Ok(false),
+                Some(next) if !next.is_empty() && !empty => from = Some(next),
+                _ => return Ok(all),
             }
         }
-        tracing::warn!(
-            connection_id,
-            "enabled-client listing passed its page bound"
-        );
-        Ok(false)
+        tracing::warn!(client_id, "client connection listing passed its page bound");
+        Ok(all)
     }
 
     /// `PATCH /api/v2/connections/{id}/clients`: enables the connection for these clients only,
@@ -660,11 +657,11 @@ mod tests {
         );
         assert_eq!(client.inner.audience, "https://dev-x.us.auth0.com/api/v2/");
         let url = client
-            .url(&["connections", "con 1", "clients"], &[("take", "100")])
+            .url(&["connections", "con 1", "clients"], &[("take", "50")])
             .expect("url");
         assert_eq!(
             url.as_str(),
-            "https://dev-x.us.auth0.com/api/v2/connections/con%201/clients?take=100"
+            "https://dev-x.us.auth0.com/api/v2/connections/con%201/clients?take=50"
         );
     }
 }

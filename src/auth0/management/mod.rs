@@ -12,6 +12,6 @@ pub use client::{
 pub use error::ManagementError;
 pub use retry::RetryPolicy;
 pub use types::{
-    Client, ClientGrant, ClientGrantPatch, ClientPatch, Connection, EnabledClient,
-    EnabledClientStatus, EnabledClientsPage, NewClientGrant,
+    Client, ClientConnectionsPage, ClientGrant, ClientGrantPatch, ClientPatch, Connection,
+    EnabledClientStatus, NewClientGrant,
 };

@@ -75,24 +75,15 @@ pub struct EnabledClientStatus {
     pub status: bool,
 }
 
-/// One page of `GET /api/v2/connections/{id}/clients` (checkpoint pagination).
+/// One page of `GET /api/v2/clients/{id}/connections` (checkpoint pagination).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default)]
 #[non_exhaustive]
-pub struct EnabledClientsPage {
-    /// The clients on this page.
-    pub clients: Vec<EnabledClient>,
+pub struct ClientConnectionsPage {
+    /// The connections on this page.
+    pub connections: Vec<Connection>,
     /// The cursor of the next page; absent on the last one.
     pub next: Option<String>,
-}
-
-/// A client enabled on a connection.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default)]
-#[non_exhaustive]
-pub struct EnabledClient {
-    /// Its client id.
-    pub client_id: String,
 }
 
 /// A client grant: which API (`audience`) a client may get tokens for, with which scopes.
