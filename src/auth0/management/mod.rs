@@ -1,8 +1,11 @@
 //! Everything the Auth0 Management API is used for.
 
+mod calls;
 mod client;
 mod error;
 mod retry;
+mod token;
+mod transport;
 mod types;
 
 pub use client::{
