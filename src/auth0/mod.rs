@@ -11,12 +11,15 @@ pub mod health;
 pub mod log_event;
 pub mod management;
 pub mod promoter;
+pub mod promotion;
+mod recent_log_ids;
+mod secret;
+pub mod summary;
 pub mod webhook;
 
 pub use health::{Auth0Health, Auth0HealthSnapshot, ManagementCallRecord};
 pub use management::{ManagementClient, ManagementClientBuilder, ManagementError, RetryPolicy};
-pub use promoter::{
-    DcrPromoter, DcrPromoterBuilder, NameFilter, PromotionChanges, PromotionOutcome,
-    PromotionTarget, SkipReason,
-};
-pub use webhook::{Auth0LogWebhookService, Auth0LogWebhookServiceBuilder, WebhookSummary};
+pub use promoter::{DcrPromoter, DcrPromoterBuilder};
+pub use promotion::{NameFilter, PromotionChanges, PromotionOutcome, PromotionTarget, SkipReason};
+pub use summary::{ClientList, EntryCounts, WebhookSummary};
+pub use webhook::{Auth0LogWebhookService, Auth0LogWebhookServiceBuilder};

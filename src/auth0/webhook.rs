@@ -34,26 +34,28 @@
 //! # Ok(()) }
 //! ```
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 
-use aws_lc_rs::digest;
 use bytes::Bytes;
 use futures_util::StreamExt;
-use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body::Body;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
-use serde::{Deserialize, Serialize};
-use subtle::ConstantTimeEq;
+use serde::Serialize;
 use tower_service::Service;
 
 use super::health::Auth0Health;
 use super::log_event::{match_dcr, parse_payload};
-use super::promoter::{DcrPromoter, PromotionOutcome};
+use super::promoter::DcrPromoter;
+use super::promotion::PromotionOutcome;
+use super::recent_log_ids::RecentLogIds;
+use super::secret::WebhookSecret;
+use super::summary::WebhookSummary;
 
 /// The default bound on a batch's body: 5 MiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 5 * 1024 * 1024;
@@ -69,8 +71,7 @@ pub struct Auth0LogWebhookService {
 }
 
 struct Shared {
-    // Only a digest of the secret is kept: comparing digests is constant time whatever the length.
-    secret_digest: [u8; 32],
+    secret: WebhookSecret,
     promoter: DcrPromoter,
     max_body: usize,
     concurrency: usize,
@@ -139,12 +140,10 @@ impl Auth0LogWebhookServiceBuilder {
 
     /// Builds the service; refuses an empty secret.
     pub fn build(self) -> Result<Auth0LogWebhookService, EmptySecret> {
-        if self.secret.is_empty() {
-            return Err(EmptySecret);
-        }
+        let secret = WebhookSecret::new(&self.secret).ok_or(EmptySecret)?;
         Ok(Auth0LogWebhookService {
             shared: Arc::new(Shared {
-                secret_digest: sha256(self.secret.as_bytes()),
+                secret,
                 promoter: self.promoter,
                 max_body: self.max_body,
                 concurrency: self.concurrency,
@@ -176,52 +175,6 @@ impl Auth0LogWebhookService {
     pub fn health(&self) -> &Auth0Health {
         &self.shared.health
     }
-}
-
-/// The count and ids of the clients in one outcome class.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ClientList {
-    /// How many clients.
-    pub count: usize,
-    /// Their ids, in the order they finished.
-    pub client_ids: Vec<String>,
-}
-
-impl ClientList {
-    fn push(&mut self, id: String) {
-        self.count += 1;
-        self.client_ids.push(id);
-    }
-}
-
-/// How the entries of a batch were sorted.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EntryCounts {
-    /// Entries in the batch.
-    pub received: usize,
-    /// Entries that are not `{log_id, data: {…}}`.
-    pub malformed: usize,
-    /// Entries whose `log_id` was completed before (redelivery): no work done.
-    pub already_processed: usize,
-    /// Entries that are not DCR events.
-    pub ignored: usize,
-    /// DCR entries that name no client id: logged, not promoted.
-    pub dcr_without_client_id: usize,
-}
-
-/// The webhook's answer body.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WebhookSummary {
-    /// Clients this batch changed.
-    pub promoted: ClientList,
-    /// Clients that needed no change.
-    pub already_promoted: ClientList,
-    /// Clients left alone (name filter, hand-made app, deleted).
-    pub skipped: ClientList,
-    /// Clients whose promotion failed after retries (then the answer is 503).
-    pub failed: ClientList,
-    /// How the batch's entries were sorted.
-    pub entries: EntryCounts,
 }
 
 /// The handling of one request: secret, body, promotions; boxed because it awaits the
@@ -283,7 +236,7 @@ impl Shared {
                 .insert(header::ALLOW, HeaderValue::from_static("POST"));
             return response;
         }
-        if let Err(status) = self.check_secret(request.headers()) {
+        if let Err(status) = self.secret.check(request.headers()) {
             tracing::warn!(
                 status = status.as_u16(),
                 "log webhook refused: bad or missing secret"
@@ -335,36 +288,6 @@ impl Shared {
             StatusCode::SERVICE_UNAVAILABLE
         };
         json_response(status, &summary)
-    }
-
-    /// `Ok` when a presented secret matches; `Err(401)` when none is presented, `Err(403)` when
-    /// one is presented but none matches.
-    fn check_secret(&self, headers: &HeaderMap) -> Result<(), StatusCode> {
-        let bearer = headers.get_all(header::AUTHORIZATION).iter().map(|v| {
-            let v = v.as_bytes();
-            // The scheme is case-insensitive (RFC 7235); anything else is a wrong credential.
-            match v.get(..7) {
-                Some(scheme) if scheme.eq_ignore_ascii_case(b"bearer ") => {
-                    v.get(7..).unwrap_or_default()
-                }
-                _ => b"\0not-bearer".as_slice(),
-            }
-        });
-        let custom = headers
-            .get_all("x-webhook-secret")
-            .iter()
-            .map(HeaderValue::as_bytes);
-        let mut presented = false;
-        let mut matched = subtle::Choice::from(0u8);
-        for candidate in bearer.chain(custom) {
-            presented = true;
-            matched |= sha256(candidate.trim_ascii()).ct_eq(&self.secret_digest);
-        }
-        match (presented, bool::from(matched)) {
-            (_, true) => Ok(()),
-            (false, false) => Err(StatusCode::UNAUTHORIZED),
-            (true, false) => Err(StatusCode::FORBIDDEN),
-        }
     }
 
     async fn process(
@@ -464,46 +387,6 @@ impl Shared {
     }
 }
 
-/// A bounded first-in-first-out memory of completed `log_id`s.
-struct RecentLogIds {
-    capacity: usize,
-    order: VecDeque<String>,
-    set: HashSet<String>,
-}
-
-impl RecentLogIds {
-    fn new(capacity: usize) -> Self {
-        Self {
-            capacity,
-            order: VecDeque::new(),
-            set: HashSet::new(),
-        }
-    }
-
-    fn contains(&self, id: &str) -> bool {
-        self.set.contains(id)
-    }
-
-    fn insert(&mut self, id: String) {
-        if self.capacity == 0 || self.set.contains(&id) {
-            return;
-        }
-        if self.order.len() >= self.capacity
-            && let Some(oldest) = self.order.pop_front()
-        {
-            self.set.remove(&oldest);
-        }
-        self.set.insert(id.clone());
-        self.order.push_back(id);
-    }
-}
-
-fn sha256(bytes: &[u8]) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    out.copy_from_slice(digest::digest(&digest::SHA256, bytes).as_ref());
-    out
-}
-
 fn error_response(status: StatusCode, code: &'static str) -> Response<Full<Bytes>> {
     json_response(status, &serde_json::json!({ "error": code }))
 }
@@ -517,23 +400,4 @@ fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response<Full<By
         HeaderValue::from_static("application/json"),
     );
     response
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn recent_log_ids_forget_the_oldest_beyond_capacity() {
-        let mut recent = RecentLogIds::new(2);
-        recent.insert("a".into());
-        recent.insert("b".into());
-        recent.insert("a".into());
-        recent.insert("c".into());
-        assert!(!recent.contains("a"));
-        assert!(recent.contains("b") && recent.contains("c"));
-        let mut off = RecentLogIds::new(0);
-        off.insert("a".into());
-        assert!(!off.contains("a"));
-    }
 }
