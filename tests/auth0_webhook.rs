@@ -602,3 +602,89 @@ fn empty_secret_is_refused() {
             .is_err()
     );
 }
+
+/// Captures this crate's log lines (every level) for one test.
+#[derive(Clone, Default)]
+struct LogCapture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogCapture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log buffer").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogCapture {
+    type Writer = LogCapture;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+#[tokio::test]
+async fn logs_name_client_audience_and_scopes_but_never_a_secret_or_token() {
+    let capture = LogCapture::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter("tower_mcp_auth=trace")
+        .with_writer(capture.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let s = setup().await;
+    s.fake.add_client(dcr_client("dcr1", "ChatGPT"));
+    s.fake.expire_tokens_after_api_calls(2);
+    s.fake.inject(
+        Some(Method::POST),
+        "/api/v2/client-grants",
+        1,
+        FaultKind::ServerError,
+    );
+    let (status, _) = deliver(&s.webhook, array(&[dcr_entry("L1", "dcr1")])).await;
+    assert_eq!(status, StatusCode::OK);
+    let wrong = post()
+        .header(header::AUTHORIZATION, "Bearer wrong-secret-attempt")
+        .body(Full::new(Bytes::new()))
+        .expect("request");
+    assert_eq!(send(&s.webhook, wrong).await.0, StatusCode::FORBIDDEN);
+
+    let logs = String::from_utf8(capture.0.lock().expect("log buffer").clone()).expect("utf8");
+    for line in [
+        "promoting client",
+        "created client grant",
+        "promoted+enabled+granted",
+    ] {
+        let found = logs
+            .lines()
+            .find(|l| l.contains(line))
+            .unwrap_or_else(|| panic!("no `{line}` in:\n{logs}"));
+        assert!(
+            found.contains("client_id=\"dcr1\"") || found.contains("client_id=dcr1"),
+            "{found}"
+        );
+    }
+    let granted = logs
+        .lines()
+        .find(|l| l.contains("promoted+enabled+granted"))
+        .expect("line");
+    assert!(
+        granted.contains(AUDIENCE)
+            && granted.contains("scopes=")
+            && granted.contains("inner.events:read"),
+        "{granted}"
+    );
+    for secret in [
+        MGMT_CLIENT_SECRET,
+        SECRET,
+        "wrong-secret-attempt",
+        "fake-mgmt-token",
+    ] {
+        assert!(
+            !logs.contains(secret),
+            "`{secret}` leaked into the logs:\n{logs}"
+        );
+    }
+}
