@@ -626,3 +626,67 @@ async fn patch_grant(
     }
     axum::Json(grant_json(grant)).into_response()
 }
+
+// ---- Sample log-stream entries, shaped like Auth0's (the `sapi` schema's required fields). ----
+
+const SAPI_SCHEMA: &str = include_str!("../fixtures/auth0/sapi.schema.json");
+
+/// A `sapi` entry as Auth0 logs a Dynamic Client Registration (`POST /oidc/register`).
+pub fn dcr_entry(log_id: &str, client_id: &str) -> Value {
+    let data = json!({
+        "date": "2026-11-23T22:10:05.123Z",
+        "type": "sapi",
+        "description": "Dynamic Client Registration",
+        "client_id": client_id,
+        "client_name": "ChatGPT",
+        "ip": "203.0.113.7",
+        "user_agent": "python-httpx/0.27",
+        "details": {
+            "request": {
+                "method": "post",
+                "path": "/oidc/register",
+                "query": {},
+                "body": {
+                    "client_name": "ChatGPT",
+                    "redirect_uris": ["https://chatgpt.com/connector_platform_oauth_redirect"],
+                    "token_endpoint_auth_method": "none"
+                },
+                "channel": "api",
+                "ip": "203.0.113.7"
+            },
+            "response": {
+                "statusCode": 201,
+                "body": {"client_id": client_id, "client_name": "ChatGPT"}
+            }
+        },
+        "log_id": log_id,
+        "tenant_name": "dev-tenant",
+        "$event_schema": {"version": "1.0.0"}
+    });
+    assert_valid_sapi(&data);
+    json!({"log_id": log_id, "data": data})
+}
+
+pub fn login_entry(log_id: &str) -> Value {
+    json!({"log_id": log_id, "data": {
+        "date": "2026-11-23T22:11:00.000Z", "type": "s", "description": "Success Login",
+        "client_id": "dcr1", "client_name": "ChatGPT", "ip": "203.0.113.7",
+        "user_id": "google-oauth2|123", "details": {"prompts": []}, "log_id": log_id,
+        "tenant_name": "dev-tenant"
+    }})
+}
+
+/// The sample entries hold every field Auth0's `sapi` schema requires.
+pub fn assert_valid_sapi(data: &Value) {
+    let schema: Value = serde_json::from_str(SAPI_SCHEMA).expect("schema");
+    for field in schema["required"].as_array().expect("required") {
+        let field = field.as_str().expect("name");
+        assert!(data.get(field).is_some(), "sample lacks `{field}`");
+    }
+    for field in schema["properties"]["details"]["required"]
+        .as_array()
+        .expect("details")
+    {
+        assert!(data["details"][field.as_str().expect("name")].is_object());
+    }
+}
