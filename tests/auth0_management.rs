@@ -10,8 +10,8 @@ use axum::http::Method;
 use fake_auth0::{FakeAuth0, FaultKind, MGMT_CLIENT_ID, MGMT_CLIENT_SECRET, TENANT, dcr_client};
 use serde_json::json;
 use tower_mcp_auth::auth0::{
-    DcrPromoter, ManagementClient, ManagementError, PromotionOutcome, PromotionTarget, RetryPolicy,
-    SkipReason,
+    Auth0Health, DcrPromoter, ManagementClient, ManagementError, PromotionOutcome, PromotionTarget,
+    RetryPolicy, SkipReason,
 };
 
 const AUDIENCE: &str = "https://inner.app/api";
@@ -368,4 +368,47 @@ async fn enabling_a_client_keeps_every_other_enabled_client() {
         enable_call.body,
         json!([{"client_id": "dcr1", "status": true}])
     );
+}
+
+#[tokio::test]
+async fn unknown_connection_name_is_a_typed_error() {
+    let fake = tenant().await;
+    fake.add_client(dcr_client("dcr1", "ChatGPT"));
+    let promoter = DcrPromoter::builder(mgmt(&fake), AUDIENCE, SCOPES)
+        .connections(["no-such-connection"])
+        .build();
+    let err = promoter.promote("dcr1").await.expect_err("misconfigured");
+    assert_eq!(
+        err,
+        ManagementError::ConnectionNotFound {
+            name: "no-such-connection".into()
+        }
+    );
+}
+
+#[tokio::test]
+async fn health_records_the_last_call_with_its_status() {
+    let fake = tenant().await;
+    fake.add_client(dcr_client("c1", "ChatGPT"));
+    let health = Auth0Health::new();
+    let client = ManagementClient::builder(TENANT, MGMT_CLIENT_ID, MGMT_CLIENT_SECRET)
+        .base_url(&fake.base_url)
+        .retry_policy(quick_retries())
+        .health(health.clone())
+        .build()
+        .expect("valid config");
+    client.get_client("c1").await.expect("found");
+    let ok = health.snapshot().last_management_call.expect("recorded");
+    assert_eq!(
+        (ok.operation, ok.ok, ok.status, ok.error),
+        ("get_client", true, Some(200), None)
+    );
+    client.get_client("missing").await.expect_err("404");
+    let snap = health.snapshot();
+    let failed = snap.last_management_call.expect("recorded");
+    assert_eq!(
+        (failed.ok, failed.status, failed.error.as_deref()),
+        (false, Some(404), Some("inexistent_client"))
+    );
+    assert!(snap.last_management_success_at.is_some());
 }

@@ -255,11 +255,8 @@ impl DcrPromoter {
             .mgmt
             .find_connection(name)
             .await?
-            .ok_or_else(|| ManagementError::Api {
-                operation: "find_connection",
-                status: 404,
-                error_code: Some("connection_not_found".into()),
-                message: format!("no connection named {name:?}"),
+            .ok_or_else(|| ManagementError::ConnectionNotFound {
+                name: name.to_owned(),
             })?;
         self.inner
             .connection_ids
@@ -298,12 +295,9 @@ impl DcrPromoter {
             }
         }
         let Some(grant) = existing.into_iter().next() else {
-            return Err(ManagementError::Api {
-                operation: "list_client_grants",
-                status: 409,
-                error_code: Some("grant_conflict_not_found".into()),
-                message: "create answered 409 but no grant for this client and audience is listed"
-                    .into(),
+            return Err(ManagementError::Inconsistent {
+                operation: "create_client_grant",
+                detail: "409 on create, yet no grant for this client and audience is listed".into(),
             });
         };
         let missing: Vec<String> = inner

@@ -48,6 +48,20 @@ pub enum ManagementError {
         /// The parse error.
         detail: String,
     },
+    /// A configured connection name does not exist in the tenant.
+    #[error("no Auth0 connection named {name:?}")]
+    ConnectionNotFound {
+        /// The configured name.
+        name: String,
+    },
+    /// Auth0's answers contradict each other, e.g. a 409 on create but no grant listed after.
+    #[error("Auth0 Management API {operation} answered inconsistently: {detail}")]
+    Inconsistent {
+        /// Which call saw it.
+        operation: &'static str,
+        /// What did not add up.
+        detail: String,
+    },
     /// The client is misconfigured (bad base URL, plain http to a non-loopback host, …).
     #[error("Auth0 Management client configuration: {0}")]
     Config(String),
@@ -87,6 +101,8 @@ impl ManagementError {
             Self::Timeout { .. } => "timeout".into(),
             Self::Transport { .. } => "transport".into(),
             Self::Decode { .. } => "decode".into(),
+            Self::ConnectionNotFound { .. } => "connection_not_found".into(),
+            Self::Inconsistent { .. } => "inconsistent".into(),
             Self::Config(_) => "config".into(),
         }
     }

@@ -62,7 +62,7 @@ impl ManagementClient {
             attempt += 1;
             let request = inner.http.post(inner.token_url.clone()).json(&body);
             let (err, hint) = match attempt_once("token", request, |_| false).await {
-                Attempt::Done(bytes) => {
+                Attempt::Done(_, bytes) => {
                     let parsed: TokenResponse =
                         serde_json::from_slice(&bytes).map_err(|e| ManagementError::Decode {
                             operation: "token",

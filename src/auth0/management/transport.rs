@@ -17,7 +17,7 @@ use super::types::ErrorBody;
 
 /// What one attempt came to.
 pub(super) enum Attempt {
-    Done(Bytes),
+    Done(StatusCode, Bytes),
     Unauthorized(ManagementError),
     Retry(ManagementError, Option<Duration>),
     Fail(ManagementError),
@@ -56,13 +56,15 @@ impl ManagementClient {
         let result = self.send_retrying(operation, method, url, body).await;
         if let Some(health) = &self.inner.health {
             match &result {
-                Ok(_) => health.record_management_call(operation, None, None),
+                Ok((status, _)) => {
+                    health.record_management_call(operation, Some(status.as_u16()), None)
+                }
                 Err(e) => {
                     health.record_management_call(operation, e.status(), Some(e.short_code()))
                 }
             }
         }
-        result
+        result.map(|(_, bytes)| bytes)
     }
 
     async fn send_retrying(
@@ -71,7 +73,7 @@ impl ManagementClient {
         method: Method,
         url: Url,
         body: Option<Vec<u8>>,
-    ) -> Result<Bytes, ManagementError> {
+    ) -> Result<(StatusCode, Bytes), ManagementError> {
         let started = Instant::now();
         let mut attempt = 0;
         let mut refreshed = false;
@@ -90,7 +92,7 @@ impl ManagementClient {
             }
             let outcome = attempt_once(operation, request, |s| s == StatusCode::UNAUTHORIZED).await;
             let (err, hint) = match outcome {
-                Attempt::Done(bytes) => return Ok(bytes),
+                Attempt::Done(status, bytes) => return Ok((status, bytes)),
                 Attempt::Fail(err) => return Err(err),
                 Attempt::Unauthorized(err) if refreshed => return Err(err),
                 Attempt::Unauthorized(_) => {
@@ -135,7 +137,7 @@ pub(super) async fn attempt_once(
         Err(e) => return Attempt::Retry(transport_error(operation, e), None),
     };
     if status.is_success() {
-        return Attempt::Done(bytes);
+        return Attempt::Done(status, bytes);
     }
     let body: ErrorBody = serde_json::from_slice(&bytes).unwrap_or_default();
     let err = ManagementError::Api {
