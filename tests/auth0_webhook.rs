@@ -544,3 +544,46 @@ fn empty_secret_is_refused() {
             .is_err()
     );
 }
+
+#[tokio::test]
+async fn promotions_run_at_most_the_configured_number_at_once() {
+    let s = setup_with(2).await;
+    let entries: Vec<Value> = (0..8)
+        .map(|i| {
+            let id = format!("dcr{i}");
+            s.fake.add_client(dcr_client(&id, "ChatGPT"));
+            dcr_entry(&format!("L{i}"), &id)
+        })
+        .collect();
+    s.fake.inject(
+        None,
+        "/api/v2/",
+        16,
+        FaultKind::Slow(Duration::from_millis(5)),
+    );
+    let (status, summary) = deliver(&s.webhook, array(&entries)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(summary.promoted.count, 8);
+    let max = s.fake.state().max_in_flight;
+    assert!(
+        (1..=2).contains(&max),
+        "at most 2 concurrent calls, saw {max}"
+    );
+}
+
+#[tokio::test]
+async fn mounted_in_an_axum_router_it_answers_on_its_path() {
+    let s = setup().await;
+    s.fake.add_client(dcr_client("dcr1", "ChatGPT"));
+    let app = axum::Router::new().route_service("/auth0-log-webhook", s.webhook.clone());
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri("/auth0-log-webhook")
+        .header("x-webhook-secret", SECRET)
+        .body(axum::body::Body::from(array(&[dcr_entry("L1", "dcr1")])))
+        .expect("request");
+    let response = app.oneshot(request).await.expect("infallible");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+    assert_fully_promoted(&s.fake, "dcr1");
+}

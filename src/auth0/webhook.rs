@@ -50,7 +50,7 @@ use serde::Serialize;
 use tower_service::Service;
 
 use super::health::Auth0Health;
-use super::log_event::{match_dcr, parse_payload};
+use super::log_event::{LogEntry, MalformedEntry, match_dcr, parse_payload};
 use super::promoter::DcrPromoter;
 use super::promotion::PromotionOutcome;
 use super::recent_log_ids::RecentLogIds;
@@ -290,10 +290,7 @@ impl Shared {
         json_response(status, &summary)
     }
 
-    async fn process(
-        &self,
-        entries: Vec<Result<super::log_event::LogEntry, super::log_event::MalformedEntry>>,
-    ) -> WebhookSummary {
+    async fn process(&self, entries: Vec<Result<LogEntry, MalformedEntry>>) -> WebhookSummary {
         let mut summary = WebhookSummary::default();
         summary.entries.received = entries.len();
         tracing::info!(entries = entries.len(), "received log batch");

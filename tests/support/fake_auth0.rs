@@ -93,6 +93,9 @@ pub struct FakeState {
     race_grant_scopes: Option<Vec<String>>,
     grant_seq: u64,
     expire_after_api_calls: Option<usize>,
+    in_flight: usize,
+    /// The most Management API requests that were being answered at the same time.
+    pub max_in_flight: usize,
 }
 
 /// A running fake tenant.
@@ -292,6 +295,12 @@ impl FakeAuth0 {
 
 /// Records the call, applies faults, checks the bearer token, then runs the handler.
 async fn gate(State(state): State<Shared>, req: Request, next: Next) -> Response {
+    let api = req.uri().path().starts_with("/api/v2/");
+    if api {
+        let mut s = lock(&state);
+        s.in_flight += 1;
+        s.max_in_flight = s.max_in_flight.max(s.in_flight);
+    }
     let (parts, body) = req.into_parts();
     let bytes = axum::body::to_bytes(body, 1 << 20)
         .await
@@ -348,7 +357,8 @@ async fn gate(State(state): State<Shared>, req: Request, next: Next) -> Response
     };
     let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     let mut s = lock(&state);
-    if path.starts_with("/api/v2/") {
+    if api {
+        s.in_flight -= 1;
         match s.expire_after_api_calls {
             Some(0) | Some(1) => {
                 s.expire_after_api_calls = None;
