@@ -5,9 +5,12 @@
 //!
 //! - [`BearerAuthLayer`]: RS256 JWT access tokens verified against the issuer's JWKS, with RFC 6750
 //!   answers that point clients at the resource metadata (RFC 9728).
+//! - [`auth0`] (feature `auth0`): the Auth0 log-stream webhook that promotes ChatGPT's DCR clients.
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
+#[cfg(feature = "auth0")]
+pub mod auth0;
 pub mod bearer;
 pub mod body;
 pub mod challenge;
@@ -16,6 +19,11 @@ pub mod dev;
 pub mod extract;
 pub mod token;
 
+#[cfg(feature = "auth0")]
+pub use auth0::{
+    Auth0Health, Auth0LogWebhookService, DcrPromoter, ManagementClient, ManagementError,
+    RetryPolicy,
+};
 pub use bearer::BearerAuthLayer;
 pub use challenge::{AuthError, Challenge, ErrorCode};
 pub use token::AccessToken;
