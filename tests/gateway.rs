@@ -1,5 +1,10 @@
 //! The example gateway, run as a real process: dev mode's printed commands, the signed proxy,
-//! backend failures, health, the debug endpoint, start-up errors, CORS and shutdown.
+//! backend failures, health, the debug endpoint, the DCR webhook against the fake Auth0,
+//! start-up errors, CORS, shutdown and `gateway doctor`.
+#![cfg(feature = "auth0")]
+
+#[path = "support/fake_auth0.rs"]
+mod fake_auth0;
 
 #[path = "support/issuer_server.rs"]
 mod issuer_server;
@@ -16,6 +21,7 @@ use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, post};
+use fake_auth0::{FakeAuth0, MGMT_CLIENT_ID, MGMT_CLIENT_SECRET, TENANT, dcr_client, dcr_entry};
 use issuer_server::{AUDIENCE, IssuerServer, JwksMode, now};
 use process::{GatewayProcess, command};
 use serde_json::{Value, json};
@@ -853,4 +859,153 @@ async fn json_logs_are_one_object_per_line_and_never_carry_secrets_or_tokens() {
         .unwrap()
         .to_owned();
     assert!(!logs.contains(&signature));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The DCR webhook
+
+const WEBHOOK_SECRET: &str = "log-webhook-secret-0123456789abcdefghij";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_stream_webhook_promotes_a_dcr_client_and_shows_in_health() {
+    let issuer = IssuerServer::start().await;
+    let up = upstreams().await;
+    let fake = FakeAuth0::start().await;
+    fake.add_connection("con_google", "google-oauth2");
+    fake.add_client(dcr_client("dcr1", "ChatGPT"));
+    let mut vars = production_env(&issuer, &up.functions_base);
+    vars.extend([
+        ("MGMT_DOMAIN", TENANT),
+        ("MGMT_BASE_URL", fake.base_url.as_str()),
+        ("MGMT_CLIENT_ID", MGMT_CLIENT_ID),
+        ("MGMT_CLIENT_SECRET", MGMT_CLIENT_SECRET),
+        ("LOG_WEBHOOK_SECRET", WEBHOOK_SECRET),
+        ("GOOGLE_CONNECTION_NAME", "google-oauth2"),
+        ("TOOL_SCOPES", "search.read,docs.write"),
+    ]);
+    let gateway = start(vars);
+    let client = reqwest::Client::new();
+    let batch = serde_json::to_string(&json!([dcr_entry("L1", "dcr1")])).unwrap();
+
+    let (_, before) = health(&gateway).await;
+    assert_eq!(
+        before["webhook"],
+        json!({"enabled": true, "last_event_at": null})
+    );
+
+    let wrong = client
+        .post(gateway.url("/auth0-log-webhook"))
+        .bearer_auth("not-the-secret")
+        .body(batch.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 403);
+    assert_eq!(
+        json_of(wrong).await,
+        json!({"error": "invalid_webhook_secret"})
+    );
+    assert!(fake.api_calls().is_empty());
+
+    let delivered = client
+        .post(gateway.url("/auth0-log-webhook"))
+        .header("x-webhook-secret", WEBHOOK_SECRET)
+        .header("content-type", "application/json")
+        .body(batch)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(delivered.status(), 200);
+    let summary = json_of(delivered).await;
+    assert_eq!(
+        summary["promoted"],
+        json!({"count": 1, "client_ids": ["dcr1"]})
+    );
+    assert_eq!(summary["failed"]["count"], 0);
+
+    let promoted = fake.client("dcr1");
+    assert_eq!(promoted["is_first_party"], true);
+    assert_eq!(promoted["token_endpoint_auth_method"], "none");
+    assert!(fake.enabled_clients("con_google").contains("dcr1"));
+    let grants = fake.grants_for("dcr1");
+    assert_eq!(grants.len(), 1);
+    assert_eq!(grants[0].audience, AUDIENCE);
+    let mut granted = grants[0].scope.clone();
+    granted.sort();
+    assert_eq!(granted, ["docs.write", "search.read"]);
+
+    let (status, after) = health(&gateway).await;
+    assert_eq!(status, 200);
+    assert!(
+        after["webhook"]["last_event_at"].as_u64().is_some(),
+        "{after}"
+    );
+    assert_eq!(after["management_api"]["last_call"]["ok"], true);
+    assert!(!after.to_string().contains(MGMT_CLIENT_SECRET));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_management_credentials_the_webhook_is_not_mounted() {
+    let issuer = IssuerServer::start().await;
+    let up = upstreams().await;
+    let gateway = start(production_env(&issuer, &up.functions_base));
+    let response = reqwest::Client::new()
+        .post(gateway.url("/auth0-log-webhook"))
+        .header("x-webhook-secret", WEBHOOK_SECRET)
+        .body("[]")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    assert!(
+        gateway
+            .stderr()
+            .contains("off (MGMT_* and LOG_WEBHOOK_SECRET not set)")
+    );
+    let (_, body) = health(&gateway).await;
+    assert_eq!(
+        body["webhook"],
+        json!({"enabled": false, "last_event_at": null})
+    );
+    assert_eq!(body["management_api"], Value::Null);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_checks_the_management_api_credentials_scopes_and_connection() {
+    let issuer = IssuerServer::start().await;
+    let fake = FakeAuth0::start().await;
+    fake.add_connection("con_google", "google-oauth2");
+    let mut vars = production_env(&issuer, "https://functions.example.com");
+    vars.extend([
+        ("MGMT_DOMAIN", TENANT),
+        ("MGMT_BASE_URL", fake.base_url.as_str()),
+        ("MGMT_CLIENT_ID", MGMT_CLIENT_ID),
+        ("MGMT_CLIENT_SECRET", MGMT_CLIENT_SECRET),
+        ("LOG_WEBHOOK_SECRET", WEBHOOK_SECRET),
+        ("GOOGLE_CONNECTION_NAME", "google-oauth2,github"),
+    ]);
+    let (status, out) = doctor(owned(vars.clone()), &issuer.token("search.read")).await;
+    assert_eq!(status, 1, "{out}");
+    assert!(out.contains("[ok]   Management API scopes: read:clients update:clients read:connections update:connections read:client_grants create:client_grants update:client_grants"), "{out}");
+    assert!(
+        out.contains("[ok]   connection: `google-oauth2` exists"),
+        "{out}"
+    );
+    assert!(
+        out.contains("[FAIL] connection: no connection named `github`"),
+        "{out}"
+    );
+    // The fake tenant has no resource-servers endpoint: the API cannot be found.
+    assert!(
+        out.contains("[FAIL] API: no API with identifier `https://api.test/mcp`"),
+        "{out}"
+    );
+    assert!(!out.contains(MGMT_CLIENT_SECRET));
+
+    let mut wrong = vars;
+    wrong.retain(|(k, _)| *k != "MGMT_CLIENT_SECRET");
+    wrong.push(("MGMT_CLIENT_SECRET", "wrong-secret"));
+    let (status, out) = doctor(owned(wrong), &issuer.token("search.read")).await;
+    assert_eq!(status, 1, "{out}");
+    assert!(out.contains("[FAIL] Management API token: HTTP 401 Unauthorized: Unauthorized\n       fix: check MGMT_CLIENT_ID / MGMT_CLIENT_SECRET"), "{out}");
 }

@@ -6,6 +6,7 @@
 //! POST /tools/{tool}   ─┐
 //! ANY  /mcp            ─┴─ BearerAuthLayer ─► proxy (FUNCTIONS_BASE/{tool}, MCP_UPSTREAM)
 //! GET  /debug-token       BearerAuthLayer ─► the caller's verified claims (opt-in)
+//! POST /auth0-log-webhook Auth0LogWebhookService (shared secret; with MGMT_* set)
 //! ```
 //! CORS (from `APP_ORIGIN`) and request tracing wrap everything.
 
@@ -19,6 +20,7 @@ use axum::response::Response;
 use axum::routing::{any, get, post};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
+use tower_mcp_auth::auth0::{Auth0Health, Auth0LogWebhookService};
 use tower_mcp_auth::token::JwksVerifier;
 use tower_mcp_auth::{AccessToken, BearerAuthLayer, Challenge};
 use url::Url;
@@ -37,6 +39,8 @@ pub struct Settings {
     pub app_origin: Option<AllowedOrigins>,
     pub debug_token_endpoint: bool,
     pub mode: &'static str,
+    /// The DCR webhook and its health state, when `MGMT_*` and `LOG_WEBHOOK_SECRET` are set.
+    pub webhook: Option<(Auth0LogWebhookService, Auth0Health)>,
 }
 
 #[derive(Clone)]
@@ -81,20 +85,24 @@ pub fn router(settings: Settings) -> Router {
         .with_state(HealthState {
             verifier: settings.verifier,
             mode: settings.mode,
-            webhook_enabled: false,
+            auth0: settings.webhook.as_ref().map(|(_, health)| health.clone()),
         });
 
     let mut app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .merge(health)
-        .merge(protected)
-        .fallback(|| async {
-            proxy::error(
-                StatusCode::NOT_FOUND,
-                "NOT_FOUND",
-                "No such endpoint on this gateway",
-            )
-        });
+        .merge(protected);
+    if let Some((webhook, _)) = settings.webhook {
+        // Authenticated by the log stream's shared secret, not by a bearer token.
+        app = app.route_service("/auth0-log-webhook", webhook);
+    }
+    let mut app = app.fallback(|| async {
+        proxy::error(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "No such endpoint on this gateway",
+        )
+    });
     if let Some(origins) = settings.app_origin {
         app = app.layer(cors(origins));
     }

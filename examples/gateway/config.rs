@@ -58,6 +58,19 @@ pub struct ManagementConfig {
     pub webhook_secret: Secret,
     /// Connections new ChatGPT clients are enabled on (`GOOGLE_CONNECTION_NAME`, comma list).
     pub connections: Vec<String>,
+    /// `MGMT_BASE_URL`: where the token endpoint and the API live, if not `https://MGMT_DOMAIN`
+    /// (an Auth0 custom domain, a local mock).
+    pub base_url: Option<Url>,
+}
+
+impl ManagementConfig {
+    /// The base of the token endpoint and the Management API.
+    pub fn base(&self) -> String {
+        match &self.base_url {
+            Some(url) => url.as_str().trim_end_matches('/').to_owned(),
+            None => format!("https://{}", self.domain),
+        }
+    }
 }
 
 /// Everything the gateway reads at start-up.
@@ -328,12 +341,15 @@ fn management_config(
             Vec::new()
         }
     };
+    let base_url =
+        get("MGMT_BASE_URL").and_then(|raw| parse_http_url("MGMT_BASE_URL", &raw, problems));
     Some(ManagementConfig {
         domain,
         client_id,
         client_secret: Secret::new(client_secret),
         webhook_secret: Secret::new(webhook_secret),
         connections,
+        base_url,
     })
 }
 

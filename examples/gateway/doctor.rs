@@ -252,22 +252,13 @@ async fn check_discovery(report: &mut Report, client: &reqwest::Client, issuer: 
     }
 }
 
-/// `https://` for real tenants; `http://` only for a loopback fake (tests, local mocks).
-pub fn management_base(domain: &str) -> String {
-    if domain.starts_with("127.0.0.1:") || domain.starts_with("localhost:") {
-        format!("http://{domain}")
-    } else {
-        format!("https://{domain}")
-    }
-}
-
 async fn check_management(
     report: &mut Report,
     client: &reqwest::Client,
     management: &ManagementConfig,
     audience: &str,
 ) {
-    let base = management_base(&management.domain);
+    let base = management.base();
     let answer = client
         .post(format!("{base}/oauth/token"))
         .json(&serde_json::json!({
@@ -312,9 +303,14 @@ async fn check_management(
         );
         return;
     };
-    // Reading (not verifying) our own Management token: it lists the scopes granted to the app.
-    let granted = unverified_claims(access_token)
-        .and_then(|claims| claims["scope"].as_str().map(str::to_owned))
+    // The granted scopes: the token answer's `scope`, else the (unverified: it is our own) JWT's.
+    let granted = body["scope"]
+        .as_str()
+        .map(str::to_owned)
+        .or_else(|| {
+            unverified_claims(access_token)
+                .and_then(|claims| claims["scope"].as_str().map(str::to_owned))
+        })
         .unwrap_or_default();
     let granted: Vec<&str> = granted.split_whitespace().collect();
     let missing: Vec<&str> = MANAGEMENT_SCOPES

@@ -4,7 +4,9 @@
 //! keys; 503 otherwise. A monitoring endpoint: while the JWKS endpoint is down, tokens still
 //! verify with the last good keys (`verifying_with_cached_keys`), so do not use it as a
 //! liveness or readiness probe (that would take every replica out at once); use `/healthz`.
-//! The JWKS is probed in the background every `JWKS_PROBE_INTERVAL_MS`.
+//! The JWKS is probed in the background every `JWKS_PROBE_INTERVAL_MS`. With the DCR webhook on,
+//! the answer also shows the last Management API call and the last log-stream delivery; they
+//! inform, they do not change the status (the webhook's own answers make the stream retry).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -12,6 +14,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
+use tower_mcp_auth::auth0::Auth0Health;
 use tower_mcp_auth::token::JwksVerifier;
 
 /// What the health endpoint reads.
@@ -19,7 +22,8 @@ use tower_mcp_auth::token::JwksVerifier;
 pub struct HealthState {
     pub verifier: JwksVerifier,
     pub mode: &'static str,
-    pub webhook_enabled: bool,
+    /// The webhook's and Management API client's shared state, when the webhook is on.
+    pub auth0: Option<Auth0Health>,
 }
 
 pub async fn auth0_health(State(state): State<HealthState>) -> Response {
@@ -36,6 +40,7 @@ fn report(state: &HealthState) -> (bool, Value) {
     let jwks = state.verifier.jwks_status();
     let reachable = jwks.last_success_at.is_some() && jwks.last_error.is_none();
     let healthy = reachable && jwks.key_count > 0;
+    let auth0 = state.auth0.as_ref().map(Auth0Health::snapshot);
     let body = json!({
         "status": if healthy { "ok" } else { "unavailable" },
         "mode": state.mode,
@@ -51,7 +56,14 @@ fn report(state: &HealthState) -> (bool, Value) {
             "last_error": jwks.last_error,
             "fetch_count": jwks.fetch_count,
         },
-        "webhook": { "enabled": state.webhook_enabled },
+        "management_api": auth0.as_ref().map(|a| json!({
+            "last_call": a.last_management_call,
+            "last_success_at": a.last_management_success_at,
+        })),
+        "webhook": {
+            "enabled": auth0.is_some(),
+            "last_event_at": auth0.as_ref().and_then(|a| a.last_event_at),
+        },
     });
     (healthy, body)
 }

@@ -10,7 +10,7 @@
 //! every variable. See `docs/gateway.md`.
 
 mod app;
-#[allow(dead_code)] // the Management API and scope settings are wired in with issues 3 and 4
+#[allow(dead_code)] // the scope settings are wired in with issue 3
 mod config;
 mod debug_token;
 mod dev_mode;
@@ -28,6 +28,7 @@ use axum::extract::Request;
 use axum::http::StatusCode;
 use tokio::net::TcpListener;
 use tower::ServiceExt;
+use tower_mcp_auth::auth0::{Auth0Health, Auth0LogWebhookService, DcrPromoter, ManagementClient};
 use tower_mcp_auth::token::JwksVerifier;
 use url::Url;
 
@@ -195,6 +196,10 @@ async fn run(config: Config) -> Result<(), BoxError> {
         (None, true) => Some(Url::parse(&format!("{base}/dev-backend"))?),
         (None, false) => None,
     };
+    let webhook = match &config.management {
+        Some(management) => Some(webhook(management, &audience, grant_scopes(&config))?),
+        None => None,
+    };
     let settings = app::Settings {
         verifier,
         resource_url: resource_url.clone(),
@@ -204,6 +209,7 @@ async fn run(config: Config) -> Result<(), BoxError> {
         app_origin: config.app_origin.clone(),
         debug_token_endpoint: config.debug_token_endpoint,
         mode: if dev.is_some() { "dev" } else { "production" },
+        webhook,
     };
     let _ = app_cell.set(app::router(settings));
 
@@ -215,7 +221,7 @@ async fn run(config: Config) -> Result<(), BoxError> {
         functions_base = functions_base.as_ref().map(|u| u.as_str()),
         mcp_upstream = config.mcp_upstream.as_ref().map(|u| u.as_str()),
         debug_token_endpoint = config.debug_token_endpoint,
-        dcr_webhook = if config.management.is_some() { "configured" } else { "off (MGMT_* and LOG_WEBHOOK_SECRET not set)" },
+        dcr_webhook = if config.management.is_some() { "on: POST /auth0-log-webhook" } else { "off (MGMT_* and LOG_WEBHOOK_SECRET not set)" },
         "gateway listening"
     );
     if let Some(dev) = &dev {
@@ -230,6 +236,51 @@ async fn run(config: Config) -> Result<(), BoxError> {
     server.await??;
     tracing::info!("gateway stopped");
     Ok(())
+}
+
+/// The scopes the DCR client grant gets: every scope the policy names.
+fn grant_scopes(config: &Config) -> Vec<String> {
+    let mut scopes: Vec<String> = [&config.tool_scopes, &config.required_scopes]
+        .into_iter()
+        .flatten()
+        .flat_map(|value| {
+            value.split(|c: char| c == ',' || c == ';' || c == '=' || c.is_whitespace())
+        })
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    scopes.sort_unstable();
+    scopes.dedup();
+    scopes
+}
+
+/// The log-stream webhook promoting ChatGPT's DCR clients, and its health state.
+fn webhook(
+    management: &config::ManagementConfig,
+    audience: &str,
+    scopes: Vec<String>,
+) -> Result<(Auth0LogWebhookService, Auth0Health), BoxError> {
+    let health = Auth0Health::new();
+    let mut client = ManagementClient::builder(
+        management.domain.clone(),
+        management.client_id.clone(),
+        management.client_secret.expose(),
+    )
+    .health(health.clone());
+    if let Some(base_url) = &management.base_url {
+        client = client.base_url(base_url.as_str());
+    }
+    let client = client
+        .build()
+        .map_err(|e| format!("the Management API client could not be built: {e}"))?;
+    let promoter = DcrPromoter::builder(client, audience, scopes)
+        .connections(management.connections.clone())
+        .build();
+    let service = Auth0LogWebhookService::builder(management.webhook_secret.expose(), promoter)
+        .health(health.clone())
+        .build()
+        .map_err(|e| format!("the log webhook could not be built: {e}"))?;
+    Ok((service, health))
 }
 
 /// Ctrl-C or SIGTERM: stop accepting, let in-flight requests finish.
