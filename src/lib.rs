@@ -5,14 +5,18 @@
 //!
 //! - [`BearerAuthLayer`]: RS256 JWT access tokens verified against the issuer's JWKS, with RFC 6750
 //!   answers that point clients at the resource metadata (RFC 9728).
+//! - [`ScopeGuardLayer`]: per-route and per-MCP-tool scopes from one [`ScopePolicy`], with MCP
+//!   step-up (`insufficient_scope`) answers.
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 pub mod bearer;
 pub mod body;
 pub mod challenge;
+pub mod scope;
 pub mod token;
 
 pub use bearer::BearerAuthLayer;
 pub use challenge::{AuthError, Challenge, ErrorCode};
+pub use scope::{ScopeGuardLayer, ScopePolicy};
 pub use token::AccessToken;
