@@ -7,16 +7,20 @@
 //!   answers that point clients at the resource metadata (RFC 9728).
 //! - [`ScopeGuardLayer`]: per-route and per-MCP-tool scopes from one [`ScopePolicy`], with MCP
 //!   step-up (`insufficient_scope`) answers.
+//! - [`PrmRoute`]: RFC 9728 [`ProtectedResourceMetadata`] at the well-known URLs the challenges
+//!   point to.
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 pub mod bearer;
 pub mod body;
 pub mod challenge;
+pub mod prm;
 pub mod scope;
 pub mod token;
 
 pub use bearer::BearerAuthLayer;
 pub use challenge::{AuthError, Challenge, ErrorCode};
+pub use prm::{PrmRoute, ProtectedResourceMetadata};
 pub use scope::{ScopeGuardLayer, ScopePolicy};
 pub use token::AccessToken;
