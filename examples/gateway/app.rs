@@ -3,8 +3,10 @@
 //! ```text
 //! GET  /healthz                                   liveness, always 200
 //! GET  /health/auth0                              JWKS / Auth0 state (200 or 503)
+//! GET  /.well-known/oauth-protected-resource[/path]   PrmRoute (RFC 9728), public
 //! POST /tools/{tool}   ─┐
-//! ANY  /mcp            ─┴─ BearerAuthLayer ─► proxy (FUNCTIONS_BASE/{tool}, MCP_UPSTREAM)
+//! ANY  /mcp            ─┴─ BearerAuthLayer ─► ScopeGuardLayer ─► proxy (FUNCTIONS_BASE/{tool},
+//!                                                                  MCP_UPSTREAM)
 //! GET  /debug-token       BearerAuthLayer ─► the caller's verified claims (opt-in)
 //! POST /auth0-log-webhook Auth0LogWebhookService (shared secret; with MGMT_* set)
 //! ```
@@ -21,12 +23,16 @@ use axum::routing::{any, get, post};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 use tower_mcp_auth::auth0::{Auth0Health, Auth0LogWebhookService};
+use tower_mcp_auth::prm::PrmError;
 use tower_mcp_auth::token::JwksVerifier;
-use tower_mcp_auth::{AccessToken, BearerAuthLayer, Challenge};
+use tower_mcp_auth::{
+    AccessToken, BearerAuthLayer, PrmRoute, ProtectedResourceMetadata, ScopeGuardLayer,
+};
 use url::Url;
 
 use crate::config::AllowedOrigins;
 use crate::health::{self, HealthState};
+use crate::policy::GatewayPolicy;
 use crate::proxy::{self, Proxy};
 
 /// Everything the router is built from, resolved (dev-mode defaults applied).
@@ -39,6 +45,7 @@ pub struct Settings {
     pub app_origin: Option<AllowedOrigins>,
     pub debug_token_endpoint: bool,
     pub mode: &'static str,
+    pub policy: GatewayPolicy,
     /// The DCR webhook and its health state, when `MGMT_*` and `LOG_WEBHOOK_SECRET` are set.
     pub webhook: Option<(Auth0LogWebhookService, Auth0Health)>,
 }
@@ -50,20 +57,27 @@ struct ProxyState {
     mcp_upstream: Option<Arc<Url>>,
 }
 
-/// RFC 9728 §3.1: the metadata URL inserts the well-known segment between host and path.
-pub fn resource_metadata_url(resource: &Url) -> String {
-    let mut url = resource.clone();
-    let path = resource.path().trim_end_matches('/');
-    url.set_path(&format!("/.well-known/oauth-protected-resource{path}"));
-    url.set_query(None);
-    url.set_fragment(None);
-    url.to_string()
+/// The RFC 9728 metadata: the resource, its issuer, the policy's scopes, and (as the seeds'
+/// MCP servers publish it) the scopes of each tool under `scopes`.
+fn metadata_route(settings: &Settings) -> Result<PrmRoute, PrmError> {
+    let mut metadata = ProtectedResourceMetadata::new(settings.resource_url.as_str());
+    metadata.authorization_servers = Some(vec![settings.verifier.issuer().to_owned()]);
+    metadata.resource_name = Some("tower-mcp-auth gateway".to_owned());
+    if !settings.policy.tools.is_empty() {
+        metadata.extra.insert(
+            "scopes".to_owned(),
+            serde_json::to_value(&settings.policy.tools).unwrap_or_default(),
+        );
+    }
+    PrmRoute::new(metadata, &settings.policy.policy)
 }
 
-pub fn router(settings: Settings) -> Router {
-    let challenge =
-        Challenge::new().resource_metadata(resource_metadata_url(&settings.resource_url));
-    let bearer = BearerAuthLayer::new(settings.verifier.clone()).challenge(challenge);
+pub fn router(settings: Settings) -> Result<Router, PrmError> {
+    let prm = metadata_route(&settings)?;
+    // One challenge for both layers, naming the metadata URL this very router serves.
+    let challenge = prm.challenge();
+    let bearer = BearerAuthLayer::new(settings.verifier.clone()).challenge(challenge.clone());
+    let guard = ScopeGuardLayer::new(settings.policy.policy.clone()).challenge(challenge);
 
     let state = ProxyState {
         proxy: settings.proxy,
@@ -74,9 +88,15 @@ pub fn router(settings: Settings) -> Router {
     if state.mcp_upstream.is_some() {
         tools = tools.route("/mcp", any(mcp_passthrough));
     }
-    let mut protected = tools.with_state(state);
+    // On an axum Router the layer added last runs first: bearer, then the scope guard.
+    let mut protected = tools.with_state(state).layer(guard);
     if settings.debug_token_endpoint {
-        protected = protected.route("/debug-token", get(crate::debug_token::debug_token));
+        // Token only, no scope guard: a token that lacks scopes is what one debugs.
+        protected = protected.merge(
+            Router::new()
+                .route("/debug-token", get(crate::debug_token::debug_token))
+                .with_state(settings.policy.clone()),
+        );
     }
     let protected = protected.layer(bearer);
 
@@ -92,6 +112,9 @@ pub fn router(settings: Settings) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .merge(health)
         .merge(protected);
+    for path in prm.paths() {
+        app = app.route_service(path, prm.clone());
+    }
     if let Some((webhook, _)) = settings.webhook {
         // Authenticated by the log stream's shared secret, not by a bearer token.
         app = app.route_service("/auth0-log-webhook", webhook);
@@ -106,7 +129,7 @@ pub fn router(settings: Settings) -> Router {
     if let Some(origins) = settings.app_origin {
         app = app.layer(cors(origins));
     }
-    app.layer(TraceLayer::new_for_http())
+    Ok(app.layer(TraceLayer::new_for_http()))
 }
 
 fn cors(origins: AllowedOrigins) -> CorsLayer {

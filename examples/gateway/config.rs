@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use url::Url;
 
+use crate::policy::GatewayPolicy;
+
 /// A secret value; `Debug` and `Display` print `[redacted]`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -88,8 +90,8 @@ pub struct Config {
     /// `GATEWAY_HMAC_SECRET`; in dev mode `None` means a random one is generated.
     pub hmac_secret: Option<Secret>,
     pub management: Option<ManagementConfig>,
-    pub tool_scopes: Option<String>,
-    pub required_scopes: Option<String>,
+    /// From `TOOL_SCOPES` / `REQUIRED_SCOPES` (dev mode without them: the demo tools' policy).
+    pub policy: GatewayPolicy,
     pub debug_token_endpoint: bool,
     pub backend_timeout: Duration,
     pub jwks_probe_interval: Duration,
@@ -245,6 +247,16 @@ impl Config {
             problems.push(format!("LOG_FORMAT `{format}` must be `json` or `text`"));
         }
 
+        let policy = crate::policy::from_values(
+            get("TOOL_SCOPES").as_deref(),
+            get("REQUIRED_SCOPES").as_deref(),
+            !production,
+        )
+        .unwrap_or_else(|problem| {
+            problems.push(problem);
+            GatewayPolicy::default()
+        });
+
         let config = Self {
             mode,
             bind,
@@ -255,8 +267,7 @@ impl Config {
             app_origin,
             hmac_secret,
             management,
-            tool_scopes: get("TOOL_SCOPES"),
-            required_scopes: get("REQUIRED_SCOPES"),
+            policy,
             debug_token_endpoint,
             backend_timeout,
             jwks_probe_interval,

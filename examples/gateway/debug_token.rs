@@ -3,13 +3,18 @@
 //! by default because claims can be personal data.
 
 use axum::Extension;
+use axum::extract::State;
 use serde_json::{Value, json};
 use tower_mcp_auth::AccessToken;
 
+use crate::policy::GatewayPolicy;
 use crate::proxy::unix_now;
 
 /// The verified claims and what the gateway derives from them.
-pub async fn debug_token(Extension(token): Extension<AccessToken>) -> axum::Json<Value> {
+pub async fn debug_token(
+    State(policy): State<GatewayPolicy>,
+    Extension(token): Extension<AccessToken>,
+) -> axum::Json<Value> {
     let claim = |name: &str| token.claim(name).cloned().unwrap_or(Value::Null);
     axum::Json(json!({
         "sub": token.subject(),
@@ -23,6 +28,8 @@ pub async fn debug_token(Extension(token): Extension<AccessToken>) -> axum::Json
         "iat": token.issued_at(),
         "derived": {
             "scopes": token.scopes(),
+            "tools_allowed": policy.policy.tools_allowed(&token),
+            "unknown_tools_allowed": policy.policy.unknown_tools_allowed(&token),
         },
     }))
 }

@@ -26,6 +26,8 @@ use crate::proxy::{self, unix_now};
 pub const ALLOWED_TOOL: &str = "whoami";
 /// The tool that needs a scope the demo token lacks (the step-up example).
 pub const STEP_UP_TOOL: &str = "admin_report";
+/// The demo policy, in `TOOL_SCOPES` form, used when neither scope variable is set.
+pub const DEMO_TOOL_SCOPES: &str = "whoami=demo:read;admin_report=demo:admin";
 /// The scopes of the demo token.
 pub const DEMO_TOKEN_SCOPE: &str = "demo:read";
 /// How long the printed token works.

@@ -10,13 +10,14 @@
 //! every variable. See `docs/gateway.md`.
 
 mod app;
-#[allow(dead_code)] // the scope settings are wired in with issue 3
 mod config;
 mod debug_token;
 mod dev_mode;
 mod doctor;
 mod health;
 mod hmac;
+mod policy;
+mod print_action;
 mod proxy;
 
 use std::net::SocketAddr;
@@ -71,6 +72,7 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Some("print-action") => print_action(),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             ExitCode::SUCCESS
@@ -94,6 +96,27 @@ fn init_logging() {
         builder.json().init();
     } else {
         builder.init();
+    }
+}
+
+/// Prints the Post-Login Action with `REQUIRED_SCOPES` = every scope of the configured policy.
+fn print_action() -> ExitCode {
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match print_action::render(print_action::TEMPLATE, config.policy.policy.all_scopes()) {
+        Ok(action) => {
+            print!("{action}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
     }
 }
 
@@ -197,7 +220,11 @@ async fn run(config: Config) -> Result<(), BoxError> {
         (None, false) => None,
     };
     let webhook = match &config.management {
-        Some(management) => Some(webhook(management, &audience, grant_scopes(&config))?),
+        Some(management) => Some(webhook(
+            management,
+            &audience,
+            config.policy.policy.all_scopes().to_vec(),
+        )?),
         None => None,
     };
     let settings = app::Settings {
@@ -210,8 +237,9 @@ async fn run(config: Config) -> Result<(), BoxError> {
         debug_token_endpoint: config.debug_token_endpoint,
         mode: if dev.is_some() { "dev" } else { "production" },
         webhook,
+        policy: config.policy.clone(),
     };
-    let _ = app_cell.set(app::router(settings));
+    let _ = app_cell.set(app::router(settings).map_err(|e| format!("RESOURCE_URL: {e}"))?);
 
     tracing::info!(
         %addr,
@@ -236,22 +264,6 @@ async fn run(config: Config) -> Result<(), BoxError> {
     server.await??;
     tracing::info!("gateway stopped");
     Ok(())
-}
-
-/// The scopes the DCR client grant gets: every scope the policy names.
-fn grant_scopes(config: &Config) -> Vec<String> {
-    let mut scopes: Vec<String> = [&config.tool_scopes, &config.required_scopes]
-        .into_iter()
-        .flatten()
-        .flat_map(|value| {
-            value.split(|c: char| c == ',' || c == ';' || c == '=' || c.is_whitespace())
-        })
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect();
-    scopes.sort_unstable();
-    scopes.dedup();
-    scopes
 }
 
 /// The log-stream webhook promoting ChatGPT's DCR clients, and its health state.
