@@ -1009,3 +1009,194 @@ async fn doctor_checks_the_management_api_credentials_scopes_and_connection() {
     assert_eq!(status, 1, "{out}");
     assert!(out.contains("[FAIL] Management API token: HTTP 401 Unauthorized: Unauthorized\n       fix: check MGMT_CLIENT_ID / MGMT_CLIENT_SECRET"), "{out}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Scopes and metadata
+
+const TOOL_SCOPES: &str = "search=search.read;docs.create=docs.write,docs.read";
+
+fn scoped_env<'a>(issuer: &'a IssuerServer, up: &'a Upstreams) -> Vec<(&'a str, &'a str)> {
+    let mut vars = production_env(issuer, &up.functions_base);
+    vars.extend([
+        ("TOOL_SCOPES", TOOL_SCOPES),
+        ("REQUIRED_SCOPES", "mcp:access"),
+        ("MCP_UPSTREAM", up.mcp_url.as_str()),
+    ]);
+    vars
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metadata_is_served_at_both_well_known_paths_and_challenges_point_at_it() {
+    let issuer = IssuerServer::start().await;
+    let up = upstreams().await;
+    let mut vars = scoped_env(&issuer, &up);
+    let resource = format!("{}/mcp", "https://gateway.test");
+    vars.push(("RESOURCE_URL", &resource));
+    let gateway = start(vars);
+    let expected = json!({
+        "resource": "https://gateway.test/mcp",
+        "authorization_servers": [issuer.issuer],
+        "scopes_supported": ["docs.read", "docs.write", "mcp:access", "search.read"],
+        "bearer_methods_supported": ["header"],
+        "resource_name": "tower-mcp-auth gateway",
+        "scopes": {
+            "docs.create": ["docs.read", "docs.write", "mcp:access"],
+            "search": ["mcp:access", "search.read"],
+        },
+    });
+    for path in [
+        "/.well-known/oauth-protected-resource",
+        "/.well-known/oauth-protected-resource/mcp",
+    ] {
+        let response = reqwest::get(gateway.url(path)).await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        assert_eq!(response.headers()["content-type"], "application/json");
+        assert_eq!(json_of(response).await, expected, "{path}");
+    }
+    // The 401 names the metadata URL of RESOURCE_URL and suggests the default scopes.
+    let refused = reqwest::Client::new()
+        .post(gateway.url("/tools/search"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    assert_eq!(
+        refused.headers()["www-authenticate"],
+        "Bearer resource_metadata=\"https://gateway.test/.well-known/oauth-protected-resource/mcp\", scope=\"mcp:access\""
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_tool_needs_its_own_scopes_over_rest_and_over_mcp() {
+    let issuer = IssuerServer::start().await;
+    let up = upstreams().await;
+    let gateway = start(scoped_env(&issuer, &up));
+    let client = reqwest::Client::new();
+    let token = issuer.token("mcp:access search.read");
+
+    let allowed = client
+        .post(gateway.url("/tools/search"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(allowed.status(), 201);
+
+    let step_up = client
+        .post(gateway.url("/tools/docs.create"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(step_up.status(), 403);
+    let challenge = step_up.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        challenge.contains("error=\"insufficient_scope\""),
+        "{challenge}"
+    );
+    assert!(
+        challenge.ends_with("scope=\"docs.read docs.write mcp:access\""),
+        "{challenge}"
+    );
+    let body = json_of(step_up).await;
+    assert_eq!(body["code"], "insufficient_scope");
+    assert_eq!(body["missing_scopes"], json!(["docs.read", "docs.write"]));
+
+    let call = |tool: &str| {
+        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+               "params": {"name": tool, "arguments": {}}})
+        .to_string()
+    };
+    let mcp_refused = client
+        .post(gateway.url("/mcp"))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(call("docs.create"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mcp_refused.status(), 403);
+    let body = json_of(mcp_refused).await;
+    assert_eq!(body["operation"], "tools/call docs.create");
+    assert_eq!(body["scope"], "docs.read docs.write mcp:access");
+
+    let mcp_allowed = client
+        .post(gateway.url("/mcp"))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(call("search"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mcp_allowed.status(), 200);
+    // Only the two allowed calls reached a backend.
+    assert_eq!(up.backend.seen.lock().unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn debug_token_lists_the_tools_the_token_may_call() {
+    let issuer = IssuerServer::start().await;
+    let up = upstreams().await;
+    let mut vars = scoped_env(&issuer, &up);
+    vars.push(("DEBUG_TOKEN_ENDPOINT", "1"));
+    let gateway = start(vars);
+    let body = json_of(
+        reqwest::Client::new()
+            .get(gateway.url("/debug-token"))
+            .bearer_auth(issuer.token("search.read"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    // No mcp:access: the token may call nothing, and the endpoint still answers (no guard).
+    assert_eq!(body["derived"]["tools_allowed"], json!([]));
+    assert_eq!(body["derived"]["unknown_tools_allowed"], false);
+
+    let body = json_of(
+        reqwest::Client::new()
+            .get(gateway.url("/debug-token"))
+            .bearer_auth(issuer.token("mcp:access search.read"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(body["derived"]["tools_allowed"], json!(["search"]));
+}
+
+#[test]
+fn print_action_fills_required_scopes_from_the_configured_policy() {
+    let output = command(
+        &[
+            ("TOOL_SCOPES", TOOL_SCOPES),
+            ("REQUIRED_SCOPES", "mcp:access"),
+        ],
+        &["print-action"],
+    )
+    .output()
+    .unwrap();
+    assert!(output.status.success());
+    let action = String::from_utf8(output.stdout).unwrap();
+    assert!(action.starts_with("/**\n * Auth0 Post-Login Action for ChatGPT connectors"));
+    assert!(action.contains(
+        "  const REQUIRED_SCOPES = [\n    'docs.read',\n    'docs.write',\n    'mcp:access',\n    'search.read',\n  ];\n  // REQUIRED_SCOPES:END\n"
+    ), "{action}");
+    assert!(action.contains("exports.onExecutePostLogin = async (event, api) => {"));
+
+    let bad = command(
+        &[("TOOL_SCOPES", "search=search.read;docs")],
+        &["print-action"],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains(
+        "TOOL_SCOPES: entry `docs` has no `=`; the per-tool form is `tool=scope1,scope2;tool2=scope3`"
+    ));
+}
