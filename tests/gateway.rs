@@ -796,6 +796,19 @@ async fn doctor_checks_the_issuer_and_explains_what_is_wrong_with_a_token() {
         ),
         "{out}"
     );
+    assert!(
+        out.contains("[ok]   token scopes: every call the policy names is allowed"),
+        "{out}"
+    );
+
+    let mut scoped = vars.clone();
+    scoped.push(("TOOL_SCOPES".to_owned(), TOOL_SCOPES.to_owned()));
+    let (status, out) = doctor(scoped, &issuer.token("search.read")).await;
+    assert_eq!(status, 1, "{out}");
+    assert!(
+        out.contains("[FAIL] token scopes: insufficient_scope: docs.create (missing docs.read docs.write)\n       fix: grant the scopes"),
+        "{out}"
+    );
 
     let (status, out) = doctor(
         vars.clone(),

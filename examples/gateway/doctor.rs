@@ -8,10 +8,11 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
-use tower_mcp_auth::ErrorCode;
 use tower_mcp_auth::token::{JwksVerifier, TokenShape, TokenVerifier, classify};
+use tower_mcp_auth::{AccessToken, ErrorCode};
 
 use crate::config::{Config, ManagementConfig, Mode};
+use crate::policy::GatewayPolicy;
 
 /// Management API scopes the DCR promotion needs (SPEC-NOTES, Auth0 section).
 pub const MANAGEMENT_SCOPES: [&str; 7] = [
@@ -163,7 +164,7 @@ pub async fn run(args: &[String]) -> Result<bool, String> {
     }
 
     if let Some(token) = token {
-        explain_token(&mut report, verifier.as_ref(), &token).await;
+        explain_token(&mut report, verifier.as_ref(), &config.policy, &token).await;
     }
     println!(
         "\n{}",
@@ -409,7 +410,12 @@ fn unverified_claims(token: &str) -> Option<Value> {
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()
 }
 
-async fn explain_token(report: &mut Report, verifier: Option<&JwksVerifier>, token: &str) {
+async fn explain_token(
+    report: &mut Report,
+    verifier: Option<&JwksVerifier>,
+    policy: &GatewayPolicy,
+    token: &str,
+) {
     match classify(token) {
         TokenShape::Jwe => {
             report.fail(
@@ -445,19 +451,57 @@ async fn explain_token(report: &mut Report, verifier: Option<&JwksVerifier>, tok
         return;
     };
     match verifier.verify(token).await {
-        Ok(verified) => report.ok(
-            "token",
-            format!(
-                "valid for {}; sub {}; scopes: {}",
-                verifier.audience(),
-                verified.subject(),
-                verified.scopes().join(" ")
-            ),
-        ),
+        Ok(verified) => {
+            report.ok(
+                "token",
+                format!(
+                    "valid for {}; sub {}; scopes: {}",
+                    verifier.audience(),
+                    verified.subject(),
+                    verified.scopes().join(" ")
+                ),
+            );
+            check_token_scopes(report, policy, &verified);
+        }
         Err(error) => report.fail(
             "token",
             format!("{}: {}", error.code(), error.description()),
             fix_for(error.code()),
         ),
+    }
+}
+
+/// Which calls of the policy the verified token cannot make, with the scopes it lacks.
+fn check_token_scopes(report: &mut Report, policy: &GatewayPolicy, token: &AccessToken) {
+    let missing_defaults: Vec<&str> = policy
+        .policy
+        .default_scopes()
+        .iter()
+        .filter(|scope| !token.has_scope(scope))
+        .map(String::as_str)
+        .collect();
+    let mut refused: Vec<String> = Vec::new();
+    if !missing_defaults.is_empty() {
+        refused.push(format!(
+            "every call (missing {})",
+            missing_defaults.join(" ")
+        ));
+    }
+    for tool in policy.tools.keys() {
+        if let Err(error) = policy.policy.check_tool(token, tool) {
+            refused.push(format!(
+                "{tool} (missing {})",
+                error.missing_scopes().join(" ")
+            ));
+        }
+    }
+    if refused.is_empty() {
+        report.ok("token scopes", "every call the policy names is allowed");
+    } else {
+        report.fail(
+            "token scopes",
+            format!("{}: {}", ErrorCode::InsufficientScope, refused.join(", ")),
+            fix_for(ErrorCode::InsufficientScope),
+        );
     }
 }
