@@ -8,11 +8,13 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
-use tower_mcp_auth::token::{JwksVerifier, TokenShape, TokenVerifier, classify};
-use tower_mcp_auth::{AccessToken, ErrorCode};
+use tower_mcp_auth::ErrorCode;
+use tower_mcp_auth::token::JwksVerifier;
 
-use crate::config::{Config, ManagementConfig, Mode};
-use crate::policy::GatewayPolicy;
+use crate::config::{Config, Mode};
+
+mod management;
+mod token;
 
 /// Management API scopes the DCR promotion needs (SPEC-NOTES, Auth0 section).
 pub const MANAGEMENT_SCOPES: [&str; 7] = [
@@ -156,7 +158,9 @@ pub async fn run(args: &[String]) -> Result<bool, String> {
     };
 
     match &config.management {
-        Some(management) => check_management(&mut report, &client, management, &audience).await,
+        Some(management) => {
+            management::check_management(&mut report, &client, management, &audience).await
+        }
         None => report.skip(
             "Management API",
             "MGMT_* not set: the DCR webhook is off and the API / connection checks need it",
@@ -164,7 +168,7 @@ pub async fn run(args: &[String]) -> Result<bool, String> {
     }
 
     if let Some(token) = token {
-        explain_token(&mut report, verifier.as_ref(), &config.policy, &token).await;
+        token::explain_token(&mut report, verifier.as_ref(), &config.policy, &token).await;
     }
     println!(
         "\n{}",
@@ -253,255 +257,7 @@ async fn check_discovery(report: &mut Report, client: &reqwest::Client, issuer: 
     }
 }
 
-async fn check_management(
-    report: &mut Report,
-    client: &reqwest::Client,
-    management: &ManagementConfig,
-    audience: &str,
-) {
-    let base = management.base();
-    let answer = client
-        .post(format!("{base}/oauth/token"))
-        .json(&serde_json::json!({
-            "grant_type": "client_credentials",
-            "client_id": management.client_id,
-            "client_secret": management.client_secret.expose(),
-            "audience": format!("https://{}/api/v2/", management.domain),
-        }))
-        .send()
-        .await;
-    let body: Value = match answer {
-        Ok(response) => {
-            let status = response.status();
-            let body: Value = response.json().await.unwrap_or(Value::Null);
-            if !status.is_success() {
-                report.fail(
-                    "Management API token",
-                    format!(
-                        "HTTP {status}: {}",
-                        body["error_description"].as_str().unwrap_or("no description")
-                    ),
-                    "check MGMT_CLIENT_ID / MGMT_CLIENT_SECRET and that the M2M application is authorized for the Auth0 Management API",
-                );
-                return;
-            }
-            body
-        }
-        Err(error) => {
-            report.fail(
-                "Management API token",
-                error.to_string(),
-                "MGMT_DOMAIN must be your tenant's domain, e.g. YOUR_TENANT.us.auth0.com",
-            );
-            return;
-        }
-    };
-    let Some(access_token) = body["access_token"].as_str() else {
-        report.fail(
-            "Management API token",
-            "the answer has no access_token",
-            "check MGMT_DOMAIN",
-        );
-        return;
-    };
-    // The granted scopes: the token answer's `scope`, else the (unverified: it is our own) JWT's.
-    let granted = body["scope"]
-        .as_str()
-        .map(str::to_owned)
-        .or_else(|| {
-            unverified_claims(access_token)
-                .and_then(|claims| claims["scope"].as_str().map(str::to_owned))
-        })
-        .unwrap_or_default();
-    let granted: Vec<&str> = granted.split_whitespace().collect();
-    let missing: Vec<&str> = MANAGEMENT_SCOPES
-        .iter()
-        .copied()
-        .filter(|scope| !granted.contains(scope))
-        .collect();
-    if missing.is_empty() {
-        report.ok("Management API scopes", MANAGEMENT_SCOPES.join(" "));
-    } else {
-        report.fail(
-            "Management API scopes",
-            format!("missing {}", missing.join(" ")),
-            "Applications → APIs → Auth0 Management API → Machine to Machine Applications: grant them to the M2M app",
-        );
-    }
-
-    let get = |path: String| {
-        client
-            .get(format!("{base}/api/v2/{path}"))
-            .bearer_auth(access_token)
-            .send()
-    };
-    for connection in &management.connections {
-        let found = match get(format!(
-            "connections?name={}",
-            url::form_urlencoded::byte_serialize(connection.as_bytes()).collect::<String>()
-        ))
-        .await
-        {
-            Ok(response) if response.status().is_success() => response
-                .json::<Value>()
-                .await
-                .ok()
-                .and_then(|list| list.as_array().map(|a| !a.is_empty())),
-            Ok(response) => {
-                report.fail(
-                    "connection",
-                    format!("`{connection}`: HTTP {}", response.status()),
-                    "grant read:connections to the M2M app",
-                );
-                continue;
-            }
-            Err(error) => {
-                report.fail("connection", error.to_string(), "check MGMT_DOMAIN");
-                continue;
-            }
-        };
-        if found == Some(true) {
-            report.ok("connection", format!("`{connection}` exists"));
-        } else {
-            report.fail(
-                "connection",
-                format!("no connection named `{connection}`"),
-                "GOOGLE_CONNECTION_NAME must be a connection's name (Authentication → Social, e.g. google-oauth2)",
-            );
-        }
-    }
-
-    let encoded: String = url::form_urlencoded::byte_serialize(audience.as_bytes()).collect();
-    match get(format!("resource-servers/{encoded}")).await {
-        Ok(response) if response.status().is_success() => {
-            let api: Value = response.json().await.unwrap_or(Value::Null);
-            match api["signing_alg"].as_str() {
-                Some("RS256") => report.ok("API", format!("`{audience}` exists, signs with RS256")),
-                other => report.fail(
-                    "API",
-                    format!(
-                        "`{audience}` signs with {}",
-                        other.unwrap_or("an unknown algorithm")
-                    ),
-                    "set the API's Signing Algorithm to RS256",
-                ),
-            }
-        }
-        Ok(response) if response.status() == reqwest::StatusCode::NOT_FOUND => report.fail(
-            "API",
-            format!("no API with identifier `{audience}`"),
-            "create it (Applications → APIs) with Identifier = OAUTH_AUDIENCE and RS256",
-        ),
-        Ok(response) if response.status() == reqwest::StatusCode::FORBIDDEN => report.skip(
-            "API",
-            "the M2M app may not read APIs (grant read:resource_servers to check it)",
-        ),
-        Ok(response) => report.warn(
-            "API",
-            format!("HTTP {}", response.status()),
-            "check the API in the dashboard",
-        ),
-        Err(error) => report.warn("API", error.to_string(), "check MGMT_DOMAIN"),
-    }
-}
-
-fn unverified_claims(token: &str) -> Option<Value> {
+pub(super) fn unverified_claims(token: &str) -> Option<Value> {
     let payload = token.split('.').nth(1)?;
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()
-}
-
-async fn explain_token(
-    report: &mut Report,
-    verifier: Option<&JwksVerifier>,
-    policy: &GatewayPolicy,
-    token: &str,
-) {
-    match classify(token) {
-        TokenShape::Jwe => {
-            report.fail(
-                "token",
-                format!("{}: a 5-part encrypted JWE", ErrorCode::EncryptedJwe),
-                fix_for(ErrorCode::EncryptedJwe),
-            );
-            return;
-        }
-        TokenShape::Opaque => {
-            report.fail(
-                "token",
-                format!("{}: opaque, not a JWT", ErrorCode::NotJws),
-                fix_for(ErrorCode::NotJws),
-            );
-            return;
-        }
-        TokenShape::Jws => {}
-    }
-    if let Some(claims) = unverified_claims(token) {
-        println!(
-            "       token says (unverified): iss={} aud={} sub={} exp={} scope={} permissions={}",
-            claims["iss"],
-            claims["aud"],
-            claims["sub"],
-            claims["exp"],
-            claims["scope"],
-            claims["permissions"]
-        );
-    }
-    let Some(verifier) = verifier else {
-        report.skip("token", "no verifier (see the failures above)");
-        return;
-    };
-    match verifier.verify(token).await {
-        Ok(verified) => {
-            report.ok(
-                "token",
-                format!(
-                    "valid for {}; sub {}; scopes: {}",
-                    verifier.audience(),
-                    verified.subject(),
-                    verified.scopes().join(" ")
-                ),
-            );
-            check_token_scopes(report, policy, &verified);
-        }
-        Err(error) => report.fail(
-            "token",
-            format!("{}: {}", error.code(), error.description()),
-            fix_for(error.code()),
-        ),
-    }
-}
-
-/// Which calls of the policy the verified token cannot make, with the scopes it lacks.
-fn check_token_scopes(report: &mut Report, policy: &GatewayPolicy, token: &AccessToken) {
-    let missing_defaults: Vec<&str> = policy
-        .policy
-        .default_scopes()
-        .iter()
-        .filter(|scope| !token.has_scope(scope))
-        .map(String::as_str)
-        .collect();
-    let mut refused: Vec<String> = Vec::new();
-    if !missing_defaults.is_empty() {
-        refused.push(format!(
-            "every call (missing {})",
-            missing_defaults.join(" ")
-        ));
-    }
-    for tool in policy.tools.keys() {
-        if let Err(error) = policy.policy.check_tool(token, tool) {
-            refused.push(format!(
-                "{tool} (missing {})",
-                error.missing_scopes().join(" ")
-            ));
-        }
-    }
-    if refused.is_empty() {
-        report.ok("token scopes", "every call the policy names is allowed");
-    } else {
-        report.fail(
-            "token scopes",
-            format!("{}: {}", ErrorCode::InsufficientScope, refused.join(", ")),
-            fix_for(ErrorCode::InsufficientScope),
-        );
-    }
 }

@@ -1,0 +1,104 @@
+//! Explaining a pasted access token: its shape, what it claims, what the verifier says, and
+//! which calls of the policy it cannot make.
+
+use tower_mcp_auth::token::{JwksVerifier, TokenShape, TokenVerifier, classify};
+use tower_mcp_auth::{AccessToken, ErrorCode};
+
+use super::{Report, fix_for, unverified_claims};
+use crate::policy::GatewayPolicy;
+
+pub(super) async fn explain_token(
+    report: &mut Report,
+    verifier: Option<&JwksVerifier>,
+    policy: &GatewayPolicy,
+    token: &str,
+) {
+    match classify(token) {
+        TokenShape::Jwe => {
+            report.fail(
+                "token",
+                format!("{}: a 5-part encrypted JWE", ErrorCode::EncryptedJwe),
+                fix_for(ErrorCode::EncryptedJwe),
+            );
+            return;
+        }
+        TokenShape::Opaque => {
+            report.fail(
+                "token",
+                format!("{}: opaque, not a JWT", ErrorCode::NotJws),
+                fix_for(ErrorCode::NotJws),
+            );
+            return;
+        }
+        TokenShape::Jws => {}
+    }
+    if let Some(claims) = unverified_claims(token) {
+        println!(
+            "       token says (unverified): iss={} aud={} sub={} exp={} scope={} permissions={}",
+            claims["iss"],
+            claims["aud"],
+            claims["sub"],
+            claims["exp"],
+            claims["scope"],
+            claims["permissions"]
+        );
+    }
+    let Some(verifier) = verifier else {
+        report.skip("token", "no verifier (see the failures above)");
+        return;
+    };
+    match verifier.verify(token).await {
+        Ok(verified) => {
+            report.ok(
+                "token",
+                format!(
+                    "valid for {}; sub {}; scopes: {}",
+                    verifier.audience(),
+                    verified.subject(),
+                    verified.scopes().join(" ")
+                ),
+            );
+            check_token_scopes(report, policy, &verified);
+        }
+        Err(error) => report.fail(
+            "token",
+            format!("{}: {}", error.code(), error.description()),
+            fix_for(error.code()),
+        ),
+    }
+}
+
+/// Which calls of the policy the verified token cannot make, with the scopes it lacks.
+fn check_token_scopes(report: &mut Report, policy: &GatewayPolicy, token: &AccessToken) {
+    let missing_defaults: Vec<&str> = policy
+        .policy
+        .default_scopes()
+        .iter()
+        .filter(|scope| !token.has_scope(scope))
+        .map(String::as_str)
+        .collect();
+    let mut refused: Vec<String> = Vec::new();
+    if !missing_defaults.is_empty() {
+        refused.push(format!(
+            "every call (missing {})",
+            missing_defaults.join(" ")
+        ));
+    }
+    for tool in policy.tools.keys() {
+        if let Err(error) = policy.policy.check_tool(token, tool) {
+            refused.push(format!(
+                "{tool} (missing {})",
+                error.missing_scopes().join(" ")
+            ));
+        }
+    }
+    if refused.is_empty() {
+        report.ok("token scopes", "every call the policy names is allowed");
+    } else {
+        report.fail(
+            "token scopes",
+            format!("{}: {}", ErrorCode::InsufficientScope, refused.join(", ")),
+            fix_for(ErrorCode::InsufficientScope),
+        );
+    }
+}

@@ -1,0 +1,298 @@
+//! The example gateway's Auth0 side, run as a real process: the DCR webhook against the fake
+//! Auth0, `gateway doctor` and `gateway print-action`.
+#![cfg(feature = "auth0")]
+
+#[path = "gateway_support/backends.rs"]
+mod backends;
+#[path = "support/fake_auth0.rs"]
+mod fake_auth0;
+#[path = "support/issuer_server.rs"]
+mod issuer_server;
+#[path = "gateway_support/process.rs"]
+mod process;
+
+use backends::*;
+use fake_auth0::{FakeAuth0, MGMT_CLIENT_ID, MGMT_CLIENT_SECRET, TENANT, dcr_client, dcr_entry};
+use issuer_server::{AUDIENCE, IssuerServer, now};
+use process::command;
+use serde_json::{Value, json};
+
+// ---------------------------------------------------------------------------------------------
+// gateway doctor
+
+async fn doctor(vars: Vec<(String, String)>, token: &str) -> (i32, String) {
+    let token = token.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let output = command(&vars, &["doctor", "--token", &token])
+            .output()
+            .unwrap();
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+        )
+    })
+    .await
+    .unwrap()
+}
+
+fn owned(vars: Vec<(&str, &str)>) -> Vec<(String, String)> {
+    vars.into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_checks_the_issuer_and_explains_what_is_wrong_with_a_token() {
+    let issuer = IssuerServer::start().await;
+    let vars = owned(production_env(&issuer, "https://functions.example.com"));
+
+    let (status, out) = doctor(vars.clone(), &issuer.token("search.read")).await;
+    assert_eq!(status, 0, "{out}");
+    assert!(
+        out.contains(&format!(
+            "[ok]   issuer metadata: {}.well-known/openid-configuration names issuer \"{}\"",
+            issuer.issuer, issuer.issuer
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "[warn] Dynamic Client Registration: the metadata has no registration_endpoint"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "[ok]   JWKS: 1 signing key(s) at {}",
+            issuer.jwks_uri()
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "[ok]   token: valid for https://api.test/mcp; sub auth0|user-1; scopes: search.read"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("[ok]   token scopes: every call the policy names is allowed"),
+        "{out}"
+    );
+
+    let mut scoped = vars.clone();
+    scoped.push(("TOOL_SCOPES".to_owned(), TOOL_SCOPES.to_owned()));
+    let (status, out) = doctor(scoped, &issuer.token("search.read")).await;
+    assert_eq!(status, 1, "{out}");
+    assert!(
+        out.contains("[FAIL] token scopes: insufficient_scope: docs.create (missing docs.read docs.write)\n       fix: grant the scopes"),
+        "{out}"
+    );
+
+    let (status, out) = doctor(
+        vars.clone(),
+        "eyJhbGciOiJSU0EtT0FFUCJ9.a2V5.aXY.Y2lwaGVy.dGFn",
+    )
+    .await;
+    assert_eq!(status, 1, "{out}");
+    assert!(out.contains("[FAIL] token: ACCESS_TOKEN_IS_ENCRYPTED_JWE: a 5-part encrypted JWE\n       fix: the token was requested without your API's audience"), "{out}");
+
+    let (status, out) = doctor(vars.clone(), "opaque-token-from-userinfo").await;
+    assert_eq!(status, 1, "{out}");
+    assert!(
+        out.contains("[FAIL] token: ACCESS_TOKEN_NOT_JWS: opaque, not a JWT"),
+        "{out}"
+    );
+
+    let mut claims = issuer.claims("search.read");
+    claims["exp"] = json!(now() - 3600);
+    let (status, out) = doctor(vars.clone(), &format!("Bearer {}", issuer.sign(&claims))).await;
+    assert_eq!(status, 1, "{out}");
+    assert!(out.contains("[FAIL] token: TOKEN_EXPIRED: "), "{out}");
+    assert!(out.contains("fix: get a new token"), "{out}");
+
+    let mut claims = issuer.claims("search.read");
+    claims["aud"] = json!("https://tenant.example.com/userinfo");
+    let (status, out) = doctor(vars, &issuer.sign(&claims)).await;
+    assert_eq!(status, 1, "{out}");
+    assert!(out.contains("[FAIL] token: INVALID_AUDIENCE: "), "{out}");
+    assert!(out.contains("fix: the token is for another API"), "{out}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The DCR webhook
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_stream_webhook_promotes_a_dcr_client_and_shows_in_health() {
+    let issuer = IssuerServer::start().await;
+    let up = upstreams().await;
+    let fake = FakeAuth0::start().await;
+    fake.add_connection("con_google", "google-oauth2");
+    fake.add_client(dcr_client("dcr1", "ChatGPT"));
+    let mut vars = production_env(&issuer, &up.functions_base);
+    vars.extend([
+        ("MGMT_DOMAIN", TENANT),
+        ("MGMT_BASE_URL", fake.base_url.as_str()),
+        ("MGMT_CLIENT_ID", MGMT_CLIENT_ID),
+        ("MGMT_CLIENT_SECRET", MGMT_CLIENT_SECRET),
+        ("LOG_WEBHOOK_SECRET", WEBHOOK_SECRET),
+        ("GOOGLE_CONNECTION_NAME", "google-oauth2"),
+        ("TOOL_SCOPES", "search.read,docs.write"),
+    ]);
+    let gateway = start(vars);
+    let client = reqwest::Client::new();
+    let batch = serde_json::to_string(&json!([dcr_entry("L1", "dcr1")])).unwrap();
+
+    let (_, before) = health(&gateway).await;
+    assert_eq!(
+        before["webhook"],
+        json!({"enabled": true, "last_event_at": null})
+    );
+
+    let wrong = client
+        .post(gateway.url("/auth0-log-webhook"))
+        .bearer_auth("not-the-secret")
+        .body(batch.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 403);
+    assert_eq!(
+        json_of(wrong).await,
+        json!({"error": "invalid_webhook_secret"})
+    );
+    assert!(fake.api_calls().is_empty());
+
+    let delivered = client
+        .post(gateway.url("/auth0-log-webhook"))
+        .header("x-webhook-secret", WEBHOOK_SECRET)
+        .header("content-type", "application/json")
+        .body(batch)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(delivered.status(), 200);
+    let summary = json_of(delivered).await;
+    assert_eq!(
+        summary["promoted"],
+        json!({"count": 1, "client_ids": ["dcr1"]})
+    );
+    assert_eq!(summary["failed"]["count"], 0);
+
+    let promoted = fake.client("dcr1");
+    assert_eq!(promoted["is_first_party"], true);
+    assert_eq!(promoted["token_endpoint_auth_method"], "none");
+    assert!(fake.enabled_clients("con_google").contains("dcr1"));
+    let grants = fake.grants_for("dcr1");
+    assert_eq!(grants.len(), 1);
+    assert_eq!(grants[0].audience, AUDIENCE);
+    let mut granted = grants[0].scope.clone();
+    granted.sort();
+    assert_eq!(granted, ["docs.write", "search.read"]);
+
+    let (status, after) = health(&gateway).await;
+    assert_eq!(status, 200);
+    assert!(
+        after["webhook"]["last_event_at"].as_u64().is_some(),
+        "{after}"
+    );
+    assert_eq!(after["management_api"]["last_call"]["ok"], true);
+    assert!(!after.to_string().contains(MGMT_CLIENT_SECRET));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_management_credentials_the_webhook_is_not_mounted() {
+    let issuer = IssuerServer::start().await;
+    let up = upstreams().await;
+    let gateway = start(production_env(&issuer, &up.functions_base));
+    let response = reqwest::Client::new()
+        .post(gateway.url("/auth0-log-webhook"))
+        .header("x-webhook-secret", WEBHOOK_SECRET)
+        .body("[]")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    assert!(
+        gateway
+            .stderr()
+            .contains("off (MGMT_* and LOG_WEBHOOK_SECRET not set)")
+    );
+    let (_, body) = health(&gateway).await;
+    assert_eq!(
+        body["webhook"],
+        json!({"enabled": false, "last_event_at": null})
+    );
+    assert_eq!(body["management_api"], Value::Null);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_checks_the_management_api_credentials_scopes_and_connection() {
+    let issuer = IssuerServer::start().await;
+    let fake = FakeAuth0::start().await;
+    fake.add_connection("con_google", "google-oauth2");
+    let mut vars = production_env(&issuer, "https://functions.example.com");
+    vars.extend([
+        ("MGMT_DOMAIN", TENANT),
+        ("MGMT_BASE_URL", fake.base_url.as_str()),
+        ("MGMT_CLIENT_ID", MGMT_CLIENT_ID),
+        ("MGMT_CLIENT_SECRET", MGMT_CLIENT_SECRET),
+        ("LOG_WEBHOOK_SECRET", WEBHOOK_SECRET),
+        ("GOOGLE_CONNECTION_NAME", "google-oauth2,github"),
+    ]);
+    let (status, out) = doctor(owned(vars.clone()), &issuer.token("search.read")).await;
+    assert_eq!(status, 1, "{out}");
+    assert!(out.contains("[ok]   Management API scopes: read:clients update:clients read:connections update:connections read:client_grants create:client_grants update:client_grants"), "{out}");
+    assert!(
+        out.contains("[ok]   connection: `google-oauth2` exists"),
+        "{out}"
+    );
+    assert!(
+        out.contains("[FAIL] connection: no connection named `github`"),
+        "{out}"
+    );
+    // The fake tenant has no resource-servers endpoint: the API cannot be found.
+    assert!(
+        out.contains("[FAIL] API: no API with identifier `https://api.test/mcp`"),
+        "{out}"
+    );
+    assert!(!out.contains(MGMT_CLIENT_SECRET));
+
+    let mut wrong = vars;
+    wrong.retain(|(k, _)| *k != "MGMT_CLIENT_SECRET");
+    wrong.push(("MGMT_CLIENT_SECRET", "wrong-secret"));
+    let (status, out) = doctor(owned(wrong), &issuer.token("search.read")).await;
+    assert_eq!(status, 1, "{out}");
+    assert!(out.contains("[FAIL] Management API token: HTTP 401 Unauthorized: Unauthorized\n       fix: check MGMT_CLIENT_ID / MGMT_CLIENT_SECRET"), "{out}");
+}
+
+#[test]
+fn print_action_fills_required_scopes_from_the_configured_policy() {
+    let output = command(
+        &[
+            ("TOOL_SCOPES", TOOL_SCOPES),
+            ("REQUIRED_SCOPES", "mcp:access"),
+        ],
+        &["print-action"],
+    )
+    .output()
+    .unwrap();
+    assert!(output.status.success());
+    let action = String::from_utf8(output.stdout).unwrap();
+    assert!(action.starts_with("/**\n * Auth0 Post-Login Action for ChatGPT connectors"));
+    assert!(action.contains(
+        "  const REQUIRED_SCOPES = [\n    'docs.read',\n    'docs.write',\n    'mcp:access',\n    'search.read',\n  ];\n  // REQUIRED_SCOPES:END\n"
+    ), "{action}");
+    assert!(action.contains("exports.onExecutePostLogin = async (event, api) => {"));
+
+    let bad = command(
+        &[("TOOL_SCOPES", "search=search.read;docs")],
+        &["print-action"],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains(
+        "TOOL_SCOPES: entry `docs` has no `=`; the per-tool form is `tool=scope1,scope2;tool2=scope3`"
+    ));
+}
