@@ -1,0 +1,125 @@
+//! An MCP server built with the official Rust SDK (`rmcp`), served over streamable HTTP at `/mcp`
+//! on an axum `Router`, protected by the layers.
+//!
+//! ```sh
+//! cargo run --example mcp_server   # prints a development token
+//! ```
+//!
+//! Then point an MCP client at `http://localhost:8000/mcp` with `Authorization: Bearer $TOKEN`.
+//! Set `OAUTH_ISSUER` (e.g. `https://tenant.us.auth0.com/`), `OAUTH_AUDIENCE` and `PUBLIC_URL`
+//! to verify real tokens instead.
+
+use std::time::Duration;
+
+use axum::Router;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::{Implementation, ProgressNotificationParam, ServerCapabilities, ServerConfig};
+use rmcp::service::RequestContext;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use rmcp::{ErrorData, RoleServer, ServerHandler, handler::server::common::Extension};
+use rmcp::{schemars, tool, tool_handler, tool_router};
+use serde::Deserialize;
+use tower::ServiceBuilder;
+use tower_mcp_auth::token::JwksVerifier;
+use tower_mcp_auth::{AccessToken, BearerAuthLayer};
+
+#[path = "support/dev_issuer.rs"]
+mod dev_issuer;
+
+/// The MCP server: three tools. It knows nothing of OAuth; the layers in front of it do.
+#[derive(Clone, Default)]
+pub struct Tools;
+
+#[derive(Deserialize, schemars::JsonSchema)]
+pub struct SearchArgs {
+    /// What to look for.
+    query: String,
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+pub struct CountdownArgs {
+    /// How many seconds to count down.
+    seconds: u32,
+}
+
+#[tool_router]
+impl Tools {
+    #[tool(description = "Who the access token says you are")]
+    fn whoami(&self, Extension(request): Extension<http::request::Parts>) -> String {
+        // BearerAuthLayer put the verified token in the HTTP request's extensions.
+        match request.extensions.get::<AccessToken>() {
+            Some(token) => format!(
+                "{} with scopes [{}]",
+                token.subject(),
+                token.scopes().join(" ")
+            ),
+            None => "anonymous".to_owned(),
+        }
+    }
+
+    #[tool(description = "Search the documentation")]
+    fn search_docs(&self, Parameters(SearchArgs { query }): Parameters<SearchArgs>) -> String {
+        format!("no documents match `{query}`")
+    }
+
+    #[tool(description = "Count down, one progress notification a second; cancellable")]
+    async fn countdown(
+        &self,
+        Parameters(CountdownArgs { seconds }): Parameters<CountdownArgs>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<String, ErrorData> {
+        for left in (1..=seconds).rev() {
+            if let Some(progress_token) = context.meta.get_progress_token() {
+                let progress =
+                    ProgressNotificationParam::new(progress_token, f64::from(seconds - left))
+                        .with_total(f64::from(seconds))
+                        .with_message(format!("{left} s left"));
+                let _ = context.peer.notify_progress(progress).await;
+            }
+            tokio::select! {
+                _ = context.ct.cancelled() => return Err(ErrorData::internal_error("cancelled", None)),
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+        Ok("liftoff".to_owned())
+    }
+}
+
+#[tool_handler]
+impl ServerHandler for Tools {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new("protected-mcp-example", "0.1.0"))
+    }
+}
+
+/// The whole HTTP application for an MCP endpoint at `{public_url}/mcp`.
+pub fn app(verifier: JwksVerifier, public_url: &str) -> Router {
+    let mcp_url = format!("{public_url}/mcp");
+    let metadata_url = format!("{public_url}/.well-known/oauth-protected-resource/mcp");
+    let host = url::Url::parse(&mcp_url)
+        .ok()
+        .and_then(|url| url.host_str().map(str::to_owned))
+        .unwrap_or_default();
+    let mcp = StreamableHttpService::new(
+        || Ok(Tools),
+        LocalSessionManager::default().into(),
+        // rmcp checks the Host header (DNS rebinding): allow the public host.
+        StreamableHttpServerConfig::default().with_allowed_hosts([host]),
+    );
+    let protected = ServiceBuilder::new()
+        .layer(BearerAuthLayer::new(verifier).resource_metadata(metadata_url))
+        .service(mcp);
+    Router::new().nest_service("/mcp", protected)
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let public_url = std::env::var("PUBLIC_URL").unwrap_or("http://localhost:8000".into());
+    let verifier = dev_issuer::verifier_from_env(&format!("{public_url}/mcp"), "docs:read").await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
+    eprintln!("MCP endpoint: {public_url}/mcp");
+    axum::serve(listener, app(verifier, &public_url)).await?;
+    Ok(())
+}
