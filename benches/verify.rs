@@ -1,1 +1,159 @@
-fn main() {}
+//! Token verification cost, with baselines measured in the same run:
+//!
+//! - `jsonwebtoken_decode`: a bare `jsonwebtoken::decode` with the same key, claims and checks
+//!   (what a naive middleware does per request);
+//! - `jwks_verifier`: `JwksVerifier::verify`, the cold path (signature + claims, key from memory);
+//! - `plain_service` vs `bearer_cache_miss` / `bearer_cache_hit`: a whole request through the
+//!   layer, without and with the verified-token cache.
+//!
+//! Run: `cargo bench --bench verify`.
+
+use std::convert::Infallible;
+use std::hint::black_box;
+
+use axum::Router;
+use axum::routing::get;
+use criterion::{Criterion, criterion_group, criterion_main};
+use http::{Request, Response};
+use serde_json::json;
+use tower::{Service, ServiceExt};
+use tower_layer::Layer;
+use tower_mcp_auth::BearerAuthLayer;
+use tower_mcp_auth::dev::DevIssuer;
+use tower_mcp_auth::token::{JwksVerifier, TokenVerifier};
+
+const AUDIENCE: &str = "https://api.bench/mcp";
+
+struct Fixture {
+    runtime: tokio::runtime::Runtime,
+    issuer: String,
+    signer: DevIssuer,
+    verifier: JwksVerifier,
+}
+
+fn fixture() -> Fixture {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let signer = DevIssuer::generate().unwrap();
+    let jwks = signer.jwks();
+    let (issuer, verifier) = runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let issuer = format!("http://{addr}/");
+        let discovery = DevIssuer::openid_configuration(&issuer, &format!("http://{addr}/jwks"));
+        let app = Router::new()
+            .route(
+                "/.well-known/openid-configuration",
+                get(move || async move { axum::Json(discovery) }),
+            )
+            .route("/jwks", get(move || async move { axum::Json(jwks) }));
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let verifier = JwksVerifier::builder(issuer.clone(), AUDIENCE)
+            .build()
+            .await
+            .unwrap();
+        (issuer, verifier)
+    });
+    Fixture {
+        runtime,
+        issuer,
+        signer,
+        verifier,
+    }
+}
+
+/// An Auth0-like access token of about 1 KB.
+fn auth0_like_claims(issuer: &str) -> serde_json::Value {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    json!({
+        "https://example.com/uid": "u-0001",
+        "https://example.com/roles": ["member"],
+        "iss": issuer,
+        "sub": "google-oauth2|108876543210987654321",
+        "aud": [AUDIENCE, format!("{issuer}userinfo")],
+        "iat": now,
+        "exp": now + 3600,
+        "scope": "openid profile email offline_access search.read docs.read docs.write calendar.read",
+        "azp": "AbCdEfGhIjKlMnOpQrStUvWxYz012345",
+        "permissions": ["search.read", "docs.read", "docs.write", "calendar.read", "calendar.write"],
+        "jti": "2f1c7a9e-5b4d-4e8f-9a0b-1c2d3e4f5a6b",
+    })
+}
+
+fn bench_verify(c: &mut Criterion) {
+    let fx = fixture();
+    let token = fx.signer.sign(&auth0_like_claims(&fx.issuer)).unwrap();
+    println!("token length: {} bytes", token.len());
+
+    let jwk = fx.signer.jwk();
+    let key = jsonwebtoken::DecodingKey::from_rsa_components(
+        jwk["n"].as_str().unwrap(),
+        jwk["e"].as_str().unwrap(),
+    )
+    .unwrap();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    validation.set_issuer(&[&fx.issuer]);
+    validation.set_audience(&[AUDIENCE]);
+
+    let mut group = c.benchmark_group("verify");
+    group.bench_function("jsonwebtoken_decode", |b| {
+        b.iter(|| {
+            jsonwebtoken::decode::<serde_json::Value>(black_box(&token), &key, &validation).unwrap()
+        })
+    });
+    group.bench_function("jwks_verifier", |b| {
+        b.iter(|| {
+            fx.runtime
+                .block_on(fx.verifier.verify(black_box(&token)))
+                .unwrap()
+        })
+    });
+
+    let inner = tower::service_fn(|_req: Request<String>| async {
+        Ok::<_, Infallible>(Response::new(String::new()))
+    });
+    let request = || {
+        Request::builder()
+            .uri("/mcp")
+            .header("authorization", format!("Bearer {token}"))
+            .body(String::new())
+            .unwrap()
+    };
+    group.bench_function("plain_service", |b| {
+        let mut service = inner;
+        b.iter(|| fx.runtime.block_on(call(&mut service, request())).unwrap())
+    });
+    let miss = BearerAuthLayer::new(fx.verifier.clone()).without_token_cache();
+    group.bench_function("bearer_cache_miss", |b| {
+        let mut service = miss.layer(inner);
+        b.iter(|| {
+            let response = fx.runtime.block_on(call(&mut service, request())).unwrap();
+            assert_eq!(response.status(), 200);
+        })
+    });
+    let hit = BearerAuthLayer::new(fx.verifier.clone());
+    group.bench_function("bearer_cache_hit", |b| {
+        let mut service = hit.layer(inner);
+        b.iter(|| {
+            let response = fx.runtime.block_on(call(&mut service, request())).unwrap();
+            assert_eq!(response.status(), 200);
+        })
+    });
+    group.finish();
+}
+
+/// One request through `service`, as a caller would make it.
+async fn call<S, R>(service: &mut S, request: R) -> Result<S::Response, S::Error>
+where
+    S: Service<R>,
+{
+    service.ready().await?.call(request).await
+}
+
+criterion_group!(benches, bench_verify);
+criterion_main!(benches);

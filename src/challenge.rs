@@ -75,6 +75,9 @@ pub enum ErrorCode {
     InsufficientScope,
     /// MCP `Mcp-Method` / `Mcp-Name` headers disagree with the JSON-RPC body (400).
     McpHeaderMismatch,
+    /// The scope policy refuses the operation whatever the token's scopes, e.g. a tool it does
+    /// not name under `deny_unknown_tools` (403, no `WWW-Authenticate` error: no scope helps).
+    OperationNotAllowed,
     /// The request body is larger than the layer will read (413).
     BodyTooLarge,
     /// The request body could not be read (400).
@@ -106,6 +109,7 @@ impl ErrorCode {
             Self::KeysUnavailable => "JWKS_UNAVAILABLE",
             Self::InsufficientScope => "insufficient_scope",
             Self::McpHeaderMismatch => "MCP_HEADER_MISMATCH",
+            Self::OperationNotAllowed => "OPERATION_NOT_ALLOWED",
             Self::BodyTooLarge => "REQUEST_BODY_TOO_LARGE",
             Self::BodyUnreadable => "REQUEST_BODY_UNREADABLE",
             Self::Misconfigured => "SERVER_MISCONFIGURED",
@@ -133,7 +137,7 @@ impl ErrorCode {
             | Self::TokenInQuery
             | Self::McpHeaderMismatch
             | Self::BodyUnreadable => StatusCode::BAD_REQUEST,
-            Self::InsufficientScope => StatusCode::FORBIDDEN,
+            Self::InsufficientScope | Self::OperationNotAllowed => StatusCode::FORBIDDEN,
             Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::KeysUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Misconfigured => StatusCode::INTERNAL_SERVER_ERROR,
@@ -149,7 +153,10 @@ impl ErrorCode {
                 _ => Some("invalid_token"),
             },
             StatusCode::BAD_REQUEST => Some("invalid_request"),
-            StatusCode::FORBIDDEN => Some("insufficient_scope"),
+            StatusCode::FORBIDDEN => match self {
+                Self::OperationNotAllowed => None,
+                _ => Some("insufficient_scope"),
+            },
             _ => None,
         }
     }
@@ -162,6 +169,7 @@ impl ErrorCode {
                 Self::MissingToken => "unauthorized",
                 Self::KeysUnavailable => "temporarily_unavailable",
                 Self::BodyTooLarge => "request_too_large",
+                Self::OperationNotAllowed => "access_denied",
                 _ => "server_error",
             },
         }
@@ -412,10 +420,8 @@ impl Challenge {
             );
             response
         };
-        if matches!(
-            error.code.status(),
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::BAD_REQUEST
-        ) {
+        // Every RFC 6750 failure carries the challenge; a refusal no token can fix does not.
+        if error.code.rfc6750_error().is_some() || error.code == ErrorCode::MissingToken {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, self.www_authenticate(error));

@@ -17,17 +17,22 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
+use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey};
 use jwks_client_rs::JsonWebKey;
 use serde::Serialize;
 use url::Url;
 
 /// A verification key with what the JWK says about its use.
-#[derive(Clone)]
 pub(crate) struct VerifyKey {
     pub(crate) key: DecodingKey,
     /// The JWK's `alg`, when it names one: tokens must then use exactly it.
     pub(crate) alg: Option<Algorithm>,
+    /// For RSA keys, the key parsed once for RS256, the common case: verifying with it skips the
+    /// per-signature key construction that `DecodingKey` (n, e) costs.
+    pub(crate) rs256: Option<ParsedPublicKey>,
 }
 
 /// The keys of one successful fetch.
@@ -312,13 +317,30 @@ fn parse_key(raw: serde_json::Value) -> Result<(String, VerifyKey), String> {
                 .map_err(|_| format!("unknown alg {alg}"))
         })
         .transpose()?;
+    let rs256 = match &jwk {
+        JsonWebKey::Rsa(rsa) => parse_rs256(rsa.modulus(), rsa.exponent()),
+        _ => None,
+    };
     let key = match &jwk {
         JsonWebKey::Rsa(rsa) => DecodingKey::from_rsa_components(rsa.modulus(), rsa.exponent()),
         JsonWebKey::Ec(ec) => DecodingKey::from_ec_components(ec.x(), ec.y()),
         JsonWebKey::Okp(okp) => DecodingKey::from_ed_components(okp.x()),
     }
     .map_err(|e| format!("bad key parameters for kid {}: {e}", jwk.key_id()))?;
-    Ok((jwk.key_id().to_owned(), VerifyKey { key, alg }))
+    Ok((jwk.key_id().to_owned(), VerifyKey { key, alg, rs256 }))
+}
+
+fn parse_rs256(n: &str, e: &str) -> Option<ParsedPublicKey> {
+    let n = URL_SAFE_NO_PAD.decode(n).ok()?;
+    let e = URL_SAFE_NO_PAD.decode(e).ok()?;
+    // aws-lc wants big-endian integers without leading zero bytes.
+    let strip = |b: &[u8]| b.iter().position(|x| *x != 0).map(|i| b[i..].to_vec());
+    RsaPublicKeyComponents {
+        n: strip(&n)?,
+        e: strip(&e)?,
+    }
+    .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
+    .ok()
 }
 
 #[cfg(test)]
@@ -340,6 +362,7 @@ mod tests {
         let keys = parse_key_set(doc.to_string().as_bytes()).unwrap();
         assert_eq!(keys.keys().collect::<Vec<_>>(), ["good"]);
         assert_eq!(keys["good"].alg, Some(Algorithm::RS256));
+        assert!(keys["good"].rs256.is_some());
     }
 
     #[test]

@@ -1,0 +1,109 @@
+//! What can go wrong talking to the Management API. No variant ever holds a token or a secret.
+
+/// A failed Management API call (after any retries).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ManagementError {
+    /// Auth0 answered with an error status; `error_code` and `message` are Auth0's own.
+    #[error("Auth0 Management API {operation} answered {status} ({}): {message}", error_code.as_deref().unwrap_or("no errorCode"))]
+    Api {
+        /// Which call failed, e.g. `create_client_grant`.
+        operation: &'static str,
+        /// The HTTP status.
+        status: u16,
+        /// Auth0's `errorCode`, when the body had one.
+        error_code: Option<String>,
+        /// Auth0's `message` (or `error_description` from the token endpoint).
+        message: String,
+    },
+    /// The token endpoint refused the client credentials or failed.
+    #[error("Auth0 token endpoint answered {status} ({}): {message}", error_code.as_deref().unwrap_or("no error code"))]
+    Token {
+        /// The HTTP status.
+        status: u16,
+        /// The OAuth `error` or Auth0 `errorCode`.
+        error_code: Option<String>,
+        /// The description Auth0 gave.
+        message: String,
+    },
+    /// No answer within the request timeout.
+    #[error("Auth0 Management API {operation} timed out")]
+    Timeout {
+        /// Which call timed out.
+        operation: &'static str,
+    },
+    /// The request could not be sent or the answer not read (connection refused, TLS, …).
+    #[error("Auth0 Management API {operation} transport error: {detail}")]
+    Transport {
+        /// Which call failed.
+        operation: &'static str,
+        /// The transport error, without URL.
+        detail: String,
+    },
+    /// The answer was not the JSON the call expects.
+    #[error("Auth0 Management API {operation} answered unexpected JSON: {detail}")]
+    Decode {
+        /// Which call failed.
+        operation: &'static str,
+        /// The parse error.
+        detail: String,
+    },
+    /// A configured connection name does not exist in the tenant.
+    #[error("no Auth0 connection named {name:?}")]
+    ConnectionNotFound {
+        /// The configured name.
+        name: String,
+    },
+    /// Auth0's answers contradict each other, e.g. a 409 on create but no grant listed after.
+    #[error("Auth0 Management API {operation} answered inconsistently: {detail}")]
+    Inconsistent {
+        /// Which call saw it.
+        operation: &'static str,
+        /// What did not add up.
+        detail: String,
+    },
+    /// The client is misconfigured (bad base URL, plain http to a non-loopback host, …).
+    #[error("Auth0 Management client configuration: {0}")]
+    Config(String),
+}
+
+impl ManagementError {
+    /// The HTTP status Auth0 answered, if it answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Api { status, .. } | Self::Token { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// Whether this is Auth0's 404 (the resource does not exist).
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Self::Api { status: 404, .. })
+    }
+
+    /// Whether this is Auth0's 409 (the resource already exists).
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, Self::Api { status: 409, .. })
+    }
+
+    /// A short class for health and logs: Auth0's `errorCode`, or the kind of failure.
+    pub fn short_code(&self) -> String {
+        match self {
+            Self::Api {
+                error_code: Some(c),
+                ..
+            }
+            | Self::Token {
+                error_code: Some(c),
+                ..
+            } => c.clone(),
+            Self::Api { status, .. } | Self::Token { status, .. } => format!("http_{status}"),
+            Self::Timeout { .. } => "timeout".into(),
+            Self::Transport { .. } => "transport".into(),
+            Self::Decode { .. } => "decode".into(),
+            Self::ConnectionNotFound { .. } => "connection_not_found".into(),
+            Self::Inconsistent { .. } => "inconsistent".into(),
+            Self::Config(_) => "config".into(),
+        }
+    }
+}

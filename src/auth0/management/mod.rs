@@ -1,0 +1,20 @@
+//! Everything the Auth0 Management API is used for.
+
+mod calls;
+mod client;
+mod error;
+mod retry;
+mod token;
+mod transport;
+mod types;
+
+pub use client::{
+    DEFAULT_REQUEST_TIMEOUT, DEFAULT_TOKEN_REFRESH_MARGIN, ManagementClient,
+    ManagementClientBuilder,
+};
+pub use error::ManagementError;
+pub use retry::RetryPolicy;
+pub use types::{
+    Client, ClientConnectionsPage, ClientGrant, ClientGrantPatch, ClientPatch, Connection,
+    EnabledClientStatus, NewClientGrant,
+};

@@ -1,0 +1,106 @@
+//! The Management API token: `client_credentials`, cached until shortly before expiry, fetched
+//! by one caller at a time (single flight), dropped on a 401.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::client::ManagementClient;
+use super::error::ManagementError;
+use super::transport::{Attempt, attempt_once};
+use super::types::TokenResponse;
+
+/// A Management API access token: compared by identity, never printed.
+#[derive(Clone)]
+pub(super) struct BearerToken(pub(super) Arc<str>);
+
+pub(super) struct CachedToken {
+    token: BearerToken,
+    refresh_at: Instant,
+}
+
+impl ManagementClient {
+    /// The cached token, or a fresh one. Holding the async mutex across the fetch is what makes
+    /// it single flight: concurrent callers wait for this fetch instead of starting their own.
+    pub(super) async fn token(&self) -> Result<BearerToken, ManagementError> {
+        let mut slot = self.inner.token.lock().await;
+        if let Some(cached) = slot.as_ref()
+            && Instant::now() < cached.refresh_at
+        {
+            return Ok(cached.token.clone());
+        }
+        let (token, lifetime) = self.fetch_token().await?;
+        let margin = self.inner.refresh_margin.min(lifetime / 2);
+        *slot = Some(CachedToken {
+            token: token.clone(),
+            refresh_at: Instant::now() + lifetime.saturating_sub(margin),
+        });
+        Ok(token)
+    }
+
+    /// Forgets `token` unless another caller already replaced it.
+    pub(super) async fn drop_token(&self, token: &BearerToken) {
+        let mut slot = self.inner.token.lock().await;
+        if slot
+            .as_ref()
+            .is_some_and(|cached| Arc::ptr_eq(&cached.token.0, &token.0))
+        {
+            *slot = None;
+        }
+    }
+
+    async fn fetch_token(&self) -> Result<(BearerToken, Duration), ManagementError> {
+        let inner = &self.inner;
+        let body = serde_json::json!({
+            "grant_type": "client_credentials",
+            "client_id": inner.client_id,
+            "client_secret": inner.client_secret,
+            "audience": inner.audience,
+        });
+        let started = Instant::now();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let request = inner.http.post(inner.token_url.clone()).json(&body);
+            let (err, hint) = match attempt_once("token", request, |_| false).await {
+                Attempt::Done(_, bytes) => {
+                    let parsed: TokenResponse =
+                        serde_json::from_slice(&bytes).map_err(|e| ManagementError::Decode {
+                            operation: "token",
+                            detail: e.to_string(),
+                        })?;
+                    // Auth0 always sends expires_in; without it, assume a short life.
+                    let lifetime = Duration::from_secs(parsed.expires_in.unwrap_or(300));
+                    tracing::debug!(
+                        expires_in = lifetime.as_secs(),
+                        "fetched Management API token"
+                    );
+                    return Ok((BearerToken(parsed.access_token.into()), lifetime));
+                }
+                Attempt::Fail(ManagementError::Api {
+                    status,
+                    error_code,
+                    message,
+                    ..
+                })
+                | Attempt::Unauthorized(ManagementError::Api {
+                    status,
+                    error_code,
+                    message,
+                    ..
+                }) => {
+                    return Err(ManagementError::Token {
+                        status,
+                        error_code,
+                        message,
+                    });
+                }
+                Attempt::Fail(err) | Attempt::Unauthorized(err) => return Err(err),
+                Attempt::Retry(err, hint) => (err, hint),
+            };
+            match inner.retry.next_delay(attempt, started.elapsed(), hint) {
+                Some(delay) => tokio::time::sleep(delay).await,
+                None => return Err(err),
+            }
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! [`ScopePolicyBuilder`]: a [`ScopePolicy`] built in code.
+
+use http::Method;
+
+use crate::scope::ScopePolicy;
+use crate::scope::config::{ScopeConfigError, validate_scope};
+use crate::scope::policy::{PathPattern, ResourceRule, RouteRule, UnknownTools, sorted_union};
+
+/// Builds a [`ScopePolicy`]; [`build`](Self::build) validates every scope token.
+#[derive(Debug, Default)]
+pub struct ScopePolicyBuilder {
+    policy: ScopePolicy,
+    errors: Vec<ScopeConfigError>,
+}
+
+impl ScopePolicyBuilder {
+    /// Adds scopes every request needs.
+    pub fn default_scopes<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let scopes = self.collect("default scopes", scopes);
+        self.policy.defaults.extend(scopes);
+        self
+    }
+
+    /// Adds scopes a `tools/call` of `tool` needs (the tool becomes known to the policy).
+    pub fn tool<I, S>(mut self, tool: impl Into<String>, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let tool = tool.into();
+        let scopes = self.collect(&format!("tool `{tool}`"), scopes);
+        self.policy.tools.entry(tool).or_default().extend(scopes);
+        self
+    }
+
+    /// Adds scopes a `prompts/get` of `prompt` needs.
+    pub fn prompt<I, S>(mut self, prompt: impl Into<String>, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let prompt = prompt.into();
+        let scopes = self.collect(&format!("prompt `{prompt}`"), scopes);
+        self.policy
+            .prompts
+            .entry(prompt)
+            .or_default()
+            .extend(scopes);
+        self
+    }
+
+    /// Adds scopes a `resources/read` of exactly `uri` needs.
+    pub fn resource<I, S>(self, uri: impl Into<String>, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.resource_rule(uri.into(), false, scopes)
+    }
+
+    /// Adds scopes a `resources/read` of any URI starting with `prefix` needs.
+    pub fn resource_prefix<I, S>(self, prefix: impl Into<String>, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.resource_rule(prefix.into(), true, scopes)
+    }
+
+    fn resource_rule<I, S>(mut self, uri: String, prefix: bool, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let scopes = self.collect(&format!("resource `{uri}`"), scopes);
+        self.policy.resources.push(ResourceRule {
+            uri,
+            prefix,
+            scopes,
+        });
+        self
+    }
+
+    /// Adds scopes every JSON-RPC call of `method` needs (e.g. `tools/list`).
+    pub fn method<I, S>(mut self, method: impl Into<String>, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let method = method.into();
+        let scopes = self.collect(&format!("method `{method}`"), scopes);
+        self.policy
+            .methods
+            .entry(method)
+            .or_default()
+            .extend(scopes);
+        self
+    }
+
+    /// Adds scopes requests with this HTTP `method` and a path matching `pattern` need:
+    /// `/admin` (that path) or `/admin/*` (it and everything under it). gRPC requests are
+    /// routed by their path, `/package.Service/Method` (or `/package.Service/*`).
+    pub fn route<I, S>(self, method: Method, pattern: &str, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.route_rule(Some(method), pattern, scopes)
+    }
+
+    /// Like [`route`](Self::route), for every HTTP method.
+    pub fn route_any_method<I, S>(self, pattern: &str, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.route_rule(None, pattern, scopes)
+    }
+
+    fn route_rule<I, S>(mut self, method: Option<Method>, pattern: &str, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let scopes = self.collect(&format!("route `{pattern}`"), scopes);
+        match PathPattern::parse(pattern) {
+            Ok(path) => self.policy.routes.push(RouteRule {
+                method,
+                path,
+                scopes,
+            }),
+            Err(error) => self.errors.push(error),
+        }
+        self
+    }
+
+    /// Sets what happens to tools the policy does not name.
+    pub fn unknown_tools(mut self, unknown: UnknownTools) -> Self {
+        self.policy.unknown_tools = unknown;
+        self
+    }
+
+    /// Refuses `tools/call` of tools the policy does not name.
+    pub fn deny_unknown_tools(self) -> Self {
+        self.unknown_tools(UnknownTools::Deny)
+    }
+
+    /// The policy, or the first invalid scope token or path pattern.
+    pub fn build(self) -> Result<ScopePolicy, ScopeConfigError> {
+        if let Some(error) = self.errors.into_iter().next() {
+            return Err(error);
+        }
+        let mut policy = self.policy;
+        let normalize = |scopes: &mut Vec<String>| *scopes = sorted_union(scopes.iter());
+        normalize(&mut policy.defaults);
+        policy
+            .routes
+            .iter_mut()
+            .for_each(|r| normalize(&mut r.scopes));
+        policy
+            .resources
+            .iter_mut()
+            .for_each(|r| normalize(&mut r.scopes));
+        for map in [&mut policy.methods, &mut policy.tools, &mut policy.prompts] {
+            map.values_mut().for_each(&normalize);
+        }
+        policy.all = sorted_union(
+            policy
+                .defaults
+                .iter()
+                .chain(policy.routes.iter().flat_map(|r| &r.scopes))
+                .chain(policy.resources.iter().flat_map(|r| &r.scopes))
+                .chain(policy.methods.values().flatten())
+                .chain(policy.tools.values().flatten())
+                .chain(policy.prompts.values().flatten()),
+        );
+        Ok(policy)
+    }
+
+    fn collect<I, S>(&mut self, context: &str, scopes: I) -> Vec<String>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let scopes: Vec<String> = scopes.into_iter().map(Into::into).collect();
+        for scope in &scopes {
+            if let Err(error) = validate_scope(context, scope) {
+                self.errors.push(error);
+            }
+        }
+        scopes
+    }
+}

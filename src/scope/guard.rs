@@ -1,0 +1,369 @@
+//! [`ScopeGuardLayer`]: each request, and each MCP call in it, reaches the inner service only if
+//! the token has the scopes the [`ScopePolicy`] asks for.
+//!
+//! The request's way through it, top-down:
+//!
+//! 1. take the [`AccessToken`] that [`BearerAuthLayer`](crate::BearerAuthLayer) put in the
+//!    extensions; none → 500 `SERVER_MISCONFIGURED` (the layers are in the wrong order);
+//! 2. check the route scopes from the method and path (no body read); gRPC requests stop here;
+//! 3. for a JSON `POST`, read the body (bounded, 1 MiB by default → 413), find the JSON-RPC
+//!    message(s) in it, refuse `Mcp-Method`/`Mcp-Name` headers that disagree with it (400,
+//!    MCP SEP-2243), and check each call: `tools/call` by `params.name`, `resources/read` by
+//!    `params.uri`, `prompts/get` by `params.name`, any method by its name; a batch passes only
+//!    if every call does;
+//! 4. hand the request on with the very bytes read ([`GuardedBody`]).
+//!
+//! A refusal is a 403 `insufficient_scope` whose `scope` attribute lists the scopes this
+//! operation requires (MCP SEP-2350: not merged with the token's; the client unions them), and
+//! whose JSON body names the operation and the missing scopes.
+//!
+//! ```
+//! use axum::{Router, routing::post};
+//! use tower::ServiceBuilder;
+//! use tower_mcp_auth::{BearerAuthLayer, Challenge, ScopeGuardLayer, ScopePolicy};
+//! # use tower_mcp_auth::{AccessToken, challenge::AuthError, token::TokenVerifier};
+//! # struct MyVerifier;
+//! # impl TokenVerifier for MyVerifier {
+//! #     async fn verify(&self, _: &str) -> Result<AccessToken, AuthError> { unimplemented!() }
+//! # }
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let policy = ScopePolicy::builder()
+//!     .tool("search", ["search.read"])
+//!     .tool("docs.create", ["docs.write"])
+//!     .build()?;
+//! let challenge = Challenge::new()
+//!     .resource_metadata("https://api.example.com/.well-known/oauth-protected-resource/mcp")
+//!     .scope_hint(policy.scope_hint());
+//! let app: Router = Router::new()
+//!     .route("/mcp", post(|body: String| async move { body }))
+//!     // The bearer layer runs first and inserts the token the guard reads.
+//!     .layer(
+//!         ServiceBuilder::new()
+//!             .layer(BearerAuthLayer::new(MyVerifier).challenge(challenge.clone()))
+//!             .layer(ScopeGuardLayer::new(policy).challenge(challenge)),
+//!     );
+//! # Ok(()) }
+//! ```
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, Request, Response, header};
+use http_body::Body;
+use http_body_util::combinators::Collect;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use pin_project_lite::pin_project;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::body::ResponseBody;
+use crate::challenge::{AuthError, Challenge, ErrorCode, is_grpc};
+use crate::scope::authorize::authorize_body;
+use crate::scope::{GuardedBody, ScopePolicy};
+use crate::token::AccessToken;
+
+/// The default bound on a JSON-RPC request body the guard reads: 1 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Applies [`ScopeGuard`] to a service: enforces a [`ScopePolicy`]. Place it inside (after)
+/// [`BearerAuthLayer`](crate::BearerAuthLayer).
+///
+/// The inner service receives `Request<GuardedBody<B>>`: any service generic over the body
+/// (axum `Router`, tonic, rmcp, hyper `service_fn` over `impl Body`) accepts it.
+#[derive(Debug, Clone)]
+pub struct ScopeGuardLayer {
+    policy: Arc<ScopePolicy>,
+    challenge: Arc<Challenge>,
+    max_body_bytes: usize,
+}
+
+impl ScopeGuardLayer {
+    /// A guard enforcing `policy`, reading at most 1 MiB of body, with an empty challenge (set
+    /// [`challenge`](Self::challenge) or [`resource_metadata`](Self::resource_metadata)).
+    pub fn new(policy: impl Into<Arc<ScopePolicy>>) -> Self {
+        Self {
+            policy: policy.into(),
+            challenge: Arc::new(Challenge::new()),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        }
+    }
+
+    /// Uses `challenge` for every refusal (share it with the bearer layer).
+    pub fn challenge(mut self, challenge: Challenge) -> Self {
+        self.challenge = Arc::new(challenge);
+        self
+    }
+
+    /// Sets the RFC 9728 `resource_metadata` URL of the challenges.
+    pub fn resource_metadata(mut self, url: impl Into<String>) -> Self {
+        self.challenge = Arc::new((*self.challenge).clone().resource_metadata(url));
+        self
+    }
+
+    /// Refuses (413) JSON-RPC bodies longer than `bytes`.
+    pub fn max_body_bytes(mut self, bytes: usize) -> Self {
+        self.max_body_bytes = bytes;
+        self
+    }
+
+    /// The policy enforced.
+    pub fn policy(&self) -> &ScopePolicy {
+        &self.policy
+    }
+
+    fn refuse(&self, error: &AuthError, headers: &HeaderMap) -> Refusal {
+        match error.code() {
+            ErrorCode::Misconfigured => tracing::error!(
+                code = %error.code(),
+                "ScopeGuardLayer saw a request without an AccessToken: put BearerAuthLayer before \
+                 it (outside it: added after it on an axum Router, before it in a ServiceBuilder)"
+            ),
+            _ => tracing::debug!(
+                code = %error.code(),
+                operation = error.operation(),
+                missing_scopes = ?error.missing_scopes(),
+                description = error.description(),
+                "scope guard refused the request"
+            ),
+        }
+        self.challenge.response(error, headers)
+    }
+}
+
+impl<S> Layer<S> for ScopeGuardLayer {
+    type Service = ScopeGuard<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        ScopeGuard {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+/// Middleware that enforces a [`ScopePolicy`]. See [`ScopeGuardLayer`].
+#[derive(Debug, Clone)]
+pub struct ScopeGuard<S> {
+    inner: S,
+    layer: ScopeGuardLayer,
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// An answer written by the layer, before the inner body type is known.
+type Refusal = Response<ResponseBody<Infallible>>;
+
+impl<S, B, ResBody> Service<Request<B>> for ScopeGuard<S>
+where
+    S: Service<Request<GuardedBody<B>>, Response = Response<ResBody>> + Clone,
+    B: Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
+    type Response = Response<ResponseBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S, B>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let layer = &self.layer;
+        let Some(token) = req.extensions().get::<AccessToken>() else {
+            let error = AuthError::new(
+                ErrorCode::Misconfigured,
+                "The server's authorization layers are misconfigured",
+            );
+            return ResponseFuture::refused(layer.refuse(&error, req.headers()));
+        };
+        let path = req.uri().path();
+        if let Err(error) = layer
+            .policy
+            .route_requirement(req.method(), path)
+            .check(token, || format!("{} {path}", req.method()))
+        {
+            return ResponseFuture::refused(layer.refuse(&error, req.headers()));
+        }
+        if !carries_json_rpc(&req) {
+            return ResponseFuture::inner(self.inner.call(req.map(GuardedBody::original)));
+        }
+        // A declared length over the bound is refused before reading anything.
+        if req.body().size_hint().lower() > layer.max_body_bytes as u64 {
+            return ResponseFuture::refused(layer.refuse(&too_large(layer), req.headers()));
+        }
+        let (parts, body) = req.into_parts();
+        // The ready service handles this request; the clone waits for the next `poll_ready`.
+        let clone = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, clone);
+        ResponseFuture {
+            state: State::Reading {
+                collect: Limited::new(body, layer.max_body_bytes).collect(),
+                pending: Some(Pending {
+                    inner,
+                    parts,
+                    layer: layer.clone(),
+                }),
+            },
+        }
+    }
+}
+
+/// A `POST` whose body may be JSON: `application/json`, `*/*+json`, or no content type (some
+/// clients omit it and servers parse anyway). gRPC bodies are never read.
+fn carries_json_rpc<B>(req: &Request<B>) -> bool {
+    if req.method() != Method::POST || is_grpc(req.headers()) {
+        return false;
+    }
+    match req.headers().get(header::CONTENT_TYPE) {
+        None => true,
+        Some(value) => value.to_str().is_ok_and(|ct| {
+            let media = ct.split(';').next().unwrap_or_default().trim();
+            media.eq_ignore_ascii_case("application/json")
+                || media
+                    .get(media.len().saturating_sub(5)..)
+                    .is_some_and(|suffix| suffix.eq_ignore_ascii_case("+json"))
+        }),
+    }
+}
+
+fn too_large(layer: &ScopeGuardLayer) -> AuthError {
+    AuthError::new(
+        ErrorCode::BodyTooLarge,
+        format!(
+            "The JSON-RPC request body is larger than {} bytes",
+            layer.max_body_bytes
+        ),
+    )
+}
+
+/// What the reading state needs to go on once the body is read.
+struct Pending<S> {
+    inner: S,
+    parts: http::request::Parts,
+    layer: ScopeGuardLayer,
+}
+
+pin_project! {
+    /// Response future of [`ScopeGuard`].
+    pub struct ResponseFuture<S, B>
+    where
+        S: Service<Request<GuardedBody<B>>>,
+        B: Body,
+        B::Error: Into<BoxError>,
+    {
+        #[pin]
+        state: State<S, B>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<S, B>
+    where
+        S: Service<Request<GuardedBody<B>>>,
+        B: Body,
+        B::Error: Into<BoxError>,
+    {
+        // The request was refused; the answer is ready.
+        Refused { response: Option<Refusal> },
+        // Reading the JSON-RPC body, bounded.
+        Reading { #[pin] collect: Collect<Limited<B>>, pending: Option<Pending<S>> },
+        // Waiting for the inner service.
+        Inner { #[pin] future: S::Future },
+    }
+}
+
+impl<S, B> ResponseFuture<S, B>
+where
+    S: Service<Request<GuardedBody<B>>>,
+    B: Body,
+    B::Error: Into<BoxError>,
+{
+    fn refused(response: Refusal) -> Self {
+        Self {
+            state: State::Refused {
+                response: Some(response),
+            },
+        }
+    }
+
+    fn inner(future: S::Future) -> Self {
+        Self {
+            state: State::Inner { future },
+        }
+    }
+}
+
+impl<S, B, ResBody> Future for ResponseFuture<S, B>
+where
+    S: Service<Request<GuardedBody<B>>, Response = Response<ResBody>>,
+    B: Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
+    type Output = Result<Response<ResponseBody<ResBody>>, S::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            match this.state.as_mut().project() {
+                StateProj::Refused { response } => {
+                    // `None` only if polled again after completion: answer empty, never panic.
+                    let response = response.take().map_or_else(
+                        || Response::new(ResponseBody::empty()),
+                        |r| r.map(ResponseBody::cast),
+                    );
+                    return Poll::Ready(Ok(response));
+                }
+                StateProj::Reading { collect, pending } => {
+                    let read = ready!(collect.poll(cx));
+                    let Some(Pending {
+                        mut inner,
+                        parts,
+                        layer,
+                    }) = pending.take()
+                    else {
+                        return Poll::Ready(Ok(Response::new(ResponseBody::empty())));
+                    };
+                    let bytes = match read {
+                        Ok(collected) => collected.to_bytes(),
+                        Err(error) => {
+                            let error = if error.downcast_ref::<LengthLimitError>().is_some() {
+                                too_large(&layer)
+                            } else {
+                                AuthError::new(
+                                    ErrorCode::BodyUnreadable,
+                                    "The request body could not be read",
+                                )
+                            };
+                            let response = layer.refuse(&error, &parts.headers);
+                            return Poll::Ready(Ok(response.map(ResponseBody::cast)));
+                        }
+                    };
+                    let verdict = match parts.extensions.get::<AccessToken>() {
+                        Some(token) => authorize_body(&layer.policy, &parts.headers, token, &bytes),
+                        None => Err(AuthError::new(
+                            ErrorCode::Misconfigured,
+                            "The server's authorization layers are misconfigured",
+                        )),
+                    };
+                    if let Err(error) = verdict {
+                        let response = layer.refuse(&error, &parts.headers);
+                        return Poll::Ready(Ok(response.map(ResponseBody::cast)));
+                    }
+                    let request = Request::from_parts(parts, GuardedBody::buffered(bytes));
+                    let future = inner.call(request);
+                    this.state.set(State::Inner { future });
+                }
+                StateProj::Inner { future } => {
+                    let response = ready!(future.poll(cx))?;
+                    return Poll::Ready(Ok(response.map(ResponseBody::inner)));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,23 @@
+//! Scopes: one [`ScopePolicy`] says which scopes each route, MCP tool, resource, prompt and
+//! JSON-RPC method needs; [`ScopeGuardLayer`] enforces it per request and per JSON-RPC call.
+//!
+//! - [`ScopePolicy`] and [`ScopePolicyBuilder`]: the policy, built in code, or read by
+//!   [`ScopePolicy::from_env`] from the gateway's `TOOL_SCOPES` / `REQUIRED_SCOPES`;
+//! - [`ScopeGuardLayer`] / [`ScopeGuard`] / [`ResponseFuture`]: the middleware;
+//! - [`GuardedBody`]: the request body the service behind the guard receives.
+
+mod authorize;
+mod builder;
+mod config;
+mod guard;
+mod jsonrpc;
+mod mcp_headers;
+mod policy;
+mod request_body;
+
+pub use builder::ScopePolicyBuilder;
+pub use config::{REQUIRED_SCOPES, ScopeConfigError, TOOL_SCOPES};
+pub use guard::{DEFAULT_MAX_BODY_BYTES, ResponseFuture, ScopeGuard, ScopeGuardLayer};
+pub use mcp_headers::{MCP_METHOD, MCP_NAME};
+pub use policy::{ScopePolicy, UnknownTools};
+pub use request_body::GuardedBody;

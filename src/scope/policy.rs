@@ -1,0 +1,398 @@
+//! [`ScopePolicy`]: which scopes each route, MCP tool, resource, prompt and JSON-RPC method needs.
+
+use std::collections::HashMap;
+
+use http::Method;
+
+use crate::challenge::{AuthError, ErrorCode};
+use crate::scope::ScopePolicyBuilder;
+use crate::scope::config::ScopeConfigError;
+use crate::token::AccessToken;
+
+/// What the guard does with a `tools/call` for a tool the policy does not name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UnknownTools {
+    /// The call needs only the default scopes (the Node gateway's behaviour).
+    #[default]
+    DefaultScopes,
+    /// The call is refused (403 `OPERATION_NOT_ALLOWED`), whatever the token's scopes.
+    Deny,
+}
+
+/// A path pattern of a route rule: `/admin` (that path only) or `/admin/*` (`/admin` and
+/// everything under it; `/*` is every path). Compared with the raw request path, as routers do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum PathPattern {
+    Exact(String),
+    Prefix(String),
+}
+
+impl PathPattern {
+    pub(super) fn parse(pattern: &str) -> Result<Self, ScopeConfigError> {
+        if !pattern.starts_with('/') {
+            return Err(ScopeConfigError::InvalidPathPattern {
+                pattern: pattern.to_owned(),
+            });
+        }
+        Ok(match pattern.strip_suffix("/*") {
+            Some(prefix) => Self::Prefix(prefix.to_owned()),
+            None => Self::Exact(pattern.to_owned()),
+        })
+    }
+
+    fn matches(&self, path: &str) -> bool {
+        match self {
+            Self::Exact(exact) => path == exact,
+            Self::Prefix(prefix) => path
+                .strip_prefix(prefix.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/')),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct RouteRule {
+    pub(super) method: Option<Method>,
+    pub(super) path: PathPattern,
+    pub(super) scopes: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct ResourceRule {
+    pub(super) uri: String,
+    pub(super) prefix: bool,
+    pub(super) scopes: Vec<String>,
+}
+
+impl ResourceRule {
+    fn matches(&self, uri: &str) -> bool {
+        if self.prefix {
+            uri.starts_with(self.uri.as_str())
+        } else {
+            uri == self.uri
+        }
+    }
+}
+
+/// The one source of truth for scopes: what the [`ScopeGuardLayer`](crate::ScopeGuardLayer)
+/// enforces, what the protected resource metadata advertises (`scopes_supported`), what the 401
+/// challenge hints and what a dynamically registered client is granted.
+///
+/// An operation needs the **default scopes** (every request) plus, cumulatively:
+/// - for a request, the scopes of every route rule matching its method and path;
+/// - for a JSON-RPC call in the body, the scopes of its method (e.g. `tools/list`) and of the
+///   tool (`tools/call` by `params.name`), resource (`resources/read` by `params.uri`, exact or
+///   prefix) or prompt (`prompts/get` by `params.name`) it names.
+///
+/// ```
+/// use http::Method;
+/// use tower_mcp_auth::ScopePolicy;
+///
+/// let policy = ScopePolicy::builder()
+///     .default_scopes(["mcp:access"])
+///     .tool("search", ["search.read"])
+///     .tool("docs.create", ["docs.write", "docs.read"])
+///     .resource_prefix("file:///private/", ["files.private"])
+///     .method("tools/list", ["tools.list"])
+///     .route(Method::POST, "/admin/*", ["admin"])
+///     .deny_unknown_tools()
+///     .build()?;
+/// assert_eq!(
+///     policy.all_scopes(),
+///     ["admin", "docs.read", "docs.write", "files.private", "mcp:access", "search.read", "tools.list"]
+/// );
+/// assert_eq!(
+///     policy.required_scopes_for_tool("search").unwrap(),
+///     ["mcp:access", "search.read"]
+/// );
+/// assert!(policy.required_scopes_for_tool("rm_rf").is_none()); // unknown tools are denied
+/// # Ok::<(), tower_mcp_auth::scope::ScopeConfigError>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct ScopePolicy {
+    pub(super) defaults: Vec<String>,
+    pub(super) routes: Vec<RouteRule>,
+    pub(super) methods: HashMap<String, Vec<String>>,
+    pub(super) tools: HashMap<String, Vec<String>>,
+    pub(super) prompts: HashMap<String, Vec<String>>,
+    pub(super) resources: Vec<ResourceRule>,
+    pub(super) unknown_tools: UnknownTools,
+    pub(super) all: Vec<String>,
+}
+
+/// An operation's scope requirement: the union of a few lists of the policy, checked without
+/// allocating (the lists are only merged to write a refusal).
+#[derive(Debug)]
+pub(crate) struct Requirement<'p> {
+    parts: Vec<&'p [String]>,
+    denied: bool,
+}
+
+impl<'p> Requirement<'p> {
+    /// `Ok` when the token has every required scope; otherwise the refusal for `operation`.
+    pub(crate) fn check(
+        &self,
+        token: &AccessToken,
+        operation: impl FnOnce() -> String,
+    ) -> Result<(), AuthError> {
+        if self.denied {
+            return Err(AuthError::new(
+                ErrorCode::OperationNotAllowed,
+                format!(
+                    "{} is not allowed on this server: the scope policy does not name it",
+                    operation()
+                ),
+            ));
+        }
+        let satisfied = self
+            .parts
+            .iter()
+            .all(|part| part.iter().all(|scope| token.has_scope(scope)));
+        if satisfied {
+            return Ok(());
+        }
+        let required = self.scopes();
+        let missing = required
+            .iter()
+            .filter(|scope| !token.has_scope(scope))
+            .cloned()
+            .collect();
+        Err(AuthError::insufficient_scope(
+            operation(),
+            required,
+            missing,
+        ))
+    }
+
+    /// Every required scope, sorted, without duplicates.
+    pub(crate) fn scopes(&self) -> Vec<String> {
+        sorted_union(self.parts.iter().flat_map(|part| part.iter()))
+    }
+}
+
+impl ScopePolicy {
+    /// Starts a policy in code.
+    pub fn builder() -> ScopePolicyBuilder {
+        ScopePolicyBuilder::default()
+    }
+
+    /// A policy with no requirement at all: the guard then only checks that a token is present.
+    pub fn allow_all() -> Self {
+        Self::default()
+    }
+
+    /// The sorted, de-duplicated union of every scope the policy names: the protected resource
+    /// metadata's `scopes_supported` and the scopes granted to a dynamically registered client.
+    pub fn all_scopes(&self) -> &[String] {
+        &self.all
+    }
+
+    /// The scopes every request needs.
+    pub fn default_scopes(&self) -> &[String] {
+        &self.defaults
+    }
+
+    /// The scopes a 401 challenge suggests (`scope` attribute, MCP 2025-11-25): the default
+    /// scopes when there are some (least privilege: more are asked for by step-up on a 403),
+    /// else every scope of the policy. `offline_access` is never suggested (MCP SEP-2207).
+    pub fn scope_hint(&self) -> Vec<String> {
+        let source = if self.defaults.is_empty() {
+            &self.all
+        } else {
+            &self.defaults
+        };
+        source
+            .iter()
+            .filter(|scope| scope.as_str() != "offline_access")
+            .cloned()
+            .collect()
+    }
+
+    /// What the policy does with tools it does not name.
+    pub fn unknown_tools(&self) -> UnknownTools {
+        self.unknown_tools
+    }
+
+    /// Every scope a `tools/call` of `tool` needs (sorted), or `None` when the policy refuses
+    /// the tool whatever the token (an unknown tool under [`UnknownTools::Deny`]).
+    pub fn required_scopes_for_tool(&self, tool: &str) -> Option<Vec<String>> {
+        let requirement = self.tool_requirement(tool);
+        (!requirement.denied).then(|| requirement.scopes())
+    }
+
+    /// Checks a `tools/call` of `tool` by `token`, as the guard does.
+    pub fn check_tool(&self, token: &AccessToken, tool: &str) -> Result<(), AuthError> {
+        self.tool_requirement(tool)
+            .check(token, || format!("tools/call {tool}"))
+    }
+
+    /// The tools the policy names that `token` may call, sorted. Whether it may call tools the
+    /// policy does not name is [`unknown_tools_allowed`](Self::unknown_tools_allowed).
+    pub fn tools_allowed(&self, token: &AccessToken) -> Vec<String> {
+        let mut allowed: Vec<String> = self
+            .tools
+            .keys()
+            .filter(|tool| self.check_tool(token, tool).is_ok())
+            .cloned()
+            .collect();
+        allowed.sort_unstable();
+        allowed
+    }
+
+    /// True when `token` may call a tool the policy does not name.
+    pub fn unknown_tools_allowed(&self, token: &AccessToken) -> bool {
+        self.unknown_tools == UnknownTools::DefaultScopes
+            && self
+                .method_requirement("tools/call")
+                .check(token, String::new)
+                .is_ok()
+    }
+
+    /// The default scopes plus those of every route rule matching `method` and `path`.
+    pub(crate) fn route_requirement(&self, method: &Method, path: &str) -> Requirement<'_> {
+        let mut parts = vec![self.defaults.as_slice()];
+        parts.extend(
+            self.routes
+                .iter()
+                .filter(|rule| {
+                    rule.method.as_ref().is_none_or(|m| m == method) && rule.path.matches(path)
+                })
+                .map(|rule| rule.scopes.as_slice()),
+        );
+        Requirement {
+            parts,
+            denied: false,
+        }
+    }
+
+    /// The default scopes plus those of the JSON-RPC `method`.
+    pub(crate) fn method_requirement(&self, method: &str) -> Requirement<'_> {
+        let mut parts = vec![self.defaults.as_slice()];
+        if let Some(scopes) = self.methods.get(method) {
+            parts.push(scopes);
+        }
+        Requirement {
+            parts,
+            denied: false,
+        }
+    }
+
+    pub(crate) fn tool_requirement(&self, tool: &str) -> Requirement<'_> {
+        let mut requirement = self.method_requirement("tools/call");
+        match self.tools.get(tool) {
+            Some(scopes) => requirement.parts.push(scopes),
+            None => requirement.denied = self.unknown_tools == UnknownTools::Deny,
+        }
+        requirement
+    }
+
+    pub(crate) fn prompt_requirement(&self, prompt: &str) -> Requirement<'_> {
+        let mut requirement = self.method_requirement("prompts/get");
+        if let Some(scopes) = self.prompts.get(prompt) {
+            requirement.parts.push(scopes);
+        }
+        requirement
+    }
+
+    pub(crate) fn resource_requirement(&self, uri: &str) -> Requirement<'_> {
+        let mut requirement = self.method_requirement("resources/read");
+        requirement.parts.extend(
+            self.resources
+                .iter()
+                .filter(|rule| rule.matches(uri))
+                .map(|rule| rule.scopes.as_slice()),
+        );
+        requirement
+    }
+}
+
+pub(super) fn sorted_union<'a>(scopes: impl Iterator<Item = &'a String>) -> Vec<String> {
+    let mut out: Vec<String> = scopes.cloned().collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn token(scope: &str) -> AccessToken {
+        AccessToken::from_claims(json!({
+            "iss": "i", "sub": "s", "aud": "a", "exp": 4_102_444_800u64, "scope": scope
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn path_patterns_match_exact_and_subtree() {
+        let exact = PathPattern::parse("/admin").unwrap();
+        assert!(exact.matches("/admin") && !exact.matches("/admin/x"));
+        let tree = PathPattern::parse("/admin/*").unwrap();
+        assert!(tree.matches("/admin") && tree.matches("/admin/x/y"));
+        assert!(!tree.matches("/administrator"));
+        assert!(PathPattern::parse("/*").unwrap().matches("/anything"));
+        assert!(PathPattern::parse("admin").is_err());
+    }
+
+    #[test]
+    fn tool_requirement_adds_defaults_and_method_scopes() {
+        let policy = ScopePolicy::builder()
+            .default_scopes(["mcp"])
+            .method("tools/call", ["tools.call"])
+            .tool("search", ["search.read"])
+            .build()
+            .unwrap();
+        assert_eq!(
+            policy.required_scopes_for_tool("search").unwrap(),
+            ["mcp", "search.read", "tools.call"]
+        );
+        let err = policy
+            .check_tool(&token("mcp tools.call"), "search")
+            .unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InsufficientScope);
+        assert_eq!(err.operation(), Some("tools/call search"));
+        assert_eq!(err.missing_scopes(), ["search.read"]);
+    }
+
+    #[test]
+    fn tools_allowed_lists_named_tools_the_token_satisfies() {
+        let policy = ScopePolicy::builder()
+            .tool("search", ["search.read"])
+            .tool("delete", ["admin"])
+            .tool("echo", Vec::<String>::new())
+            .build()
+            .unwrap();
+        let token = token("search.read");
+        assert_eq!(policy.tools_allowed(&token), ["echo", "search"]);
+        assert!(policy.unknown_tools_allowed(&token));
+    }
+
+    #[test]
+    fn scope_hint_prefers_defaults_and_never_offline_access() {
+        let policy = ScopePolicy::builder()
+            .tool("a", ["a.read", "offline_access"])
+            .build()
+            .unwrap();
+        assert_eq!(policy.scope_hint(), ["a.read"]);
+        let policy = ScopePolicy::builder()
+            .default_scopes(["mcp"])
+            .tool("a", ["a.read"])
+            .build()
+            .unwrap();
+        assert_eq!(policy.scope_hint(), ["mcp"]);
+    }
+
+    #[test]
+    fn invalid_scope_token_fails_the_build_naming_it() {
+        let err = ScopePolicy::builder()
+            .tool("search", ["search read"])
+            .build()
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "tool `search`: `search read` is not a valid OAuth scope token (RFC 6749 §3.3 allows printable ASCII except space, `\"` and `\\`)"
+        );
+    }
+}
