@@ -1,6 +1,13 @@
 //! An MCP server built with the official Rust SDK (`rmcp`), served over streamable HTTP at `/mcp`
 //! on an axum `Router`, protected by the layers.
 //!
+//! - `BearerAuthLayer`: no valid token → 401 whose `WWW-Authenticate` points at the metadata;
+//! - `ScopeGuardLayer`: one scope per tool — `whoami` needs none, `search_docs` `docs:read`,
+//!   `countdown` (streams progress over SSE) `jobs:run`; any other tool is refused; a call
+//!   without its scope → 403 `insufficient_scope` naming it (the client steps up);
+//! - `PrmRoute`: the RFC 9728 metadata at `/.well-known/oauth-protected-resource/mcp` (and the
+//!   root form), public.
+//!
 //! ```sh
 //! cargo run --example mcp_server   # prints a development token
 //! ```
@@ -9,6 +16,7 @@
 //! Set `OAUTH_ISSUER` (e.g. `https://tenant.us.auth0.com/`), `OAUTH_AUDIENCE` and `PUBLIC_URL`
 //! to verify real tokens instead.
 
+use std::error::Error;
 use std::time::Duration;
 
 use axum::Router;
@@ -22,7 +30,9 @@ use rmcp::{schemars, tool, tool_handler, tool_router};
 use serde::Deserialize;
 use tower::ServiceBuilder;
 use tower_mcp_auth::token::JwksVerifier;
-use tower_mcp_auth::{AccessToken, BearerAuthLayer};
+use tower_mcp_auth::{
+    AccessToken, BearerAuthLayer, PrmRoute, ProtectedResourceMetadata, ScopeGuardLayer, ScopePolicy,
+};
 
 #[path = "support/dev_issuer.rs"]
 mod dev_issuer;
@@ -94,14 +104,28 @@ impl ServerHandler for Tools {
     }
 }
 
-/// The whole HTTP application for an MCP endpoint at `{public_url}/mcp`.
-pub fn app(verifier: JwksVerifier, public_url: &str) -> Router {
-    let mcp_url = format!("{public_url}/mcp");
-    let metadata_url = format!("{public_url}/.well-known/oauth-protected-resource/mcp");
-    let host = url::Url::parse(&mcp_url)
-        .ok()
-        .and_then(|url| url.host_str().map(str::to_owned))
-        .unwrap_or_default();
+/// The whole HTTP application for an MCP endpoint at `{public_url}/mcp`: the MCP service behind
+/// the layers, and the protected resource metadata (public) that their challenges point to.
+pub fn app(
+    verifier: JwksVerifier,
+    public_url: &str,
+) -> Result<Router, Box<dyn Error + Send + Sync>> {
+    // One policy: what the guard enforces, what the metadata advertises, what 401s hint.
+    let policy = ScopePolicy::builder()
+        .tool("whoami", Vec::<String>::new())
+        .tool("search_docs", ["docs:read"])
+        .tool("countdown", ["jobs:run"])
+        .deny_unknown_tools()
+        .build()?;
+    let mut metadata = ProtectedResourceMetadata::new(format!("{public_url}/mcp"));
+    metadata.authorization_servers = Some(vec![verifier.issuer().to_owned()]);
+    // Serves /.well-known/oauth-protected-resource/mcp and the root form.
+    let prm = PrmRoute::new(metadata, &policy)?;
+
+    let host = url::Url::parse(public_url)?
+        .host_str()
+        .unwrap_or_default()
+        .to_owned();
     let mcp = StreamableHttpService::new(
         || Ok(Tools),
         LocalSessionManager::default().into(),
@@ -109,17 +133,21 @@ pub fn app(verifier: JwksVerifier, public_url: &str) -> Router {
         StreamableHttpServerConfig::default().with_allowed_hosts([host]),
     );
     let protected = ServiceBuilder::new()
-        .layer(BearerAuthLayer::new(verifier).resource_metadata(metadata_url))
+        .layer(BearerAuthLayer::new(verifier).challenge(prm.challenge()))
+        .layer(ScopeGuardLayer::new(policy).challenge(prm.challenge()))
         .service(mcp);
-    Router::new().nest_service("/mcp", protected)
+    Ok(Router::new()
+        .route_service("/mcp", protected)
+        .fallback_service(prm))
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
     let public_url = std::env::var("PUBLIC_URL").unwrap_or("http://localhost:8000".into());
-    let verifier = dev_issuer::verifier_from_env(&format!("{public_url}/mcp"), "docs:read").await?;
+    let verifier =
+        dev_issuer::verifier_from_env(&format!("{public_url}/mcp"), "docs:read jobs:run").await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
     eprintln!("MCP endpoint: {public_url}/mcp");
-    axum::serve(listener, app(verifier, &public_url)).await?;
+    axum::serve(listener, app(verifier, &public_url)?).await?;
     Ok(())
 }

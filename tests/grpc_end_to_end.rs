@@ -16,9 +16,8 @@ use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::{HealthCheckRequest, HealthCheckResponse};
 use tower_mcp_auth::token::JwksVerifier;
 
-const RESOURCE_METADATA: &str = "https://grpc.test/.well-known/oauth-protected-resource";
-
 struct Server {
+    url: String,
     issuer: IssuerServer,
     client: HealthClient<Channel>,
 }
@@ -31,15 +30,24 @@ async fn server() -> Server {
         .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(example::serve(listener, verifier, RESOURCE_METADATA.into()));
-    let channel = Channel::from_shared(url).unwrap().connect().await.unwrap();
+    tokio::spawn(example::serve(listener, verifier, url.clone()));
+    let channel = Channel::from_shared(url.clone())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
     Server {
+        url,
         issuer,
         client: HealthClient::new(channel),
     }
 }
 
 impl Server {
+    fn metadata_url(&self) -> String {
+        format!("{}/.well-known/oauth-protected-resource", self.url)
+    }
+
     async fn check(&mut self, token: Option<&str>) -> Result<HealthCheckResponse, Status> {
         let mut request = Request::new(HealthCheckRequest {
             service: String::new(),
@@ -76,7 +84,10 @@ async fn missing_token_is_unauthenticated_with_challenge() {
     );
     assert_eq!(
         status.metadata().get("www-authenticate").unwrap(),
-        &format!(r#"Bearer resource_metadata="{RESOURCE_METADATA}""#)
+        &format!(
+            r#"Bearer resource_metadata="{}", scope="health.read health.watch""#,
+            server.metadata_url()
+        )
     );
 }
 
@@ -100,5 +111,51 @@ async fn expired_token_is_unauthenticated_invalid_token() {
             .unwrap()
             .contains(r#"error="invalid_token""#),
         "{challenge:?}"
+    );
+}
+
+#[tokio::test]
+async fn token_without_the_method_scope_is_permission_denied_with_step_up_challenge() {
+    let mut server = server().await;
+    let token = server.issuer.token("health.watch");
+    let status = server.check(Some(&token)).await.unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    assert!(
+        status.message().starts_with("insufficient_scope: "),
+        "{}",
+        status.message()
+    );
+    let challenge = status.metadata().get("www-authenticate").unwrap();
+    let challenge = challenge.to_str().unwrap();
+    assert!(
+        challenge.starts_with(&format!(
+            r#"Bearer resource_metadata="{}", error="insufficient_scope""#,
+            server.metadata_url()
+        )),
+        "{challenge}"
+    );
+    assert!(
+        challenge.ends_with(r#", scope="health.read""#),
+        "{challenge}"
+    );
+}
+
+#[tokio::test]
+async fn metadata_is_served_on_the_grpc_port_without_a_token() {
+    let server = server().await;
+    let metadata: serde_json::Value = reqwest::get(server.metadata_url())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(metadata["resource"], server.url);
+    assert_eq!(
+        metadata["authorization_servers"],
+        serde_json::json!([server.issuer.issuer])
+    );
+    assert_eq!(
+        metadata["scopes_supported"],
+        serde_json::json!(["health.read", "health.watch"])
     );
 }

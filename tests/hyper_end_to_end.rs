@@ -18,9 +18,8 @@ use issuer_server::{AUDIENCE, IssuerServer};
 use serde_json::Value;
 use tower_mcp_auth::token::JwksVerifier;
 
-const RESOURCE_METADATA: &str = "https://api.test/.well-known/oauth-protected-resource";
-
 struct Server {
+    /// `http://127.0.0.1:port`, the resource identifier.
     url: String,
     issuer: IssuerServer,
     client: Client<HttpConnector, Empty<Bytes>>,
@@ -33,8 +32,8 @@ async fn server() -> Server {
         .await
         .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hello", listener.local_addr().unwrap());
-    tokio::spawn(example::serve(listener, verifier, RESOURCE_METADATA.into()));
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(example::serve(listener, verifier, url.clone()));
     Server {
         url,
         issuer,
@@ -43,10 +42,14 @@ async fn server() -> Server {
 }
 
 impl Server {
-    async fn get(&self, authorization: Option<String>) -> (Response<()>, Bytes) {
-        let mut request = Request::get(&self.url);
-        if let Some(value) = authorization {
-            request = request.header("authorization", value);
+    fn metadata_url(&self) -> String {
+        format!("{}/.well-known/oauth-protected-resource", self.url)
+    }
+
+    async fn get(&self, path: &str, token: Option<&str>) -> (Response<()>, Bytes) {
+        let mut request = Request::get(format!("{}{path}", self.url));
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
         }
         let response = self
             .client
@@ -63,19 +66,22 @@ impl Server {
 async fn valid_token_reaches_the_service_fn_with_its_subject() {
     let server = server().await;
     let token = server.issuer.token("read");
-    let (response, body) = server.get(Some(format!("Bearer {token}"))).await;
+    let (response, body) = server.get("/hello", Some(&token)).await;
     assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(&body[..], b"hello auth0|user-1\n");
+    assert_eq!(&body[..], b"hello auth0|user-1 at /hello\n");
 }
 
 #[tokio::test]
 async fn missing_token_is_401_with_challenge_and_json_code() {
     let server = server().await;
-    let (response, body) = server.get(None).await;
+    let (response, body) = server.get("/hello", None).await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
         response.headers()["www-authenticate"],
-        format!(r#"Bearer resource_metadata="{RESOURCE_METADATA}""#)
+        format!(
+            r#"Bearer resource_metadata="{}", scope="admin""#,
+            server.metadata_url()
+        )
     );
     assert_eq!(response.headers()["content-type"], "application/json");
     let body: Value = serde_json::from_slice(&body).unwrap();
@@ -90,15 +96,59 @@ async fn token_signed_by_another_key_is_invalid_token() {
         .unwrap()
         .with_kid(server.issuer.signer.kid());
     let forged = stranger.sign(&server.issuer.claims("read")).unwrap();
-    let (response, body) = server.get(Some(format!("Bearer {forged}"))).await;
+    let (response, body) = server.get("/hello", Some(&forged)).await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     let challenge = response.headers()["www-authenticate"].to_str().unwrap();
     assert!(
         challenge.starts_with(&format!(
-            r#"Bearer resource_metadata="{RESOURCE_METADATA}", error="invalid_token""#
+            r#"Bearer resource_metadata="{}", error="invalid_token""#,
+            server.metadata_url()
         )),
         "{challenge}"
     );
     let body: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(body["error"], "invalid_token");
+}
+
+#[tokio::test]
+async fn route_scope_is_enforced_with_a_step_up_403() {
+    let server = server().await;
+    let (response, body) = server
+        .get("/admin/stats", Some(&server.issuer.token("read")))
+        .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let challenge = response.headers()["www-authenticate"].to_str().unwrap();
+    assert!(
+        challenge.starts_with(&format!(
+            r#"Bearer resource_metadata="{}", error="insufficient_scope""#,
+            server.metadata_url()
+        )),
+        "{challenge}"
+    );
+    assert!(challenge.ends_with(r#", scope="admin""#), "{challenge}");
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["code"], "insufficient_scope");
+    assert_eq!(body["missing_scopes"], serde_json::json!(["admin"]));
+
+    let (response, body) = server
+        .get("/admin/stats", Some(&server.issuer.token("read admin")))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(&body[..], b"hello auth0|user-1 at /admin/stats\n");
+}
+
+#[tokio::test]
+async fn metadata_is_public_and_names_the_resource() {
+    let server = server().await;
+    let (response, body) = server
+        .get("/.well-known/oauth-protected-resource", None)
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let metadata: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(metadata["resource"], server.url);
+    assert_eq!(
+        metadata["authorization_servers"],
+        serde_json::json!([server.issuer.issuer])
+    );
+    assert_eq!(metadata["scopes_supported"], serde_json::json!(["admin"]));
 }

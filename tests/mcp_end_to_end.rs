@@ -17,7 +17,10 @@ use rmcp::model::{
 };
 use rmcp::service::{NotificationContext, PeerRequestOptions, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
-use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::transport::auth::{AuthorizationManager, AuthorizationMetadataSource};
+use rmcp::transport::streamable_http_client::{
+    InsufficientScopeError, StreamableHttpClientTransportConfig,
+};
 use rmcp::{ClientHandler, RoleClient, ServiceExt};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
@@ -44,7 +47,7 @@ async fn server() -> Server {
         .build()
         .await
         .unwrap();
-    let app = example::app(verifier, &base);
+    let app = example::app(verifier, &base).unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     Server {
         base,
@@ -140,7 +143,7 @@ async fn rmcp_client_without_token_fails_to_initialize_with_the_challenge() {
         error.auth_challenge(),
         Some(
             format!(
-                r#"Bearer resource_metadata="{}/.well-known/oauth-protected-resource/mcp""#,
+                r#"Bearer resource_metadata="{}/.well-known/oauth-protected-resource/mcp", scope="docs:read jobs:run""#,
                 server.base
             )
             .as_str()
@@ -148,10 +151,83 @@ async fn rmcp_client_without_token_fails_to_initialize_with_the_challenge() {
     );
 }
 
+fn metadata_url(server: &Server) -> String {
+    format!("{}/.well-known/oauth-protected-resource/mcp", server.base)
+}
+
 #[tokio::test]
-async fn post_without_token_is_401_pointing_at_the_metadata() {
+async fn rmcp_call_of_a_tool_without_its_scope_is_403_step_up() {
+    let server = server().await;
+    let client = server.client("docs:read").await;
+    let error = guard(client.call_tool(call("countdown", json!({"seconds": 1}))))
+        .await
+        .expect_err("countdown needs jobs:run");
+    assert_eq!(
+        error.auth_challenge(),
+        Some(
+            format!(
+                r#"Bearer resource_metadata="{}", error="insufficient_scope", error_description="tools/call countdown requires the scope(s) jobs:run; the token lacks jobs:run", scope="jobs:run""#,
+                metadata_url(&server)
+            )
+            .as_str()
+        )
+    );
+    // rmcp's client reads the scope list to step up (SEP-2350: only this operation's scopes).
+    let mut source = std::error::Error::source(&error);
+    let mut required = None;
+    while let Some(current) = source {
+        if let Some(insufficient) = current.downcast_ref::<InsufficientScopeError>() {
+            required = insufficient.get_required_scope().map(str::to_owned);
+        }
+        source = current.source();
+    }
+    assert_eq!(required.as_deref(), Some("jobs:run"));
+
+    // The session survives the refusal: an allowed call still works.
+    let result = guard(client.call_tool(call("search_docs", json!({"query": "x"}))))
+        .await
+        .unwrap();
+    assert_eq!(result.is_error, Some(false));
+    guard(client.cancel()).await.unwrap();
+}
+
+#[tokio::test]
+async fn tool_call_without_its_scope_is_http_403_with_scope_list_and_json_body() {
     let server = server().await;
     let response = reqwest::Client::new()
+        .post(&server.mcp_url)
+        .bearer_auth(server.token("docs:read"))
+        .header("accept", "application/json, text/event-stream")
+        .json(&json!({
+            "jsonrpc": "2.0", "id": 7, "method": "tools/call",
+            "params": {"name": "countdown", "arguments": {"seconds": 1}}
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    let challenge = response.headers()["www-authenticate"].to_str().unwrap();
+    assert!(
+        challenge.starts_with(&format!(
+            r#"Bearer resource_metadata="{}", error="insufficient_scope""#,
+            metadata_url(&server)
+        )),
+        "{challenge}"
+    );
+    assert!(challenge.ends_with(r#", scope="jobs:run""#), "{challenge}");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "insufficient_scope");
+    assert_eq!(body["code"], "insufficient_scope");
+    assert_eq!(body["scope"], "jobs:run");
+    assert_eq!(body["missing_scopes"], json!(["jobs:run"]));
+    assert_eq!(body["operation"], "tools/call countdown");
+}
+
+#[tokio::test]
+async fn the_401_metadata_url_serves_a_prm_whose_resource_is_the_mcp_url() {
+    let server = server().await;
+    let http = reqwest::Client::new();
+    let response = http
         .post(&server.mcp_url)
         .header("accept", "application/json, text/event-stream")
         .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}))
@@ -159,13 +235,76 @@ async fn post_without_token_is_401_pointing_at_the_metadata() {
         .await
         .unwrap();
     assert_eq!(response.status(), 401);
-    let metadata_url = format!("{}/.well-known/oauth-protected-resource/mcp", server.base);
-    assert_eq!(
-        response.headers()["www-authenticate"],
-        format!(r#"Bearer resource_metadata="{metadata_url}""#)
-    );
+    let challenge = response.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let url = challenge
+        .strip_prefix(r#"Bearer resource_metadata=""#)
+        .and_then(|rest| rest.split('"').next())
+        .expect("resource_metadata first");
+    assert_eq!(url, metadata_url(&server));
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["code"], "MISSING_TOKEN");
+
+    let metadata: Value = http.get(url).send().await.unwrap().json().await.unwrap();
+    assert_eq!(metadata["resource"], server.mcp_url);
+    assert_eq!(
+        metadata["authorization_servers"],
+        json!([server.issuer.issuer])
+    );
+    assert_eq!(
+        metadata["scopes_supported"],
+        json!(["docs:read", "jobs:run"])
+    );
+    assert_eq!(metadata["bearer_methods_supported"], json!(["header"]));
+
+    // The root form serves the same document.
+    let root: Value = http
+        .get(format!(
+            "{}/.well-known/oauth-protected-resource",
+            server.base
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(root, metadata);
+}
+
+#[tokio::test]
+async fn rmcp_oauth_discovery_finds_the_metadata_and_the_issuer_from_the_401_alone() {
+    let server = server().await;
+    let error = guard(().serve(server.transport(None)))
+        .await
+        .expect_err("no token");
+    let challenge = error.auth_challenge().expect("a challenge").to_owned();
+
+    let manager = AuthorizationManager::new(server.mcp_url.as_str())
+        .await
+        .unwrap();
+    let resolution = guard(manager.resolve_metadata_from_challenge(Some(&challenge)))
+        .await
+        .unwrap();
+    assert_eq!(
+        resolution.source,
+        AuthorizationMetadataSource::ProtectedResourceMetadata
+    );
+    let issuer = &server.issuer.issuer;
+    let metadata = resolution.metadata;
+    assert_eq!(metadata.issuer.as_deref(), Some(issuer.as_str()));
+    assert_eq!(
+        metadata.authorization_endpoint,
+        format!("{issuer}authorize")
+    );
+    assert_eq!(metadata.token_endpoint, format!("{issuer}oauth/token"));
+    // The client asks for the scopes the challenge hints (the policy's, as the PRM lists them).
+    assert_eq!(
+        manager.select_initial_scopes(&[]).await,
+        ["docs:read", "jobs:run"]
+    );
 }
 
 /// A client that forwards every progress notification to the test.

@@ -16,7 +16,7 @@ use tower_mcp_auth::token::JwksVerifier;
 pub async fn verifier_from_env(
     default_audience: &str,
     dev_scopes: &str,
-) -> Result<JwksVerifier, Box<dyn Error>> {
+) -> Result<JwksVerifier, Box<dyn Error + Send + Sync>> {
     let audience = std::env::var("OAUTH_AUDIENCE").unwrap_or_else(|_| default_audience.to_owned());
     if let Ok(issuer) = std::env::var("OAUTH_ISSUER") {
         return Ok(JwksVerifier::builder(issuer, audience).build().await?);
