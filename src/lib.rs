@@ -82,3 +82,8 @@ pub use challenge::{AuthError, Challenge, ErrorCode};
 pub use prm::{PrmRoute, ProtectedResourceMetadata};
 pub use scope::{ScopeGuardLayer, ScopePolicy};
 pub use token::AccessToken;
+
+// The README's code blocks are compiled as doc tests, so the quick start cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
