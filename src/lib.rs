@@ -1,15 +1,62 @@
 //! # tower-mcp-auth
 //!
 //! Tower middleware that makes any axum, tonic or hyper server — above all an MCP (Model Context
-//! Protocol) server — an OAuth 2.1 protected resource.
+//! Protocol) server — an OAuth 2.1 protected resource, so that ChatGPT connectors and any other MCP
+//! client can log users in and call tools with per-tool scopes.
 //!
-//! - [`BearerAuthLayer`]: RS256 JWT access tokens verified against the issuer's JWKS, with RFC 6750
-//!   answers that point clients at the resource metadata (RFC 9728).
+//! - [`BearerAuthLayer`]: RS256 JWT access tokens verified against the issuer's JWKS
+//!   ([`token::JwksVerifier`]), with RFC 6750 answers that point clients at the resource metadata
+//!   (RFC 9728). On success the request carries an [`AccessToken`].
 //! - [`ScopeGuardLayer`]: per-route and per-MCP-tool scopes from one [`ScopePolicy`], with MCP
 //!   step-up (`insufficient_scope`) answers.
 //! - [`PrmRoute`]: RFC 9728 [`ProtectedResourceMetadata`] at the well-known URLs the challenges
-//!   point to.
-//! - [`auth0`] (feature `auth0`): the Auth0 log-stream webhook that promotes ChatGPT's DCR clients.
+//!   point to, built from the same policy.
+//! - [`auth0`] (feature `auth0`, on by default): the Auth0 log-stream webhook that promotes the
+//!   clients ChatGPT registers by Dynamic Client Registration.
+//!
+//! Every layer is a plain `tower::Layer` over `http::Request`/`http::Response`, so it works under
+//! axum, tonic and bare hyper alike; every refusal has a stable [`ErrorCode`].
+//!
+//! ## Quick start (axum)
+//!
+//! ```no_run
+//! use axum::{Extension, Router, routing::post};
+//! use tower_mcp_auth::token::JwksVerifier;
+//! use tower_mcp_auth::{
+//!     AccessToken, BearerAuthLayer, PrmRoute, ProtectedResourceMetadata, ScopeGuardLayer,
+//!     ScopePolicy,
+//! };
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let issuer = "https://YOUR_TENANT.us.auth0.com/";
+//!     let resource = "https://api.example.com/mcp"; // the API identifier (audience)
+//!
+//!     // One policy: what the guard enforces and what the metadata advertises.
+//!     let policy = ScopePolicy::builder()
+//!         .tool("search", ["search.read"])
+//!         .tool("docs.create", ["docs.write"])
+//!         .build()?;
+//!     let mut metadata = ProtectedResourceMetadata::new(resource);
+//!     metadata.authorization_servers = Some(vec![issuer.to_owned()]);
+//!     let prm = PrmRoute::new(metadata, &policy)?;
+//!
+//!     let verifier = JwksVerifier::builder(issuer, resource).build().await?;
+//!     let app = Router::new()
+//!         .route("/mcp", post(|Extension(token): Extension<AccessToken>, body: String| async move {
+//!             format!("{} called {body}", token.subject()) // your MCP server goes here
+//!         }))
+//!         .layer(ScopeGuardLayer::new(policy).challenge(prm.challenge()))
+//!         .layer(BearerAuthLayer::new(verifier).challenge(prm.challenge()))
+//!         .fallback_service(prm); // public: /.well-known/oauth-protected-resource[/mcp]
+//!
+//!     let listener = tokio::net::TcpListener::bind("0.0.0.0:8080").await?;
+//!     axum::serve(listener, app).await?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! With the `axum` feature, handlers can take `token: AccessToken` directly.
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
@@ -35,3 +82,8 @@ pub use challenge::{AuthError, Challenge, ErrorCode};
 pub use prm::{PrmRoute, ProtectedResourceMetadata};
 pub use scope::{ScopeGuardLayer, ScopePolicy};
 pub use token::AccessToken;
+
+// The README's code blocks are compiled as doc tests, so the quick start cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -136,11 +136,13 @@ async fn discovery(State(inner): State<Arc<Inner>>) -> Response {
     inner.discovery_hits.fetch_add(1, Ordering::SeqCst);
     let issuer = inner.issuer.lock().unwrap().clone();
     let base = issuer.trim_end_matches('/').to_owned();
-    axum::Json(DevIssuer::openid_configuration(
-        &issuer,
-        &format!("{base}/.well-known/jwks.json"),
-    ))
-    .into_response()
+    let mut metadata =
+        DevIssuer::openid_configuration(&issuer, &format!("{base}/.well-known/jwks.json"));
+    // The endpoints an OAuth client (rmcp's discovery) requires in authorization server
+    // metadata; nothing serves them, discovery only reads them.
+    metadata["authorization_endpoint"] = format!("{base}/authorize").into();
+    metadata["token_endpoint"] = format!("{base}/oauth/token").into();
+    axum::Json(metadata).into_response()
 }
 
 async fn jwks(State(inner): State<Arc<Inner>>) -> Response {

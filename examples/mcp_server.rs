@@ -1,0 +1,153 @@
+//! An MCP server built with the official Rust SDK (`rmcp`), served over streamable HTTP at `/mcp`
+//! on an axum `Router`, protected by the layers.
+//!
+//! - `BearerAuthLayer`: no valid token → 401 whose `WWW-Authenticate` points at the metadata;
+//! - `ScopeGuardLayer`: one scope per tool — `whoami` needs none, `search_docs` `docs:read`,
+//!   `countdown` (streams progress over SSE) `jobs:run`; any other tool is refused; a call
+//!   without its scope → 403 `insufficient_scope` naming it (the client steps up);
+//! - `PrmRoute`: the RFC 9728 metadata at `/.well-known/oauth-protected-resource/mcp` (and the
+//!   root form), public.
+//!
+//! ```sh
+//! cargo run --example mcp_server   # prints a development token
+//! ```
+//!
+//! Then point an MCP client at `http://localhost:8000/mcp` with `Authorization: Bearer $TOKEN`.
+//! Set `OAUTH_ISSUER` (e.g. `https://tenant.us.auth0.com/`), `OAUTH_AUDIENCE` and `PUBLIC_URL`
+//! to verify real tokens instead.
+
+use std::error::Error;
+use std::time::Duration;
+
+use axum::Router;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::{Implementation, ProgressNotificationParam, ServerCapabilities, ServerConfig};
+use rmcp::service::RequestContext;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use rmcp::{ErrorData, RoleServer, ServerHandler, handler::server::common::Extension};
+use rmcp::{schemars, tool, tool_handler, tool_router};
+use serde::Deserialize;
+use tower::ServiceBuilder;
+use tower_mcp_auth::token::JwksVerifier;
+use tower_mcp_auth::{
+    AccessToken, BearerAuthLayer, PrmRoute, ProtectedResourceMetadata, ScopeGuardLayer, ScopePolicy,
+};
+
+#[path = "support/dev_issuer.rs"]
+mod dev_issuer;
+
+/// The MCP server: three tools. It knows nothing of OAuth; the layers in front of it do.
+#[derive(Clone, Default)]
+pub struct Tools;
+
+#[derive(Deserialize, schemars::JsonSchema)]
+pub struct SearchArgs {
+    /// What to look for.
+    query: String,
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+pub struct CountdownArgs {
+    /// How many seconds to count down.
+    seconds: u32,
+}
+
+#[tool_router]
+impl Tools {
+    #[tool(description = "Who the access token says you are")]
+    fn whoami(&self, Extension(request): Extension<http::request::Parts>) -> String {
+        // BearerAuthLayer put the verified token in the HTTP request's extensions.
+        match request.extensions.get::<AccessToken>() {
+            Some(token) => format!(
+                "{} with scopes [{}]",
+                token.subject(),
+                token.scopes().join(" ")
+            ),
+            None => "anonymous".to_owned(),
+        }
+    }
+
+    #[tool(description = "Search the documentation")]
+    fn search_docs(&self, Parameters(SearchArgs { query }): Parameters<SearchArgs>) -> String {
+        format!("no documents match `{query}`")
+    }
+
+    #[tool(description = "Count down, one progress notification a second; cancellable")]
+    async fn countdown(
+        &self,
+        Parameters(CountdownArgs { seconds }): Parameters<CountdownArgs>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<String, ErrorData> {
+        for left in (1..=seconds).rev() {
+            if let Some(progress_token) = context.meta.get_progress_token() {
+                let progress =
+                    ProgressNotificationParam::new(progress_token, f64::from(seconds - left))
+                        .with_total(f64::from(seconds))
+                        .with_message(format!("{left} s left"));
+                let _ = context.peer.notify_progress(progress).await;
+            }
+            tokio::select! {
+                _ = context.ct.cancelled() => return Err(ErrorData::internal_error("cancelled", None)),
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+        Ok("liftoff".to_owned())
+    }
+}
+
+#[tool_handler]
+impl ServerHandler for Tools {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new("protected-mcp-example", "0.1.0"))
+    }
+}
+
+/// The whole HTTP application for an MCP endpoint at `{public_url}/mcp`: the MCP service behind
+/// the layers, and the protected resource metadata (public) that their challenges point to.
+pub fn app(
+    verifier: JwksVerifier,
+    public_url: &str,
+) -> Result<Router, Box<dyn Error + Send + Sync>> {
+    // One policy: what the guard enforces, what the metadata advertises, what 401s hint.
+    let policy = ScopePolicy::builder()
+        .tool("whoami", Vec::<String>::new())
+        .tool("search_docs", ["docs:read"])
+        .tool("countdown", ["jobs:run"])
+        .deny_unknown_tools()
+        .build()?;
+    let mut metadata = ProtectedResourceMetadata::new(format!("{public_url}/mcp"));
+    metadata.authorization_servers = Some(vec![verifier.issuer().to_owned()]);
+    // Serves /.well-known/oauth-protected-resource/mcp and the root form.
+    let prm = PrmRoute::new(metadata, &policy)?;
+
+    let host = url::Url::parse(public_url)?
+        .host_str()
+        .unwrap_or_default()
+        .to_owned();
+    let mcp = StreamableHttpService::new(
+        || Ok(Tools),
+        LocalSessionManager::default().into(),
+        // rmcp checks the Host header (DNS rebinding): allow the public host.
+        StreamableHttpServerConfig::default().with_allowed_hosts([host]),
+    );
+    let protected = ServiceBuilder::new()
+        .layer(BearerAuthLayer::new(verifier).challenge(prm.challenge()))
+        .layer(ScopeGuardLayer::new(policy).challenge(prm.challenge()))
+        .service(mcp);
+    Ok(Router::new()
+        .route_service("/mcp", protected)
+        .fallback_service(prm))
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
+    let public_url = std::env::var("PUBLIC_URL").unwrap_or("http://localhost:8000".into());
+    let verifier =
+        dev_issuer::verifier_from_env(&format!("{public_url}/mcp"), "docs:read jobs:run").await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
+    eprintln!("MCP endpoint: {public_url}/mcp");
+    axum::serve(listener, app(verifier, &public_url)?).await?;
+    Ok(())
+}

@@ -1,0 +1,360 @@
+//! `examples/mcp_server.rs` end to end: the example's own axum app (rmcp streamable HTTP server
+//! behind the layers) on loopback, a real issuer with a test JWKS, and the official `rmcp` client
+//! over real HTTP.
+
+#[path = "support/issuer_server.rs"]
+mod issuer_server;
+
+#[allow(dead_code)]
+#[path = "../examples/mcp_server.rs"]
+mod example;
+
+use std::time::Duration;
+
+use issuer_server::IssuerServer;
+use rmcp::model::{
+    CallToolRequestParams, ClientRequest, ContentBlock, ProgressNotificationParam, Request,
+};
+use rmcp::service::{NotificationContext, PeerRequestOptions, RunningService};
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::auth::{AuthorizationManager, AuthorizationMetadataSource};
+use rmcp::transport::streamable_http_client::{
+    InsufficientScopeError, StreamableHttpClientTransportConfig,
+};
+use rmcp::{ClientHandler, RoleClient, ServiceExt};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use tower_mcp_auth::token::JwksVerifier;
+
+/// Bounds every wait so a broken build fails instead of hanging; never a pass/fail threshold.
+const HANG_GUARD: Duration = Duration::from_secs(20);
+
+struct Server {
+    /// `http://127.0.0.1:port`
+    base: String,
+    /// `http://127.0.0.1:port/mcp`, the MCP URL and the resource identifier.
+    mcp_url: String,
+    issuer: IssuerServer,
+}
+
+async fn server() -> Server {
+    let issuer = IssuerServer::start().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let mcp_url = format!("{base}/mcp");
+    // The MCP URL is the audience, as an MCP client asks for it (RFC 8707 `resource`).
+    let verifier = JwksVerifier::builder(issuer.issuer.clone(), mcp_url.clone())
+        .build()
+        .await
+        .unwrap();
+    let app = example::app(verifier, &base).unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    Server {
+        base,
+        mcp_url,
+        issuer,
+    }
+}
+
+impl Server {
+    fn token(&self, scope: &str) -> String {
+        let mut claims = self.issuer.claims(scope);
+        claims["aud"] = json!(self.mcp_url);
+        self.issuer.sign(&claims)
+    }
+
+    fn transport(&self, token: Option<String>) -> StreamableHttpClientTransport<reqwest::Client> {
+        let mut config = StreamableHttpClientTransportConfig::with_uri(self.mcp_url.clone());
+        if let Some(token) = token {
+            config = config.auth_header(token);
+        }
+        StreamableHttpClientTransport::from_config(config)
+    }
+
+    async fn client(&self, scope: &str) -> RunningService<RoleClient, ()> {
+        guard(().serve(self.transport(Some(self.token(scope)))))
+            .await
+            .expect("initialize")
+    }
+}
+
+async fn guard<F: Future>(future: F) -> F::Output {
+    tokio::time::timeout(HANG_GUARD, future)
+        .await
+        .expect("hang guard")
+}
+
+fn text(content: &[ContentBlock]) -> String {
+    match content {
+        [block] => block.as_text().expect("text content").text.clone(),
+        other => panic!("expected one content block, got {}", other.len()),
+    }
+}
+
+fn call(tool: &str, arguments: Value) -> CallToolRequestParams {
+    CallToolRequestParams::new(tool.to_owned())
+        .with_arguments(arguments.as_object().cloned().unwrap_or_default())
+}
+
+#[tokio::test]
+async fn rmcp_client_with_valid_token_initializes_lists_tools_and_calls_a_tool() {
+    let server = server().await;
+    let client = server.client("docs:read").await;
+    let info = client.peer_info().expect("server info");
+    assert_eq!(
+        info.server_info.as_ref().unwrap().name,
+        "protected-mcp-example"
+    );
+
+    let mut tools: Vec<String> = guard(client.list_all_tools())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|tool| tool.name.into_owned())
+        .collect();
+    tools.sort();
+    assert_eq!(tools, ["countdown", "search_docs", "whoami"]);
+
+    let result = guard(client.call_tool(call("search_docs", json!({"query": "oauth"}))))
+        .await
+        .unwrap();
+    assert_eq!(result.is_error, Some(false));
+    assert_eq!(text(&result.content), "no documents match `oauth`");
+
+    // The tool sees the verified token the layer put in the request's extensions.
+    let result = guard(client.call_tool(call("whoami", json!({}))))
+        .await
+        .unwrap();
+    assert_eq!(
+        text(&result.content),
+        "auth0|user-1 with scopes [docs:read]"
+    );
+    guard(client.cancel()).await.unwrap();
+}
+
+#[tokio::test]
+async fn rmcp_client_without_token_fails_to_initialize_with_the_challenge() {
+    let server = server().await;
+    let error = guard(().serve(server.transport(None)))
+        .await
+        .expect_err("no token");
+    assert!(error.is_authorization_required(), "{error:?}");
+    assert_eq!(
+        error.auth_challenge(),
+        Some(
+            format!(
+                r#"Bearer resource_metadata="{}/.well-known/oauth-protected-resource/mcp", scope="docs:read jobs:run""#,
+                server.base
+            )
+            .as_str()
+        )
+    );
+}
+
+fn metadata_url(server: &Server) -> String {
+    format!("{}/.well-known/oauth-protected-resource/mcp", server.base)
+}
+
+#[tokio::test]
+async fn rmcp_call_of_a_tool_without_its_scope_is_403_step_up() {
+    let server = server().await;
+    let client = server.client("docs:read").await;
+    let error = guard(client.call_tool(call("countdown", json!({"seconds": 1}))))
+        .await
+        .expect_err("countdown needs jobs:run");
+    assert_eq!(
+        error.auth_challenge(),
+        Some(
+            format!(
+                r#"Bearer resource_metadata="{}", error="insufficient_scope", error_description="tools/call countdown requires the scope(s) jobs:run; the token lacks jobs:run", scope="jobs:run""#,
+                metadata_url(&server)
+            )
+            .as_str()
+        )
+    );
+    // rmcp's client reads the scope list to step up (SEP-2350: only this operation's scopes).
+    let mut source = std::error::Error::source(&error);
+    let mut required = None;
+    while let Some(current) = source {
+        if let Some(insufficient) = current.downcast_ref::<InsufficientScopeError>() {
+            required = insufficient.get_required_scope().map(str::to_owned);
+        }
+        source = current.source();
+    }
+    assert_eq!(required.as_deref(), Some("jobs:run"));
+
+    // The session survives the refusal: an allowed call still works.
+    let result = guard(client.call_tool(call("search_docs", json!({"query": "x"}))))
+        .await
+        .unwrap();
+    assert_eq!(result.is_error, Some(false));
+    guard(client.cancel()).await.unwrap();
+}
+
+#[tokio::test]
+async fn tool_call_without_its_scope_is_http_403_with_scope_list_and_json_body() {
+    let server = server().await;
+    let response = reqwest::Client::new()
+        .post(&server.mcp_url)
+        .bearer_auth(server.token("docs:read"))
+        .header("accept", "application/json, text/event-stream")
+        .json(&json!({
+            "jsonrpc": "2.0", "id": 7, "method": "tools/call",
+            "params": {"name": "countdown", "arguments": {"seconds": 1}}
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    let challenge = response.headers()["www-authenticate"].to_str().unwrap();
+    assert!(
+        challenge.starts_with(&format!(
+            r#"Bearer resource_metadata="{}", error="insufficient_scope""#,
+            metadata_url(&server)
+        )),
+        "{challenge}"
+    );
+    assert!(challenge.ends_with(r#", scope="jobs:run""#), "{challenge}");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "insufficient_scope");
+    assert_eq!(body["code"], "insufficient_scope");
+    assert_eq!(body["scope"], "jobs:run");
+    assert_eq!(body["missing_scopes"], json!(["jobs:run"]));
+    assert_eq!(body["operation"], "tools/call countdown");
+}
+
+#[tokio::test]
+async fn the_401_metadata_url_serves_a_prm_whose_resource_is_the_mcp_url() {
+    let server = server().await;
+    let http = reqwest::Client::new();
+    let response = http
+        .post(&server.mcp_url)
+        .header("accept", "application/json, text/event-stream")
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let challenge = response.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let url = challenge
+        .strip_prefix(r#"Bearer resource_metadata=""#)
+        .and_then(|rest| rest.split('"').next())
+        .expect("resource_metadata first");
+    assert_eq!(url, metadata_url(&server));
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], "MISSING_TOKEN");
+
+    let metadata: Value = http.get(url).send().await.unwrap().json().await.unwrap();
+    assert_eq!(metadata["resource"], server.mcp_url);
+    assert_eq!(
+        metadata["authorization_servers"],
+        json!([server.issuer.issuer])
+    );
+    assert_eq!(
+        metadata["scopes_supported"],
+        json!(["docs:read", "jobs:run"])
+    );
+    assert_eq!(metadata["bearer_methods_supported"], json!(["header"]));
+
+    // The root form serves the same document.
+    let root: Value = http
+        .get(format!(
+            "{}/.well-known/oauth-protected-resource",
+            server.base
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(root, metadata);
+}
+
+#[tokio::test]
+async fn rmcp_oauth_discovery_finds_the_metadata_and_the_issuer_from_the_401_alone() {
+    let server = server().await;
+    let error = guard(().serve(server.transport(None)))
+        .await
+        .expect_err("no token");
+    let challenge = error.auth_challenge().expect("a challenge").to_owned();
+
+    let manager = AuthorizationManager::new(server.mcp_url.as_str())
+        .await
+        .unwrap();
+    let resolution = guard(manager.resolve_metadata_from_challenge(Some(&challenge)))
+        .await
+        .unwrap();
+    assert_eq!(
+        resolution.source,
+        AuthorizationMetadataSource::ProtectedResourceMetadata
+    );
+    let issuer = &server.issuer.issuer;
+    let metadata = resolution.metadata;
+    assert_eq!(metadata.issuer.as_deref(), Some(issuer.as_str()));
+    assert_eq!(
+        metadata.authorization_endpoint,
+        format!("{issuer}authorize")
+    );
+    assert_eq!(metadata.token_endpoint, format!("{issuer}oauth/token"));
+    // The client asks for the scopes the challenge hints (the policy's, as the PRM lists them).
+    assert_eq!(
+        manager.select_initial_scopes(&[]).await,
+        ["docs:read", "jobs:run"]
+    );
+}
+
+/// A client that forwards every progress notification to the test.
+struct ProgressClient(mpsc::UnboundedSender<ProgressNotificationParam>);
+
+impl ClientHandler for ProgressClient {
+    async fn on_progress(
+        &self,
+        params: ProgressNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        let _ = self.0.send(params);
+    }
+}
+
+#[tokio::test]
+async fn sse_progress_streams_through_the_layers_before_the_tool_finishes() {
+    let server = server().await;
+    let (progress_tx, mut progress_rx) = mpsc::unbounded_channel();
+    let client = guard(
+        ProgressClient(progress_tx)
+            .serve(server.transport(Some(server.token("docs:read jobs:run")))),
+    )
+    .await
+    .unwrap();
+
+    // A countdown that would run a minute: only a streamed SSE response lets its first progress
+    // event reach the client while it is still running.
+    let request =
+        ClientRequest::CallToolRequest(Request::new(call("countdown", json!({"seconds": 60}))));
+    let mut handle =
+        guard(client.send_cancellable_request(request, PeerRequestOptions::no_options()))
+            .await
+            .unwrap();
+    let first = guard(progress_rx.recv()).await.expect("a progress event");
+    assert_eq!(first.progress_token, handle.progress_token);
+    assert_eq!(first.progress, 0.0);
+    assert_eq!(first.total, Some(60.0));
+    assert_eq!(first.message.as_deref(), Some("60 s left"));
+    assert!(
+        matches!(
+            handle.rx.try_recv(),
+            Err(tokio::sync::oneshot::error::TryRecvError::Empty)
+        ),
+        "the response must not have arrived before the first progress event"
+    );
+
+    // The cancellation is another POST through the same layers.
+    guard(handle.cancel(Some("seen enough".into())))
+        .await
+        .unwrap();
+    guard(client.cancel()).await.unwrap();
+}
