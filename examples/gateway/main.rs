@@ -245,6 +245,7 @@ async fn run(config: Config) -> Result<(), BoxError> {
         %addr,
         mode = if dev.is_some() { "DEV MODE" } else { "production" },
         resource = %resource_url,
+        metadata = tower_mcp_auth::prm::metadata_url(resource_url.as_str()).unwrap_or_default(),
         audience = %audience,
         functions_base = functions_base.as_ref().map(|u| u.as_str()),
         mcp_upstream = config.mcp_upstream.as_ref().map(|u| u.as_str()),
