@@ -24,7 +24,7 @@
 //! # use tower_mcp_auth::{AccessToken, challenge::AuthError, token::TokenVerifier};
 //! # struct MyVerifier;
 //! # impl TokenVerifier for MyVerifier {
-//! #     async fn verify(&self, _: &str) -> Result<AccessToken, AuthError> { unimplemented!() }
+//! #     async fn verify(&self, _: &str) -> Result<AccessToken, AuthError> { Err(AuthError::missing_token()) }
 //! # }
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
