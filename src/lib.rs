@@ -68,6 +68,7 @@ pub mod challenge;
 pub mod dev;
 #[cfg(feature = "axum")]
 pub mod extract;
+pub mod health;
 pub mod prm;
 pub mod scope;
 pub mod token;

@@ -154,3 +154,30 @@ async fn token_without_kid_is_unknown_key_id() {
     let error = verifier.verify(&token).await.map(|_| ()).unwrap_err();
     assert_eq!(error.code(), ErrorCode::UnknownKeyId);
 }
+
+#[tokio::test]
+async fn health_report_follows_the_jwks_and_keeps_verifying_with_cached_keys() {
+    use tower_mcp_auth::health::AuthHealth;
+    let issuer = IssuerServer::start().await;
+    let verifier = verifier(&issuer, Duration::ZERO).await;
+    let health = AuthHealth::new(verifier.clone());
+    let report = health.report();
+    assert!(report.is_healthy());
+    assert_eq!(report.status, "ok");
+    assert_eq!(report.issuer, issuer.issuer);
+    assert_eq!(report.jwks.key_count, 1);
+    assert!(report.jwks.reachable && !report.jwks.verifying_with_cached_keys);
+
+    issuer.set_mode(JwksMode::Fail);
+    assert!(verifier.refresh_keys().await.is_err());
+    let report = health.report();
+    assert!(!report.is_healthy());
+    assert_eq!(report.status, "unavailable");
+    assert!(report.jwks.verifying_with_cached_keys);
+    assert!(report.jwks.last_error.as_deref().unwrap().contains("500"));
+    verifier.verify(&issuer.token("a")).await.unwrap();
+
+    issuer.set_mode(JwksMode::Serve);
+    assert_eq!(verifier.refresh_keys().await, Ok(1));
+    assert!(health.report().is_healthy());
+}

@@ -31,6 +31,8 @@ use tower_mcp_auth::{
 use url::Url;
 
 use crate::config::AllowedOrigins;
+use tower_mcp_auth::health::AuthHealth;
+
 use crate::health::{self, HealthState};
 use crate::policy::GatewayPolicy;
 use crate::proxy::{self, Proxy};
@@ -103,9 +105,11 @@ pub fn router(settings: Settings) -> Result<Router, PrmError> {
     let health = Router::new()
         .route("/health/auth0", get(health::auth0_health))
         .with_state(HealthState {
-            verifier: settings.verifier,
+            health: match settings.webhook.as_ref() {
+                Some((_, auth0)) => AuthHealth::new(settings.verifier).with_auth0(auth0.clone()),
+                None => AuthHealth::new(settings.verifier),
+            },
             mode: settings.mode,
-            auth0: settings.webhook.as_ref().map(|(_, health)| health.clone()),
         });
 
     let mut app = Router::new()

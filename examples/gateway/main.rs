@@ -212,7 +212,9 @@ async fn run(config: Config) -> Result<(), BoxError> {
         .build()
         .await
         .map_err(|e| format!("the token verifier could not start: {e}"))?;
-    health::spawn_jwks_probe(verifier.clone(), config.jwks_probe_interval);
+    // Keeps /health/auth0 current even when no token needs a new key.
+    tower_mcp_auth::health::AuthHealth::new(verifier.clone())
+        .spawn_jwks_probe(config.jwks_probe_interval);
 
     let functions_base = match (&config.functions_base, dev.is_some()) {
         (Some(url), _) => Some(url.clone()),

@@ -1,0 +1,188 @@
+//! [`AuthHealth`]: can this server verify tokens, and how is the Auth0 side doing?
+//!
+//! One value gathers what an operator's health endpoint shows: the JWKS (reachable, how many keys,
+//! last fetch and error) and, with the `auth0` feature, the last Management API call and the last
+//! log-stream delivery. [`HealthReport::is_healthy`] is true when the issuer's JWKS was fetched
+//! successfully the last time it was tried and holds keys.
+//!
+//! While the JWKS endpoint is down, tokens still verify with the last good keys
+//! (`verifying_with_cached_keys`), so do not make this a liveness or readiness probe: it would take
+//! every replica out at once for an outage that does not stop them working.
+//!
+//! ```no_run
+//! use axum::{Json, Router, http::StatusCode, routing::get};
+//! use tower_mcp_auth::{health::AuthHealth, token::JwksVerifier};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let verifier = JwksVerifier::builder("https://tenant.example.com/", "https://api.example.com")
+//!     .build()
+//!     .await?;
+//! let health = AuthHealth::new(verifier);
+//! health.spawn_jwks_probe(std::time::Duration::from_secs(60));
+//! let app: Router = Router::new().route("/health/auth0", get(move || async move {
+//!     let report = health.report();
+//!     let status = if report.is_healthy() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+//!     (status, Json(report))
+//! }));
+//! # Ok(()) }
+//! ```
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+#[cfg(feature = "auth0")]
+use crate::auth0::{Auth0Health, ManagementCallRecord};
+use crate::token::JwksVerifier;
+
+/// The health sources of one protected server. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AuthHealth {
+    verifier: JwksVerifier,
+    #[cfg(feature = "auth0")]
+    auth0: Option<Auth0Health>,
+}
+
+/// A point-in-time health report, serialisable as the health endpoint's JSON body.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HealthReport {
+    /// `"ok"` or `"unavailable"`.
+    pub status: &'static str,
+    /// The issuer whose tokens are accepted.
+    pub issuer: String,
+    /// The audience every token must contain.
+    pub audience: String,
+    /// The issuer's key set.
+    pub jwks: JwksHealth,
+    /// The last Management API call (`None` without the webhook).
+    #[cfg(feature = "auth0")]
+    pub management_api: Option<ManagementApiHealth>,
+    /// The log-stream webhook.
+    #[cfg(feature = "auth0")]
+    pub webhook: WebhookHealth,
+}
+
+/// The JWKS part of a [`HealthReport`]. Times are seconds since the Unix epoch.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct JwksHealth {
+    /// Where the keys come from.
+    pub uri: String,
+    /// The last fetch succeeded.
+    pub reachable: bool,
+    /// How many signing keys are held.
+    pub key_count: usize,
+    /// The endpoint is failing but keys from an earlier fetch still verify tokens.
+    pub verifying_with_cached_keys: bool,
+    /// When the last fetch attempt ended.
+    pub last_fetch_at: Option<u64>,
+    /// When keys were last fetched successfully.
+    pub last_success_at: Option<u64>,
+    /// Why the last fetch failed.
+    pub last_error: Option<String>,
+    /// Fetches since start.
+    pub fetch_count: u64,
+}
+
+/// The Management API part of a [`HealthReport`].
+#[cfg(feature = "auth0")]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ManagementApiHealth {
+    /// The last call made.
+    pub last_call: Option<ManagementCallRecord>,
+    /// When a call last succeeded.
+    pub last_success_at: Option<u64>,
+}
+
+/// The webhook part of a [`HealthReport`].
+#[cfg(feature = "auth0")]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WebhookHealth {
+    /// The webhook is mounted.
+    pub enabled: bool,
+    /// When it last received an authenticated delivery.
+    pub last_event_at: Option<u64>,
+}
+
+impl AuthHealth {
+    /// Health of token verification with `verifier`.
+    pub fn new(verifier: JwksVerifier) -> Self {
+        Self {
+            verifier,
+            #[cfg(feature = "auth0")]
+            auth0: None,
+        }
+    }
+
+    /// Adds the state shared by the webhook and the Management API client.
+    #[cfg(feature = "auth0")]
+    pub fn with_auth0(mut self, health: Auth0Health) -> Self {
+        self.auth0 = Some(health);
+        self
+    }
+
+    /// The report now.
+    pub fn report(&self) -> HealthReport {
+        let jwks = self.verifier.jwks_status();
+        let reachable = jwks.last_success_at.is_some() && jwks.last_error.is_none();
+        let healthy = reachable && jwks.key_count > 0;
+        #[cfg(feature = "auth0")]
+        let auth0 = self.auth0.as_ref().map(Auth0Health::snapshot);
+        HealthReport {
+            status: if healthy { "ok" } else { "unavailable" },
+            issuer: self.verifier.issuer().to_owned(),
+            audience: self.verifier.audience().to_owned(),
+            jwks: JwksHealth {
+                uri: jwks.jwks_uri,
+                reachable,
+                key_count: jwks.key_count,
+                verifying_with_cached_keys: !reachable && jwks.key_count > 0,
+                last_fetch_at: jwks.last_fetch_at.map(unix),
+                last_success_at: jwks.last_success_at.map(unix),
+                last_error: jwks.last_error,
+                fetch_count: jwks.fetch_count,
+            },
+            #[cfg(feature = "auth0")]
+            management_api: auth0.as_ref().map(|a| ManagementApiHealth {
+                last_call: a.last_management_call.clone(),
+                last_success_at: a.last_management_success_at,
+            }),
+            #[cfg(feature = "auth0")]
+            webhook: WebhookHealth {
+                enabled: auth0.is_some(),
+                last_event_at: auth0.as_ref().and_then(|a| a.last_event_at),
+            },
+        }
+    }
+
+    /// Fetches the JWKS every `interval` in the background, so the report reflects the issuer's
+    /// state even when no token needs a new key. Failures keep the last good keys (and are
+    /// logged by the key store). Needs a Tokio runtime.
+    pub fn spawn_jwks_probe(&self, interval: Duration) -> tokio::task::JoinHandle<()> {
+        let verifier = self.verifier.clone();
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(interval);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            ticks.tick().await; // the verifier fetched the keys when it was built
+            loop {
+                ticks.tick().await;
+                // The outcome is recorded in the verifier's status, which the report reads.
+                let _ = verifier.refresh_keys().await;
+            }
+        })
+    }
+}
+
+impl HealthReport {
+    /// True when tokens can be verified with freshly fetched keys.
+    pub fn is_healthy(&self) -> bool {
+        self.status == "ok"
+    }
+}
+
+fn unix(at: SystemTime) -> u64 {
+    at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
