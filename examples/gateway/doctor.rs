@@ -60,7 +60,7 @@ impl Report {
     }
 }
 
-/// What to do about each token failure; the troubleshooting table of docs/gateway.md.
+/// What to do about each token failure; the troubleshooting table of the README.
 pub fn fix_for(code: ErrorCode) -> &'static str {
     match code {
         ErrorCode::EncryptedJwe | ErrorCode::NotJws => {
@@ -98,7 +98,7 @@ pub fn fix_for(code: ErrorCode) -> &'static str {
         ErrorCode::TokenTooLarge | ErrorCode::MalformedToken => {
             "paste the access token exactly (not the ID token, no quotes or line breaks)"
         }
-        _ => "see docs/gateway.md, Troubleshooting",
+        _ => "see the README, Troubleshooting",
     }
 }
 

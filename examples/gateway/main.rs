@@ -7,7 +7,7 @@
 //! ```
 //!
 //! Configuration comes from the environment (and an optional `.env` file); `.env.sample` lists
-//! every variable. See `docs/gateway.md`.
+//! every variable. See the README, "The example gateway".
 
 mod app;
 mod config;

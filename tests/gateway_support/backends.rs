@@ -33,7 +33,7 @@ pub struct Backend {
     pub seen: Arc<Mutex<Vec<Seen>>>,
 }
 
-/// The documented check a backend makes (docs/gateway.md): HMAC-SHA256 over
+/// The documented check a backend makes (README.md, "The identity the backend receives"): HMAC-SHA256 over
 /// `v1\nMETHOD\nPATH\nSUB\nSCOPES\nTIMESTAMP`, hex, with a fresh timestamp.
 pub fn signature_is_valid(method: &str, path: &str, headers: &HeaderMap) -> bool {
     let get = |name: &str| {
