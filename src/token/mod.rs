@@ -12,6 +12,7 @@ mod credential;
 mod discovery;
 mod jwks;
 mod key_store;
+mod registered_claims;
 mod verifier;
 
 pub use access_token::AccessToken;
