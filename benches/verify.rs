@@ -182,5 +182,66 @@ where
     service.ready().await?.call(request).await
 }
 
-criterion_group!(benches, bench_verify);
+/// The load run's app, in process: hyper and the kernel left out, so what remains is axum and
+/// the layers. `axum_plain` is the baseline.
+fn bench_stack(c: &mut Criterion) {
+    use axum::body::{Body, Bytes};
+    use axum::routing::post;
+    use tower_mcp_auth::{ScopeGuardLayer, ScopePolicy};
+
+    const BODY: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"search","arguments":{"query":"tower middleware","limit":10}}}"#;
+    const ANSWER: &str =
+        r#"{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"ok"}]}}"#;
+    let fx = fixture();
+    let token = fx.signer.sign(&auth0_like_claims(&fx.issuer, 0)).unwrap();
+    let app = Router::new().route(
+        "/mcp",
+        post(|_body: Bytes| async { ([("content-type", "application/json")], ANSWER) }),
+    );
+    let policy = ScopePolicy::builder()
+        .tool("search", ["search.read"])
+        .build()
+        .unwrap();
+    let protected = app
+        .clone()
+        .layer(ScopeGuardLayer::new(policy))
+        .layer(BearerAuthLayer::new(fx.verifier.clone()));
+    let request = |token: &str| {
+        Request::post("/mcp")
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            .body(Body::from(BODY))
+            .unwrap()
+    };
+    let mut group = c.benchmark_group("stack");
+    for (name, router, token, status) in [
+        ("axum_plain", &app, token.as_str(), 200),
+        (
+            "axum_protected_repeated_token",
+            &protected,
+            token.as_str(),
+            200,
+        ),
+        (
+            "axum_protected_malformed_token",
+            &protected,
+            "mF_9B5f-4_1JqM-opaque",
+            401,
+        ),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let response = fx
+                    .runtime
+                    .block_on(router.clone().oneshot(request(token)))
+                    .unwrap();
+                assert_eq!(response.status(), status);
+                response
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_verify, bench_stack);
 criterion_main!(benches);

@@ -22,6 +22,7 @@ pub mod dev;
 #[cfg(feature = "axum")]
 pub mod extract;
 pub mod prm;
+mod refusals;
 pub mod scope;
 pub mod token;
 

@@ -1,7 +1,8 @@
 //! Load run: a plain axum app against the same app behind `BearerAuthLayer` + `ScopeGuardLayer`,
 //! and against a naive decode-per-request middleware, all measured in one run.
 //!
-//! `cargo bench --bench load` (about 80 s; `LOAD_ROUNDS`, `LOAD_SECS`, `LOAD_CONCURRENCY` tune it).
+//! `cargo bench --bench load` (about 80 s; `LOAD_ROUNDS`, `LOAD_SECS`, `LOAD_CONCURRENCY` tune it,
+//! `LOAD_ONLY=<part of a scenario name>` runs only matching scenarios, e.g. to profile one).
 //!
 //! - Each server is a child process (this binary re-executed with a role), pinned with `taskset`
 //!   to CPU 0; this process (client + the issuer's JWKS server) pins itself to CPU 1.
@@ -71,6 +72,8 @@ struct Config {
     measure: Duration,
     concurrency: usize,
     pool_size: usize,
+    /// Runs only the scenarios whose name contains this (for profiling one path).
+    only: Option<String>,
 }
 
 impl Config {
@@ -87,6 +90,7 @@ impl Config {
             measure: Duration::from_secs_f64(var("LOAD_SECS", 2.0)),
             concurrency: var("LOAD_CONCURRENCY", 32.0) as usize,
             pool_size: var("LOAD_TOKENS", 4000.0) as usize,
+            only: std::env::var("LOAD_ONLY").ok(),
         }
     }
 }
@@ -234,6 +238,13 @@ async fn run(inputs: RunInputs) {
             // Rotate the order every round, so no scenario always runs first or after another.
             let index = (step + round) % scenarios.len();
             let scenario = &scenarios[index];
+            if !config
+                .only
+                .as_deref()
+                .is_none_or(|only| scenario.name.contains(only))
+            {
+                continue;
+            }
             let server = &servers[&scenario.role];
             server.reset_peak_rss();
             let cpu_before = server.cpu_secs();

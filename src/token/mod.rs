@@ -7,8 +7,8 @@
 
 mod access_token;
 pub(crate) mod cache;
-mod classify;
-mod credential;
+pub(crate) mod classify;
+pub(crate) mod credential;
 mod discovery;
 mod jwks;
 mod key_store;
