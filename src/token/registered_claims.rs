@@ -1,6 +1,11 @@
 //! One pass over a token's claims JSON that keeps only the registered claims an
-//! [`AccessToken`](crate::AccessToken) answers from, and skips every other claim without
+//! [`AccessToken`](crate::AccessToken) answers from, and checks every other claim without
 //! building it (no `Map`, no allocation for custom claims).
+//!
+//! Other claims are read as [`Checked`]: every string is decoded and every number parsed as a
+//! `serde_json::Value` would be, so JSON that a `Map` would refuse (a lone surrogate escape, a
+//! number beyond `f64`) is refused here too, and [`claims()`](crate::AccessToken::claims) can
+//! always build its `Map` later.
 //!
 //! Each claim is read into a [`Claim`] that records its JSON shape, so a wrong type is reported
 //! by the caller naming the claim (`MISSING_CLAIM`, "no valid `aud` claim"), exactly as a lookup
@@ -10,7 +15,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 
 /// The JSON shape of one registered claim, keeping what can be used.
 #[derive(Debug, Default)]
@@ -82,7 +87,7 @@ impl<'de> Visitor<'de> for ClaimsVisitor {
                 "scope" => &mut claims.scope,
                 "permissions" => &mut claims.permissions,
                 _ => {
-                    map.next_value::<IgnoredAny>()?;
+                    map.next_value::<Checked>()?;
                     continue;
                 }
             };
@@ -142,8 +147,57 @@ impl<'de> Visitor<'de> for ClaimVisitor {
         Ok(Claim::List(items))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        while map.next_entry::<Checked, Checked>()?.is_some() {}
         Ok(Claim::Other)
+    }
+}
+
+/// Any JSON value, checked as `serde_json::Value` would check it, and dropped.
+///
+/// (`serde::de::IgnoredAny` is cheaper but lets through what a `Value` refuses: serde_json skips
+/// strings and numbers without decoding them.)
+struct Checked;
+
+impl<'de> de::Deserialize<'de> for Checked {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(CheckedVisitor)
+    }
+}
+
+struct CheckedVisitor;
+
+impl<'de> Visitor<'de> for CheckedVisitor {
+    type Value = Checked;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(Checked)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Checked)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(Checked)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(Checked)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Checked)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(Checked)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<Checked>()?.is_some() {}
+        Ok(Checked)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<Checked, Checked>()?.is_some() {}
+        Ok(Checked)
     }
 }
 
@@ -195,6 +249,25 @@ mod tests {
     fn escaped_names_and_values_are_decoded() {
         let claims = RegisteredClaims::parse(r#"{"s\u0075b":"a\"b"}"#).unwrap();
         assert!(matches!(claims.sub, Claim::Str(ref s) if s == "a\"b"));
+    }
+
+    #[test]
+    fn what_a_map_refuses_is_refused() {
+        for json in [
+            r#"{"x":"\ud800"}"#,
+            r#"{"x":{"y":["\udc00"]}}"#,
+            r#"{"x":1e999}"#,
+            r#"{"aud":[1e999]}"#,
+            r#"{"x":{"\ud800":1}}"#,
+        ] {
+            assert!(
+                serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(json).is_err()
+            );
+            assert!(RegisteredClaims::parse(json).is_err(), "{json}");
+        }
+        let nested = format!("{{\"x\":{}1{}}}", "[".repeat(200), "]".repeat(200));
+        assert!(serde_json::from_str::<serde_json::Value>(&nested).is_err());
+        assert!(RegisteredClaims::parse(&nested).is_err());
     }
 
     #[test]
