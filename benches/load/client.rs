@@ -52,9 +52,15 @@ pub async fn drive(
             run_worker(addr, &requests, worker, concurrency, expect, from, until).await
         }));
     }
+    // A server that stops answering must fail the run, not hang it.
+    let deadline = tokio::time::Instant::from_std(until + Duration::from_secs(10));
     let mut total = Outcome::default();
     for worker in workers {
-        total.merge(worker.await.expect("worker panicked"));
+        let outcome = tokio::time::timeout_at(deadline, worker)
+            .await
+            .expect("a server stopped answering")
+            .expect("worker panicked");
+        total.merge(outcome);
     }
     total
 }
