@@ -211,12 +211,19 @@ async fn run(inputs: RunInputs) {
             expect: 401,
         },
         Scenario {
+            name: "bearer layer only, repeated token",
+            role: Role::BearerOnly,
+            requests: requests.repeated.clone(),
+            expect: 200,
+        },
+        Scenario {
             name: "protected, random-kid flood",
             role: Role::Protected,
             requests: requests.random_kid.clone(),
             expect: 401,
         },
     ];
+    // The flood is last: its JWKS fetches are counted per round.
     let flood = scenarios.len() - 1;
 
     println!(

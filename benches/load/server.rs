@@ -51,14 +51,17 @@ pub enum Role {
     Protected,
     /// Same, with a 16-token cache: every request of the distinct-token pool is a miss.
     ProtectedSmallCache,
+    /// `BearerAuthLayer` alone (default cache), to split the cost between the two layers.
+    BearerOnly,
 }
 
 impl Role {
-    pub const ALL: [Role; 4] = [
+    pub const ALL: [Role; 5] = [
         Role::Plain,
         Role::Naive,
         Role::Protected,
         Role::ProtectedSmallCache,
+        Role::BearerOnly,
     ];
 
     pub fn name(self) -> &'static str {
@@ -67,6 +70,7 @@ impl Role {
             Role::Naive => "naive",
             Role::Protected => "protected",
             Role::ProtectedSmallCache => "protected-small-cache",
+            Role::BearerOnly => "bearer-only",
         }
     }
 
@@ -98,8 +102,9 @@ pub fn serve(role: &str) {
         let app = match role {
             Role::Plain => app(),
             Role::Naive => naive(app()),
-            Role::Protected => protected(app(), None).await,
-            Role::ProtectedSmallCache => protected(app(), Some(SMALL_CACHE)).await,
+            Role::Protected => protected(app(), None, true).await,
+            Role::ProtectedSmallCache => protected(app(), Some(SMALL_CACHE), true).await,
+            Role::BearerOnly => protected(app(), None, false).await,
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -114,7 +119,7 @@ pub fn serve(role: &str) {
     });
 }
 
-async fn protected(app: Router, cache: Option<usize>) -> Router {
+async fn protected(app: Router, cache: Option<usize>, scope_guard: bool) -> Router {
     let verifier = JwksVerifier::builder(env(ISSUER_ENV), AUDIENCE)
         .jwks_uri(env(JWKS_ENV))
         .refresh_cooldown(REFRESH_COOLDOWN)
@@ -131,7 +136,11 @@ async fn protected(app: Router, cache: Option<usize>) -> Router {
         bearer = bearer.token_cache_capacity(capacity);
     }
     // The last layer added is the outermost: bearer, then the scope guard, then the app.
-    app.layer(ScopeGuardLayer::new(policy)).layer(bearer)
+    if scope_guard {
+        app.layer(ScopeGuardLayer::new(policy)).layer(bearer)
+    } else {
+        app.layer(bearer)
+    }
 }
 
 struct Naive {
