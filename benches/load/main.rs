@@ -1,7 +1,7 @@
 //! Load run: a plain axum app against the same app behind `BearerAuthLayer` + `ScopeGuardLayer`,
 //! and against a naive decode-per-request middleware, all measured in one run.
 //!
-//! `cargo bench --bench load` (about 80 s; `LOAD_ROUNDS`, `LOAD_SECS`, `LOAD_CONCURRENCY` tune it,
+//! `cargo bench --bench load` (about 85 s; `LOAD_ROUNDS`, `LOAD_SECS`, `LOAD_CONCURRENCY` tune it,
 //! `LOAD_ONLY=<part of a scenario name>` runs only matching scenarios, e.g. to profile one).
 //!
 //! - Each server is a child process (this binary re-executed with a role), pinned with `taskset`
