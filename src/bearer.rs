@@ -2,12 +2,14 @@
 //!
 //! The request's way through it, top-down:
 //!
-//! 1. read the one credential: `Authorization: Bearer <token>` ([`bearer_token`]); none → 401
-//!    with the plain challenge, malformed → 400 `invalid_request`;
-//! 2. refuse what is not a compact JWS before any crypto ([`require_jws`]): JWE →
-//!    `ACCESS_TOKEN_IS_ENCRYPTED_JWE`, opaque → `ACCESS_TOKEN_NOT_JWS`;
-//! 3. look the token up in the verified-token cache; on a hit re-check `exp`/`nbf` and go on;
-//! 4. otherwise verify it with the [`TokenVerifier`] (signature, `iss`, `aud`, `exp`, …);
+//! 1. read the one credential: `Authorization: Bearer <token>`
+//!    ([`bearer_token`](crate::token::bearer_token)); none → 401 with the plain challenge;
+//! 2. look the token up in the verified-token cache (by its SHA-256); on a hit re-check
+//!    `exp`/`nbf` and go on to step 5;
+//! 3. otherwise check its characters (malformed → 400 `invalid_request`) and refuse what is not
+//!    a compact JWS before any crypto ([`require_jws`]): JWE → `ACCESS_TOKEN_IS_ENCRYPTED_JWE`,
+//!    opaque → `ACCESS_TOKEN_NOT_JWS`;
+//! 4. verify it with the [`TokenVerifier`] (signature, `iss`, `aud`, `exp`, …);
 //! 5. insert the [`AccessToken`] into the request's extensions and call the inner service.
 //!
 //! Every refusal is answered by the layer's [`Challenge`] (RFC 6750 `WWW-Authenticate` with the
@@ -44,8 +46,10 @@ use tower_service::Service;
 
 use crate::body::ResponseBody;
 use crate::challenge::{AuthError, Challenge, ErrorCode};
+use crate::refusals::Refusals;
 use crate::token::cache::{TokenCache, TokenKey, now_secs};
-use crate::token::{AccessToken, TokenVerifier, bearer_token, require_jws};
+use crate::token::credential::{bearer_credential, checked_token};
+use crate::token::{AccessToken, TokenVerifier, require_jws};
 
 /// The default bound on a bearer token's length: 16 KiB.
 pub const DEFAULT_MAX_TOKEN_LEN: usize = 16 * 1024;
@@ -57,7 +61,7 @@ pub const DEFAULT_TOKEN_CACHE_CAPACITY: usize = 10_000;
 /// Cheap to clone; every service it makes shares one verifier and one token cache.
 pub struct BearerAuthLayer<V> {
     verifier: Arc<V>,
-    challenge: Arc<Challenge>,
+    refusals: Arc<Refusals>,
     cache: Option<Arc<TokenCache>>,
     max_token_len: usize,
 }
@@ -66,7 +70,7 @@ impl<V> Clone for BearerAuthLayer<V> {
     fn clone(&self) -> Self {
         Self {
             verifier: Arc::clone(&self.verifier),
-            challenge: Arc::clone(&self.challenge),
+            refusals: Arc::clone(&self.refusals),
             cache: self.cache.clone(),
             max_token_len: self.max_token_len,
         }
@@ -76,7 +80,7 @@ impl<V> Clone for BearerAuthLayer<V> {
 impl<V> std::fmt::Debug for BearerAuthLayer<V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BearerAuthLayer")
-            .field("challenge", &self.challenge)
+            .field("challenge", self.refusals.challenge())
             .field("cache", &self.cache.as_ref().map(|c| c.len()))
             .field("max_token_len", &self.max_token_len)
             .finish_non_exhaustive()
@@ -89,7 +93,7 @@ impl<V: TokenVerifier> BearerAuthLayer<V> {
     pub fn new(verifier: V) -> Self {
         Self {
             verifier: Arc::new(verifier),
-            challenge: Arc::new(Challenge::new()),
+            refusals: Arc::new(Refusals::new(Challenge::new())),
             cache: Some(Arc::new(TokenCache::new(DEFAULT_TOKEN_CACHE_CAPACITY))),
             max_token_len: DEFAULT_MAX_TOKEN_LEN,
         }
@@ -97,13 +101,14 @@ impl<V: TokenVerifier> BearerAuthLayer<V> {
 
     /// Uses `challenge` for every refusal (share it with the scope guard).
     pub fn challenge(mut self, challenge: Challenge) -> Self {
-        self.challenge = Arc::new(challenge);
+        self.refusals = Arc::new(Refusals::new(challenge));
         self
     }
 
     /// Sets the RFC 9728 `resource_metadata` URL of the challenges.
     pub fn resource_metadata(mut self, url: impl Into<String>) -> Self {
-        self.challenge = Arc::new((*self.challenge).clone().resource_metadata(url));
+        let challenge = self.refusals.challenge().clone().resource_metadata(url);
+        self.refusals = Arc::new(Refusals::new(challenge));
         self
     }
 
@@ -186,14 +191,14 @@ where
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let layer = &self.layer;
-        let token = match bearer_token(req.headers(), req.uri(), layer.max_token_len)
-            .and_then(|token| require_jws(token).map(|()| token))
-        {
-            Ok(token) => token,
+        let credential = match bearer_credential(req.headers(), req.uri(), layer.max_token_len) {
+            Ok(credential) => credential,
             Err(error) => return ResponseFuture::refused(layer.refuse(&error, &req)),
         };
 
-        let cache_key = layer.cache.as_ref().map(|_| TokenCache::key(token));
+        // A cached token passed every check below when it was verified, and the key is the
+        // SHA-256 of its bytes: a hit skips them and goes straight to the time claims.
+        let cache_key = layer.cache.as_ref().map(|_| TokenCache::key(credential));
         if let (Some(cache), Some(key)) = (&layer.cache, &cache_key)
             && let Some(cached) = cache.get(key)
         {
@@ -210,6 +215,11 @@ where
             };
         }
 
+        let token =
+            match checked_token(credential).and_then(|token| require_jws(token).map(|()| token)) {
+                Ok(token) => token,
+                Err(error) => return ResponseFuture::refused(layer.refuse(&error, &req)),
+            };
         let verifier = Arc::clone(&layer.verifier);
         let token = token.to_owned();
         let verify: VerifyFuture = Box::pin(async move { verifier.verify(&token).await });
@@ -223,7 +233,7 @@ where
                     inner,
                     request: req,
                     cache: layer.cache.clone().zip(cache_key),
-                    challenge: Arc::clone(&layer.challenge),
+                    refusals: Arc::clone(&layer.refusals),
                 }),
             },
         }
@@ -233,7 +243,7 @@ where
 impl<V> BearerAuthLayer<V> {
     fn refuse<ReqBody>(&self, error: &AuthError, req: &Request<ReqBody>) -> Refusal {
         log_refusal(error);
-        self.challenge.response(error, req.headers())
+        self.refusals.response(error, req.headers())
     }
 }
 
@@ -254,7 +264,7 @@ struct Pending<S, ReqBody> {
     inner: S,
     request: Request<ReqBody>,
     cache: Option<(Arc<TokenCache>, TokenKey)>,
-    challenge: Arc<Challenge>,
+    refusals: Arc<Refusals>,
 }
 
 pin_project! {
@@ -326,7 +336,7 @@ where
                         mut inner,
                         mut request,
                         cache,
-                        challenge,
+                        refusals,
                     }) = pending.take()
                     else {
                         return Poll::Ready(Ok(Response::new(ResponseBody::empty())));
@@ -342,7 +352,7 @@ where
                         }
                         Err(error) => {
                             log_refusal(&error);
-                            return Poll::Ready(Ok(challenge.response(&error, request.headers())));
+                            return Poll::Ready(Ok(refusals.response(&error, request.headers())));
                         }
                     }
                 }

@@ -277,6 +277,37 @@ impl AuthError {
         self.operation.as_deref()
     }
 
+    /// [`to_json`](Self::to_json) serialized, written directly (no intermediate `Value`); the
+    /// same bytes, keys in the same (sorted) order.
+    fn json_body(&self) -> Bytes {
+        #[derive(serde::Serialize)]
+        struct Body<'a> {
+            code: &'static str,
+            error: &'static str,
+            error_description: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            missing_scopes: Option<&'a [String]>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            operation: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            scope: Option<String>,
+        }
+        let scope_error = self.code == ErrorCode::InsufficientScope;
+        let body = Body {
+            code: self.code.as_str(),
+            error: self.code.body_error(),
+            error_description: &self.description,
+            missing_scopes: scope_error.then_some(self.missing_scopes.as_slice()),
+            operation: self.operation.as_deref().filter(|_| scope_error),
+            scope: scope_error.then(|| self.required_scopes.join(" ")),
+        };
+        // Serializing strings and string lists cannot fail; an empty body keeps the no-panic
+        // promise regardless.
+        serde_json::to_vec(&body)
+            .map(Bytes::from)
+            .unwrap_or_default()
+    }
+
     /// The JSON body: `{"error", "code", "error_description"}`, plus `scope`,
     /// `missing_scopes` and `operation` for `insufficient_scope`.
     pub fn to_json(&self) -> serde_json::Value {
@@ -390,45 +421,70 @@ impl Challenge {
         error: &AuthError,
         request_headers: &HeaderMap,
     ) -> Response<ResponseBody<B>> {
-        let grpc = is_grpc(request_headers);
-        let mut response = if grpc {
-            let mut response = Response::new(ResponseBody::empty());
-            let headers = response.headers_mut();
-            headers.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/grpc"),
-            );
-            headers.insert(
-                "grpc-status",
-                HeaderValue::from(u16::from(error.code.grpc_status())),
-            );
-            if let Ok(message) = HeaderValue::from_str(&grpc_percent_encode(&format!(
-                "{}: {}",
-                error.code.as_str(),
-                error.description
-            ))) {
-                headers.insert("grpc-message", message);
-            }
-            response
-        } else {
-            let body = Bytes::from(error.to_json().to_string());
-            let mut response = Response::new(ResponseBody::full(body));
-            *response.status_mut() = error.code.status();
-            response.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-            response
-        };
-        // Every RFC 6750 failure carries the challenge; a refusal no token can fix does not.
-        if error.code.rfc6750_error().is_some() || error.code == ErrorCode::MissingToken {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, self.www_authenticate(error));
+        if !is_grpc(request_headers) {
+            return self.render_http(error).response();
         }
+        let mut response = Response::new(ResponseBody::empty());
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/grpc"),
+        );
+        headers.insert(
+            "grpc-status",
+            HeaderValue::from(u16::from(error.code.grpc_status())),
+        );
+        if let Ok(message) = HeaderValue::from_str(&grpc_percent_encode(&format!(
+            "{}: {}",
+            error.code.as_str(),
+            error.description
+        ))) {
+            headers.insert("grpc-message", message);
+        }
+        if carries_challenge(error) {
+            headers.insert(header::WWW_AUTHENTICATE, self.www_authenticate(error));
+        }
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         response
-            .headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+
+    /// The HTTP (non-gRPC) answer for `error`, as parts that can be kept and reused.
+    pub(crate) fn render_http(&self, error: &AuthError) -> RenderedRefusal {
+        RenderedRefusal {
+            status: error.code.status(),
+            www_authenticate: carries_challenge(error).then(|| self.www_authenticate(error)),
+            body: error.json_body(),
+        }
+    }
+}
+
+/// Every RFC 6750 failure carries the challenge; a refusal no token can fix does not.
+fn carries_challenge(error: &AuthError) -> bool {
+    error.code.rfc6750_error().is_some() || error.code == ErrorCode::MissingToken
+}
+
+/// An HTTP refusal rendered once: building the answer from it copies no text.
+#[derive(Debug, Clone)]
+pub(crate) struct RenderedRefusal {
+    status: StatusCode,
+    www_authenticate: Option<HeaderValue>,
+    body: Bytes,
+}
+
+impl RenderedRefusal {
+    /// The answer: status, JSON body, `WWW-Authenticate` (if any), `Cache-Control: no-store`.
+    pub(crate) fn response<B>(&self) -> Response<ResponseBody<B>> {
+        let mut response = Response::new(ResponseBody::full(self.body.clone()));
+        *response.status_mut() = self.status;
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        if let Some(value) = &self.www_authenticate {
+            headers.insert(header::WWW_AUTHENTICATE, value.clone());
+        }
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         response
     }
 }
@@ -498,6 +554,21 @@ fn grpc_percent_encode(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_body_is_to_json_serialized() {
+        for err in [
+            AuthError::missing_token(),
+            AuthError::new(ErrorCode::InvalidSignature, "bad \"sig\" \u{e9}"),
+            AuthError::insufficient_scope(
+                "tools/call docs.create",
+                vec!["docs.read".into(), "docs.write".into()],
+                vec!["docs.write".into()],
+            ),
+        ] {
+            assert_eq!(err.json_body(), err.to_json().to_string().into_bytes());
+        }
+    }
 
     fn challenge() -> Challenge {
         Challenge::new()

@@ -70,6 +70,7 @@ pub mod dev;
 pub mod extract;
 pub mod health;
 pub mod prm;
+mod refusals;
 pub mod scope;
 pub mod token;
 

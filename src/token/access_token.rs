@@ -1,10 +1,12 @@
 //! [`AccessToken`]: the verified claims a request carries after [`BearerAuthLayer`](crate::bearer::BearerAuthLayer).
 
-use std::sync::Arc;
+use std::borrow::Cow;
+use std::sync::{Arc, OnceLock};
 
 use serde_json::{Map, Value};
 
 use crate::challenge::{AuthError, ErrorCode};
+use crate::token::registered_claims::{Claim, RegisteredClaims};
 
 /// A verified access token: what the bearer layer puts in the request's extensions.
 ///
@@ -31,17 +33,21 @@ pub struct AccessToken {
     inner: Arc<Inner>,
 }
 
+/// What a cached token costs: the registered claims, parsed once, and the claims JSON as the
+/// issuer sent it. The full claim `Map` (about twice the JSON's size, one allocation per claim)
+/// is only built if [`AccessToken::claims`] or [`AccessToken::claim`] is called.
 #[derive(Debug)]
 struct Inner {
     subject: String,
     issuer: String,
-    audiences: Vec<String>,
+    audiences: Box<[String]>,
     expires_at: u64,
     not_before: Option<u64>,
     issued_at: Option<u64>,
     client_id: Option<String>,
-    scopes: Vec<String>,
-    claims: Map<String, Value>,
+    scopes: Box<[String]>,
+    json: Box<str>,
+    claims: OnceLock<Map<String, Value>>,
 }
 
 impl AccessToken {
@@ -50,47 +56,50 @@ impl AccessToken {
     /// array of strings) and `exp` (number). It does **not** check the signature or any value:
     /// that is the [`TokenVerifier`](crate::token::TokenVerifier)'s job.
     pub fn from_claims(claims: Value) -> Result<Self, AuthError> {
-        let Value::Object(claims) = claims else {
+        if !claims.is_object() {
             return Err(AuthError::new(
                 ErrorCode::MalformedToken,
                 "The token's claims are not a JSON object",
             ));
-        };
-        Self::from_claim_map(claims)
+        }
+        // Kept as JSON like a verified token's claims, so every token costs the same in the cache.
+        Self::from_json(claims.to_string())
     }
 
-    pub(crate) fn from_claim_map(claims: Map<String, Value>) -> Result<Self, AuthError> {
-        let string = |name: &'static str| -> Result<String, AuthError> {
-            match claims.get(name) {
-                Some(Value::String(s)) => Ok(s.clone()),
-                _ => Err(missing(name)),
-            }
-        };
-        let issuer = string("iss")?;
-        let subject = string("sub")?;
-        let audiences = match claims.get("aud") {
-            Some(Value::String(s)) => vec![s.clone()],
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(|v| v.as_str().map(str::to_owned).ok_or_else(|| missing("aud")))
+    /// Builds an `AccessToken` from the claims JSON of a token (its decoded payload), reading it
+    /// once: the registered claims are parsed, the rest is kept as JSON.
+    pub(crate) fn from_json(json: String) -> Result<Self, AuthError> {
+        let claims = RegisteredClaims::parse(&json).map_err(|_| {
+            AuthError::new(
+                ErrorCode::MalformedToken,
+                "The token claims is not a JSON object of the expected shape",
+            )
+        })?;
+        let issuer = string(claims.iss, "iss")?;
+        let subject = string(claims.sub, "sub")?;
+        let audiences = match claims.aud {
+            Claim::Str(s) => vec![s.into_owned()],
+            Claim::List(items) => items
+                .into_iter()
+                .map(|item| item.map(Cow::into_owned).ok_or_else(|| missing("aud")))
                 .collect::<Result<_, _>>()?,
             _ => return Err(missing("aud")),
         };
-        let expires_at = numeric_date(&claims, "exp")?.ok_or_else(|| missing("exp"))?;
-        let not_before = numeric_date(&claims, "nbf")?;
-        let issued_at = numeric_date(&claims, "iat")?;
+        let expires_at = numeric_date(claims.exp, "exp")?.ok_or_else(|| missing("exp"))?;
+        let not_before = numeric_date(claims.nbf, "nbf")?;
+        let issued_at = numeric_date(claims.iat, "iat")?;
         // RFC 9068 names the client `client_id`; Auth0 uses `azp`.
-        let client_id = ["client_id", "azp"]
-            .iter()
-            .find_map(|name| claims.get(*name).and_then(Value::as_str))
-            .map(str::to_owned);
+        let client_id = match (claims.client_id, claims.azp) {
+            (Claim::Str(id), _) | (_, Claim::Str(id)) => Some(id.into_owned()),
+            _ => None,
+        };
 
         let mut scopes: Vec<String> = Vec::new();
-        if let Some(scope) = claims.get("scope").and_then(Value::as_str) {
+        if let Claim::Str(scope) = &claims.scope {
             scopes.extend(scope.split_ascii_whitespace().map(str::to_owned));
         }
-        if let Some(Value::Array(perms)) = claims.get("permissions") {
-            scopes.extend(perms.iter().filter_map(Value::as_str).map(str::to_owned));
+        if let Claim::List(perms) = claims.permissions {
+            scopes.extend(perms.into_iter().flatten().map(Cow::into_owned));
         }
         scopes.sort_unstable();
         scopes.dedup();
@@ -99,13 +108,14 @@ impl AccessToken {
             inner: Arc::new(Inner {
                 subject,
                 issuer,
-                audiences,
+                audiences: audiences.into_boxed_slice(),
                 expires_at,
                 not_before,
                 issued_at,
                 client_id,
-                scopes,
-                claims,
+                scopes: scopes.into_boxed_slice(),
+                json: json.into_boxed_str(),
+                claims: OnceLock::new(),
             }),
         })
     }
@@ -160,13 +170,21 @@ impl AccessToken {
 
     /// One claim by name, including custom (namespaced) claims such as Auth0's
     /// `https://example.com/uid`.
+    ///
+    /// The first call on a token parses its claims into a `Map` (kept for later calls).
     pub fn claim(&self, name: &str) -> Option<&Value> {
-        self.inner.claims.get(name)
+        self.claims().get(name)
     }
 
     /// The full verified claim set.
+    ///
+    /// The first call on a token parses its claims into a `Map` (kept for later calls).
     pub fn claims(&self) -> &Map<String, Value> {
-        &self.inner.claims
+        self.inner.claims.get_or_init(|| {
+            // The JSON was parsed as an object when the token was made: this cannot fail, and
+            // an empty map keeps the no-panic promise regardless.
+            serde_json::from_str(&self.inner.json).unwrap_or_default()
+        })
     }
 
     /// Checks the time claims against `now` (seconds since the epoch) with `leeway` seconds of
@@ -211,21 +229,20 @@ fn missing(name: &'static str) -> AuthError {
     )
 }
 
+fn string(claim: Claim<'_>, name: &'static str) -> Result<String, AuthError> {
+    match claim {
+        Claim::Str(s) => Ok(s.into_owned()),
+        _ => Err(missing(name)),
+    }
+}
+
 /// A NumericDate (RFC 7519 §2): seconds since the epoch, possibly fractional.
-fn numeric_date(claims: &Map<String, Value>, name: &'static str) -> Result<Option<u64>, AuthError> {
-    match claims.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => {
-            if let Some(secs) = n.as_u64() {
-                Ok(Some(secs))
-            } else {
-                match n.as_f64() {
-                    Some(f) if f.is_finite() && f >= 0.0 => Ok(Some(f as u64)),
-                    _ => Err(missing(name)),
-                }
-            }
-        }
-        Some(_) => Err(missing(name)),
+fn numeric_date(claim: Claim<'_>, name: &'static str) -> Result<Option<u64>, AuthError> {
+    match claim {
+        Claim::Absent | Claim::Null => Ok(None),
+        Claim::Unsigned(secs) => Ok(Some(secs)),
+        Claim::Float(f) if f.is_finite() && f >= 0.0 => Ok(Some(f as u64)),
+        _ => Err(missing(name)),
     }
 }
 
@@ -285,6 +302,39 @@ mod tests {
             ErrorCode::TokenNotYetValid
         );
         assert!(token.check_time(20, 30).is_ok());
+    }
+
+    #[test]
+    fn custom_claims_are_read_from_the_kept_json() {
+        let mut claims = base();
+        claims["https://example.com/uid"] = json!("u-1");
+        claims["nested"] = json!({"a": [1, 2]});
+        let token = AccessToken::from_claims(claims.clone()).unwrap();
+        assert_eq!(token.claim("https://example.com/uid"), Some(&json!("u-1")));
+        assert_eq!(Value::Object(token.claims().clone()), claims);
+        assert_eq!(token.claim("absent"), None);
+    }
+
+    #[test]
+    fn wrongly_typed_claims_name_the_claim() {
+        for (name, value) in [
+            ("iss", json!(1)),
+            ("sub", json!(null)),
+            ("aud", json!({"a": 1})),
+            ("exp", json!("soon")),
+            ("exp", json!(-5)),
+            ("nbf", json!([1])),
+            ("iat", json!(true)),
+        ] {
+            let mut claims = base();
+            claims[name] = value;
+            let err = AccessToken::from_claims(claims).unwrap_err();
+            assert_eq!(err.code(), ErrorCode::MissingClaim, "{name}");
+            assert_eq!(
+                err.description(),
+                format!("The access token has no valid `{name}` claim")
+            );
+        }
     }
 
     #[test]

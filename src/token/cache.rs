@@ -29,9 +29,9 @@ impl TokenCache {
     }
 
     /// The key of `token`.
-    pub(crate) fn key(token: &str) -> TokenKey {
+    pub(crate) fn key(token: &[u8]) -> TokenKey {
         let mut key = [0u8; 32];
-        key.copy_from_slice(digest::digest(&digest::SHA256, token.as_bytes()).as_ref());
+        key.copy_from_slice(digest::digest(&digest::SHA256, token).as_ref());
         key
     }
 
@@ -84,7 +84,7 @@ mod tests {
     fn bounded_in_entries() {
         let cache = TokenCache::new(100);
         for i in 0..1000 {
-            cache.insert(TokenCache::key(&format!("t{i}")), token("s"));
+            cache.insert(TokenCache::key(format!("t{i}").as_bytes()), token("s"));
         }
         assert!(cache.len() <= 100, "{}", cache.len());
     }
@@ -92,11 +92,11 @@ mod tests {
     #[test]
     fn keys_differ_per_token() {
         let cache = TokenCache::new(10);
-        cache.insert(TokenCache::key("a.b.c"), token("first"));
+        cache.insert(TokenCache::key(b"a.b.c"), token("first"));
         assert_eq!(
-            cache.get(&TokenCache::key("a.b.c")).unwrap().subject(),
+            cache.get(&TokenCache::key(b"a.b.c")).unwrap().subject(),
             "first"
         );
-        assert!(cache.get(&TokenCache::key("a.b.d")).is_none());
+        assert!(cache.get(&TokenCache::key(b"a.b.d")).is_none());
     }
 }

@@ -24,42 +24,56 @@ pub enum TokenShape {
 /// assert_eq!(classify("mF_9.B5f-4.1JqM.x"), TokenShape::Opaque);
 /// ```
 pub fn classify(token: &str) -> TokenShape {
-    let mut parts = 1usize;
-    let mut part_len = 0usize;
-    let mut empty_part = false;
-    for b in token.bytes() {
-        if b == b'.' {
-            empty_part |= part_len == 0;
-            parts += 1;
-            part_len = 0;
-        } else if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
-            part_len += 1;
-        } else {
+    // One pass with no early exit over the bytes, which the compiler turns into SIMD: tokens are
+    // a kilobyte and this runs on every cache miss.
+    let base64url_or_dots = token
+        .bytes()
+        .fold(true, |ok, b| ok & (is_base64url(b) | (b == b'.')));
+    if !base64url_or_dots {
+        return TokenShape::Opaque;
+    }
+    let mut parts = 0usize;
+    let mut empty_before_last = false;
+    let mut split = token.split('.').peekable();
+    while let Some(part) = split.next() {
+        parts += 1;
+        if parts > 5 {
             return TokenShape::Opaque;
         }
+        empty_before_last |= part.is_empty() && split.peek().is_some();
     }
     match parts {
         // A JWS signature may be empty only for `alg: none`, which is refused later with a
         // clearer message than "not a JWS"; header and payload never are.
-        3 if !empty_part => TokenShape::Jws,
+        3 if !empty_before_last => TokenShape::Jws,
         // A JWE's encrypted key is empty for direct encryption (`alg: dir`): don't require it.
         5 => TokenShape::Jwe,
         _ => TokenShape::Opaque,
     }
 }
 
+/// `[A-Za-z0-9_-]`, written as comparisons without branches so a loop over it vectorizes.
+const fn is_base64url(b: u8) -> bool {
+    (b.wrapping_sub(b'0') < 10) | ((b | 0x20).wrapping_sub(b'a') < 26) | (b == b'-') | (b == b'_')
+}
+
 /// Refuses a token that is not a compact JWS, with the hint that fixes the usual cause.
 pub fn require_jws(token: &str) -> Result<(), AuthError> {
     match classify(token) {
         TokenShape::Jws => Ok(()),
-        TokenShape::Jwe => Err(AuthError::new(
-            ErrorCode::EncryptedJwe,
-            "The access token is an encrypted JWE, not a signed JWT: the authorization request \
-             named no API audience. Request the token with `audience` (or `resource`) set to this \
-             API's identifier (in Auth0, force it in a Post-Login Action)",
-        )),
+        TokenShape::Jwe => Err(encrypted_jwe()),
         TokenShape::Opaque => Err(not_jws()),
     }
+}
+
+/// The answer for an encrypted token (JWE).
+pub(crate) fn encrypted_jwe() -> AuthError {
+    AuthError::new(
+        ErrorCode::EncryptedJwe,
+        "The access token is an encrypted JWE, not a signed JWT: the authorization request \
+         named no API audience. Request the token with `audience` (or `resource`) set to this \
+         API's identifier (in Auth0, force it in a Post-Login Action)",
+    )
 }
 
 /// The answer for an opaque token, or a dotted one whose first part is no JOSE header.
@@ -77,6 +91,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn base64url_bytes_are_exactly_the_alphabet() {
+        for b in 0..=255u8 {
+            let expected = b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+            assert_eq!(is_base64url(b), expected, "{b:#x}");
+        }
+    }
+
+    #[test]
     fn shapes() {
         assert_eq!(classify("a.b.c"), TokenShape::Jws);
         // Unsecured JWTs (`alg: none`) have an empty signature: refused later, by algorithm.
@@ -89,6 +111,8 @@ mod tests {
         assert_eq!(classify("abc"), TokenShape::Opaque);
         assert_eq!(classify("a+b.c.d"), TokenShape::Opaque);
         assert_eq!(classify(""), TokenShape::Opaque);
+        assert_eq!(classify("a.b.c.d.e.f"), TokenShape::Opaque);
+        assert_eq!(classify("a.b.c\u{e9}"), TokenShape::Opaque);
     }
 
     #[test]

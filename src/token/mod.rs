@@ -7,11 +7,12 @@
 
 mod access_token;
 pub(crate) mod cache;
-mod classify;
-mod credential;
+pub(crate) mod classify;
+pub(crate) mod credential;
 mod discovery;
 mod jwks;
 mod key_store;
+mod registered_claims;
 mod verifier;
 
 pub use access_token::AccessToken;

@@ -1,0 +1,178 @@
+//! The server side of the load run: one process per app, started by re-executing the bench binary
+//! with [`ROLE_ENV`] set, so each server can be pinned to its own core and its peak RSS read from
+//! `/proc/<pid>/status`.
+//!
+//! Every role serves the same small MCP-like app (`POST /mcp` → a fixed JSON-RPC answer); they
+//! differ only in what stands in front of it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use http::{StatusCode, header};
+use tower_mcp_auth::token::JwksVerifier;
+use tower_mcp_auth::{BearerAuthLayer, ScopeGuardLayer, ScopePolicy};
+
+/// Selects the server role in the child process.
+pub const ROLE_ENV: &str = "TOWER_MCP_AUTH_LOAD_ROLE";
+/// The issuer the tokens name (`http://127.0.0.1:<port>/`).
+pub const ISSUER_ENV: &str = "TOWER_MCP_AUTH_LOAD_ISSUER";
+/// The JWKS URL of the parent's issuer.
+pub const JWKS_ENV: &str = "TOWER_MCP_AUTH_LOAD_JWKS";
+/// The RSA modulus and exponent (base64url), for the naive middleware.
+pub const KEY_N_ENV: &str = "TOWER_MCP_AUTH_LOAD_N";
+/// See [`KEY_N_ENV`].
+pub const KEY_E_ENV: &str = "TOWER_MCP_AUTH_LOAD_E";
+
+pub const AUDIENCE: &str = "https://api.bench/mcp";
+/// The JWKS refresh cooldown of the protected servers: short, so the random-`kid` flood spans
+/// several cooldowns and the bound on JWKS fetches is visible.
+pub const REFRESH_COOLDOWN: Duration = Duration::from_secs(2);
+/// Token cache of the server that measures the miss path: far smaller than the reuse distance
+/// of the token pool, so no request can hit.
+pub const SMALL_CACHE: usize = 16;
+
+const ANSWER: &str =
+    r#"{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"ok"}]}}"#;
+
+/// The server roles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// The app alone.
+    Plain,
+    /// The app behind a middleware that runs `jsonwebtoken::decode` on every request.
+    Naive,
+    /// The app behind `BearerAuthLayer` (default 10 000-token cache) + `ScopeGuardLayer`.
+    Protected,
+    /// Same, with a 16-token cache: every request of the distinct-token pool is a miss.
+    ProtectedSmallCache,
+    /// `BearerAuthLayer` alone (default cache), to split the cost between the two layers.
+    BearerOnly,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [
+        Role::Plain,
+        Role::Naive,
+        Role::Protected,
+        Role::ProtectedSmallCache,
+        Role::BearerOnly,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Plain => "plain",
+            Role::Naive => "naive",
+            Role::Protected => "protected",
+            Role::ProtectedSmallCache => "protected-small-cache",
+            Role::BearerOnly => "bearer-only",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.name() == name)
+    }
+}
+
+fn app() -> Router {
+    Router::new().route(
+        "/mcp",
+        post(|_body: Bytes| async { ([(header::CONTENT_TYPE, "application/json")], ANSWER) }),
+    )
+}
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set"))
+}
+
+/// Runs the server of `role` until the parent closes our stdin.
+pub fn serve(role: &str) {
+    let role = Role::from_name(role).unwrap_or_else(|| panic!("unknown role {role}"));
+    // One thread serves, like one core of a real deployment.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async move {
+        let app = match role {
+            Role::Plain => app(),
+            Role::Naive => naive(app()),
+            Role::Protected => protected(app(), None, true).await,
+            Role::ProtectedSmallCache => protected(app(), Some(SMALL_CACHE), true).await,
+            Role::BearerOnly => protected(app(), None, false).await,
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        println!("listening {}", listener.local_addr().expect("addr"));
+        std::thread::spawn(|| {
+            // The parent closes our stdin when the run is over (or dies).
+            let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+            std::process::exit(0);
+        });
+        axum::serve(listener, app).await.expect("serve");
+    });
+}
+
+async fn protected(app: Router, cache: Option<usize>, scope_guard: bool) -> Router {
+    let verifier = JwksVerifier::builder(env(ISSUER_ENV), AUDIENCE)
+        .jwks_uri(env(JWKS_ENV))
+        .refresh_cooldown(REFRESH_COOLDOWN)
+        .build()
+        .await
+        .expect("verifier");
+    let policy = ScopePolicy::builder()
+        .tool("search", ["search.read"])
+        .build()
+        .expect("policy");
+    let mut bearer = BearerAuthLayer::new(verifier)
+        .resource_metadata("http://127.0.0.1/.well-known/oauth-protected-resource/mcp");
+    if let Some(capacity) = cache {
+        bearer = bearer.token_cache_capacity(capacity);
+    }
+    // The last layer added is the outermost: bearer, then the scope guard, then the app.
+    if scope_guard {
+        app.layer(ScopeGuardLayer::new(policy)).layer(bearer)
+    } else {
+        app.layer(bearer)
+    }
+}
+
+struct Naive {
+    key: jsonwebtoken::DecodingKey,
+    validation: jsonwebtoken::Validation,
+}
+
+/// What a hand-written middleware typically does: decode and validate on every request.
+fn naive(app: Router) -> Router {
+    let key = jsonwebtoken::DecodingKey::from_rsa_components(&env(KEY_N_ENV), &env(KEY_E_ENV))
+        .expect("key");
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    validation.set_issuer(&[env(ISSUER_ENV)]);
+    validation.set_audience(&[AUDIENCE]);
+    let state = Arc::new(Naive { key, validation });
+    app.layer(middleware::from_fn_with_state(state, naive_decode))
+}
+
+async fn naive_decode(State(naive): State<Arc<Naive>>, mut req: Request, next: Next) -> Response {
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let claims = token.and_then(|token| {
+        jsonwebtoken::decode::<serde_json::Value>(token, &naive.key, &naive.validation).ok()
+    });
+    match claims {
+        Some(data) => {
+            req.extensions_mut().insert(data.claims);
+            next.run(req).await
+        }
+        None => StatusCode::UNAUTHORIZED.into_response(),
+    }
+}

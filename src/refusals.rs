@@ -1,0 +1,107 @@
+//! The bearer layer's everyday refusals, rendered once per layer.
+//!
+//! A request with no token, an opaque token, a JWE or a malformed header is refused with the
+//! same words every time: answering it should cost less than serving a request. So these
+//! answers are rendered when the layer is built, and a refusal only clones their parts
+//! (reference-counted bytes) into a new header map. Any other refusal, and every gRPC one, is
+//! rendered by the [`Challenge`] as usual.
+
+use http::{HeaderMap, Response};
+
+use crate::body::ResponseBody;
+use crate::challenge::{AuthError, Challenge, RenderedRefusal, is_grpc};
+use crate::token::classify::{encrypted_jwe, not_jws};
+use crate::token::credential::malformed_header;
+
+/// A [`Challenge`] with its common refusals pre-rendered.
+#[derive(Debug)]
+pub(crate) struct Refusals {
+    challenge: Challenge,
+    common: Box<[(AuthError, RenderedRefusal)]>,
+}
+
+impl Refusals {
+    pub(crate) fn new(challenge: Challenge) -> Self {
+        let common = [
+            AuthError::missing_token(),
+            not_jws(),
+            encrypted_jwe(),
+            malformed_header(),
+        ]
+        .into_iter()
+        .map(|error| {
+            let rendered = challenge.render_http(&error);
+            (error, rendered)
+        })
+        .collect();
+        Self { challenge, common }
+    }
+
+    pub(crate) fn challenge(&self) -> &Challenge {
+        &self.challenge
+    }
+
+    /// The answer to `error`; the same as [`Challenge::response`] gives.
+    pub(crate) fn response<B>(
+        &self,
+        error: &AuthError,
+        request_headers: &HeaderMap,
+    ) -> Response<ResponseBody<B>> {
+        // Compared whole (code, then text): a description that ever varies is never served stale.
+        if let Some((_, rendered)) = self.common.iter().find(|(common, _)| common == error)
+            && !is_grpc(request_headers)
+        {
+            return rendered.response();
+        }
+        self.challenge.response(error, request_headers)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::challenge::ErrorCode;
+    use bytes::Bytes;
+    use futures_util::FutureExt;
+    use http::HeaderValue;
+    use http_body_util::{BodyExt, Empty};
+
+    type Answer = Response<ResponseBody<Empty<Bytes>>>;
+
+    fn body(answer: Answer) -> Bytes {
+        let collected = answer.into_body().collect().now_or_never();
+        collected.expect("ready").expect("full body").to_bytes()
+    }
+
+    fn assert_same(a: Answer, b: Answer) {
+        assert_eq!(a.status(), b.status());
+        assert_eq!(a.headers(), b.headers());
+        assert_eq!(body(a), body(b));
+    }
+
+    #[test]
+    fn prerendered_answers_equal_the_challenges_rendering() {
+        let challenge = Challenge::new()
+            .realm("mcp")
+            .resource_metadata("https://api.test/.well-known/oauth-protected-resource")
+            .scope_hint(["mcp"]);
+        let refusals = Refusals::new(challenge.clone());
+        let mut grpc = HeaderMap::new();
+        grpc.insert("content-type", HeaderValue::from_static("application/grpc"));
+        for error in [
+            AuthError::missing_token(),
+            not_jws(),
+            encrypted_jwe(),
+            malformed_header(),
+            AuthError::new(ErrorCode::NotJws, "another text"),
+            AuthError::new(ErrorCode::InvalidSignature, "bad signature"),
+        ] {
+            for headers in [HeaderMap::new(), grpc.clone()] {
+                assert_same(
+                    refusals.response(&error, &headers),
+                    challenge.response(&error, &headers),
+                );
+            }
+        }
+    }
+}
