@@ -79,3 +79,37 @@ async fn unusable_documents_are_refused_at_build_time() {
         );
     }
 }
+
+/// Fuzz-found (`token_verify`): `exp` may be any non-negative JSON number; a float too large for
+/// `u64` saturates to `u64::MAX` ("never expires"), and no time check overflows on it.
+#[tokio::test]
+async fn float_exp_beyond_u64_saturates_and_no_time_check_overflows() {
+    let signer = DevIssuer::generate().unwrap();
+    let verifier = verifier(&signer).await;
+    let mut claims = claims();
+    claims["exp"] = json!(1.584_731_1e85);
+    claims["nbf"] = json!(1);
+
+    let token = verifier
+        .verify(&signer.sign(&claims).unwrap())
+        .await
+        .unwrap();
+
+    assert_eq!(token.expires_at(), u64::MAX);
+    assert_eq!(
+        token.check_time(u64::MAX, u64::MAX).map_err(|e| e.code()),
+        Ok(())
+    );
+    for exp in [json!(-1), json!(-0.5), json!("4102444800"), json!(null)] {
+        claims["exp"] = exp.clone();
+        let error = verifier
+            .verify(&signer.sign(&claims).unwrap())
+            .await
+            .unwrap_err();
+        assert_eq!(error.code(), ErrorCode::MissingClaim, "{exp}");
+        assert_eq!(
+            error.description(),
+            "The access token has no valid `exp` claim"
+        );
+    }
+}
