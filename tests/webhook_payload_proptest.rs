@@ -96,3 +96,29 @@ proptest! {
         }
     }
 }
+
+/// Fuzz-found (`webhook_payload`): an array whose entry holds a large float, re-sent as JSON
+/// Lines, gives the same entries; only the float's last digits may differ, since serde_json does
+/// not promise that printing and re-reading a float keeps its bits.
+#[test]
+fn entries_with_large_floats_agree_across_formats_up_to_rounding() {
+    let body = br#"[{"log_id":"1","data":{"type":"sapi","d":{"nse":{"statusCode":444444444424444444442}}}},5,{"data":"x"}]"#;
+    let array = parse_payload(body).unwrap();
+    let items: Vec<Value> = serde_json::from_slice(body).unwrap();
+    let lines: Vec<String> = items.iter().map(Value::to_string).collect();
+    let as_lines = parse_payload(lines.join("\n").as_bytes()).unwrap();
+
+    assert_eq!(array.len(), 3);
+    assert_eq!(as_lines[1..], array[1..]);
+    let (a, b) = (as_lines[0].as_ref().unwrap(), array[0].as_ref().unwrap());
+    assert_eq!(a.log_id.as_deref(), Some("1"));
+    assert_eq!(a.log_id, b.log_id);
+    let code = |e: &tower_mcp_auth::auth0::log_event::LogEntry| {
+        e.data
+            .pointer("/d/nse/statusCode")
+            .and_then(Value::as_f64)
+            .unwrap()
+    };
+    assert!((code(a) - code(b)).abs() <= f64::EPSILON * 4.0 * code(b));
+    assert_eq!(match_dcr(&a.data), None);
+}
