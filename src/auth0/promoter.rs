@@ -152,6 +152,18 @@ impl DcrPromoter {
             Err(e) if e.is_not_found() => return Ok(self.skip(client_id, SkipReason::NotFound)),
             Err(e) => return Err(e),
         };
+        if client.client_id != client_id {
+            // `Client` fields all have defaults, so `{}` or `[]` decode; an answer that does not
+            // name the client asked for is no answer (it would read as a nameless client and be
+            // skipped for good).
+            return Err(ManagementError::Inconsistent {
+                operation: "get_client",
+                detail: format!(
+                    "asked for client {client_id:?}, the answer names {:?}",
+                    client.client_id
+                ),
+            });
+        }
         if !inner.filter.matches(&client.name) {
             let reason = SkipReason::NameNotMatched { name: client.name };
             return Ok(self.skip(client_id, reason));
@@ -162,16 +174,15 @@ impl DcrPromoter {
         }
 
         let mut changes = PromotionChanges::default();
-        let patch = self.client_patch(&client, marked);
-        if !patch.is_empty() {
-            tracing::info!(client_id, client_name = %client.name, "promoting client");
-            inner.mgmt.patch_client(client_id, &patch).await?;
-            changes.client_patched = true;
+        if let Err(error) = self.apply(client_id, &client, marked, &mut changes).await {
+            // Steps already done stay done (each is idempotent, a redelivery redoes the rest):
+            // say which, so a half-promoted client is never a silent state.
+            if changes != PromotionChanges::default() {
+                tracing::warn!(client_id, changes = ?changes, error = %error,
+                    "client partially promoted; a redelivery of the batch finishes it");
+            }
+            return Err(error);
         }
-        if !inner.connections.is_empty() {
-            self.ensure_connections(client_id, &mut changes).await?;
-        }
-        self.ensure_grant(client_id, &mut changes).await?;
 
         if changes == PromotionChanges::default() {
             tracing::debug!(client_id, "client already promoted");
@@ -184,6 +195,26 @@ impl DcrPromoter {
             "promoted+enabled+granted"
         );
         Ok(PromotionOutcome::Promoted(changes))
+    }
+
+    /// The three writes of a promotion, each recorded in `changes` once done.
+    async fn apply(
+        &self,
+        client_id: &str,
+        client: &Client,
+        marked: bool,
+        changes: &mut PromotionChanges,
+    ) -> Result<(), ManagementError> {
+        let patch = self.client_patch(client, marked);
+        if !patch.is_empty() {
+            tracing::info!(client_id, client_name = %client.name, "promoting client");
+            self.inner.mgmt.patch_client(client_id, &patch).await?;
+            changes.client_patched = true;
+        }
+        if !self.inner.connections.is_empty() {
+            self.ensure_connections(client_id, changes).await?;
+        }
+        self.ensure_grant(client_id, changes).await
     }
 
     fn skip(&self, client_id: &str, reason: SkipReason) -> PromotionOutcome {

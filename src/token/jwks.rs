@@ -12,7 +12,7 @@ use crate::challenge::{AuthError, ErrorCode};
 use crate::token::cache::now_secs;
 use crate::token::classify::not_jws;
 use crate::token::discovery::{discover, reconcile_issuer, require_secure_url};
-use crate::token::key_store::{KeyLookupError, KeyStore};
+use crate::token::key_store::{KeyLookupError, KeyStore, parse_key_set};
 use crate::token::{AccessToken, JwksStatus, TokenVerifier};
 
 /// Why a [`JwksVerifier`] could not be built.
@@ -58,6 +58,11 @@ pub enum VerifierConfigError {
     /// An algorithm that must never verify access tokens was allowed.
     #[error("algorithm {0:?} is not allowed for access tokens (only asymmetric signatures are)")]
     ForbiddenAlgorithm(Algorithm),
+    /// The JWKS document given with
+    /// [`jwks_document`](JwksVerifierBuilder::jwks_document) is unreadable or holds no usable
+    /// signing key.
+    #[error("the JWKS document is not usable: {0}")]
+    InvalidJwks(String),
     /// The audience is empty.
     #[error("the audience must not be empty")]
     EmptyAudience,
@@ -110,7 +115,7 @@ impl std::fmt::Debug for JwksVerifier {
             .field("issuer", &self.shared.issuer)
             .field("audience", &self.shared.audience)
             .field("algorithms", &self.shared.algorithms)
-            .field("jwks_uri", &self.shared.keys.url().as_str())
+            .field("jwks_uri", &self.jwks_uri())
             .finish()
     }
 }
@@ -121,6 +126,7 @@ pub struct JwksVerifierBuilder {
     issuer: String,
     audience: String,
     jwks_uri: Option<String>,
+    jwks_document: Option<Vec<u8>>,
     algorithms: Vec<Algorithm>,
     leeway: Duration,
     refresh_cooldown: Duration,
@@ -137,6 +143,7 @@ impl JwksVerifier {
             issuer: issuer.into(),
             audience: audience.into(),
             jwks_uri: None,
+            jwks_document: None,
             algorithms: vec![Algorithm::RS256],
             leeway: Duration::from_secs(30),
             refresh_cooldown: Duration::from_secs(30),
@@ -156,9 +163,10 @@ impl JwksVerifier {
         &self.shared.audience
     }
 
-    /// Where the keys come from.
+    /// Where the keys come from; empty when they were given with
+    /// [`jwks_document`](JwksVerifierBuilder::jwks_document).
     pub fn jwks_uri(&self) -> &str {
-        self.shared.keys.url().as_str()
+        self.shared.keys.url().map_or("", url::Url::as_str)
     }
 
     /// The JWKS state, for health endpoints.
@@ -332,6 +340,30 @@ impl JwksVerifierBuilder {
         self
     }
 
+    /// Uses the keys of this JWKS document (RFC 7517 §5) for good, instead of fetching them: no
+    /// discovery, no fetch, no refresh, no network at all; the issuer is used exactly as given.
+    ///
+    /// For issuers whose keys are pinned in configuration (air-gapped deployments), tests and
+    /// fuzzing. A token whose `kid` is not in the document is refused as `UNKNOWN_KEY_ID`.
+    ///
+    /// ```
+    /// use tower_mcp_auth::token::JwksVerifier;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let issuer = tower_mcp_auth::dev::DevIssuer::generate()?;
+    /// let verifier = JwksVerifier::builder("https://issuer.example/", "https://api.example")
+    ///     .jwks_document(issuer.jwks().to_string())
+    ///     .build()
+    ///     .await?;
+    /// assert_eq!(verifier.jwks_status().key_count, 1);
+    /// # Ok(()) }
+    /// ```
+    pub fn jwks_document(mut self, document: impl Into<Vec<u8>>) -> Self {
+        self.jwks_document = Some(document.into());
+        self
+    }
+
     /// The accepted algorithms (default `[RS256]`). HMAC algorithms are refused at build time.
     pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
         self.algorithms = algorithms.into_iter().collect();
@@ -371,7 +403,7 @@ impl JwksVerifierBuilder {
     /// Validates the settings, reads the issuer's metadata (unless the JWKS URL was given) and
     /// fetches the keys once. A failing first JWKS fetch is logged, not fatal: keys are fetched
     /// again when the first token needs them.
-    pub async fn build(self) -> Result<JwksVerifier, VerifierConfigError> {
+    pub async fn build(mut self) -> Result<JwksVerifier, VerifierConfigError> {
         if let Some(alg) = self
             .algorithms
             .iter()
@@ -383,14 +415,24 @@ impl JwksVerifierBuilder {
             return Err(VerifierConfigError::EmptyAudience);
         }
         let issuer_url = require_secure_url("issuer", &self.issuer)?;
-        let client = match self.client {
+        if let Some(document) = self.jwks_document.take() {
+            let keys = parse_key_set(&document).map_err(VerifierConfigError::InvalidJwks)?;
+            if keys.is_empty() {
+                return Err(VerifierConfigError::InvalidJwks(
+                    "the JWKS has no usable signing key".to_owned(),
+                ));
+            }
+            let issuer = self.issuer.clone();
+            return Ok(self.finish(issuer, Arc::new(KeyStore::fixed(keys))));
+        }
+        let client = match self.client.take() {
             Some(client) => client,
             None => reqwest::Client::builder()
                 .connect_timeout(self.fetch_timeout)
                 .build()
                 .map_err(|e| VerifierConfigError::HttpClient(e.to_string()))?,
         };
-        let (issuer, jwks_uri) = match self.jwks_uri {
+        let (issuer, jwks_uri) = match self.jwks_uri.take() {
             Some(jwks_uri) => (
                 self.issuer.clone(),
                 require_secure_url("jwks_uri", &jwks_uri)?,
@@ -411,7 +453,11 @@ impl JwksVerifierBuilder {
         if let Err(error) = keys.refresh_now().await {
             tracing::warn!(%error, "first JWKS fetch failed; keys will be fetched when a token needs them");
         }
-        Ok(JwksVerifier {
+        Ok(self.finish(issuer, keys))
+    }
+
+    fn finish(self, issuer: String, keys: Arc<KeyStore>) -> JwksVerifier {
+        JwksVerifier {
             shared: Arc::new(Shared {
                 issuer,
                 audience: self.audience,
@@ -419,7 +465,7 @@ impl JwksVerifierBuilder {
                 leeway: self.leeway,
                 keys,
             }),
-        })
+        }
     }
 }
 

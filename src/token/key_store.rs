@@ -69,8 +69,9 @@ pub(crate) enum KeyLookupError {
 }
 
 pub(crate) struct KeyStore {
-    url: Url,
-    client: reqwest::Client,
+    /// Where the keys are fetched; `None` for a fixed key set given as a document, which is
+    /// never fetched (an unknown `kid` is simply unknown).
+    remote: Option<Remote>,
     fetch_timeout: Duration,
     cooldown: Duration,
     refresh_interval: Duration,
@@ -86,6 +87,11 @@ pub(crate) struct KeyStore {
 struct RefreshState {
     last_attempt: Option<Instant>,
     last_failed: bool,
+}
+
+struct Remote {
+    url: Url,
+    client: reqwest::Client,
 }
 
 impl KeyStore {
@@ -105,8 +111,7 @@ impl KeyStore {
             fetch_count: 0,
         };
         Self {
-            url,
-            client,
+            remote: Some(Remote { url, client }),
             fetch_timeout,
             cooldown,
             refresh_interval,
@@ -117,8 +122,35 @@ impl KeyStore {
         }
     }
 
-    pub(crate) fn url(&self) -> &Url {
-        &self.url
+    /// A store holding `by_kid` for good: no fetch, no refresh, no network.
+    pub(crate) fn fixed(by_kid: HashMap<String, Arc<VerifyKey>>) -> Self {
+        let now = SystemTime::now();
+        let status = JwksStatus {
+            jwks_uri: String::new(),
+            key_count: by_kid.len(),
+            last_fetch_at: None,
+            last_success_at: Some(now),
+            last_error: None,
+            fetch_count: 0,
+        };
+        Self {
+            remote: None,
+            fetch_timeout: Duration::ZERO,
+            cooldown: Duration::ZERO,
+            refresh_interval: Duration::MAX,
+            keys: RwLock::new(Arc::new(KeySet {
+                by_kid,
+                fetched_at: Some(Instant::now()),
+            })),
+            generation: AtomicU64::new(0),
+            refresh: tokio::sync::Mutex::new(RefreshState::default()),
+            status: Mutex::new(status),
+        }
+    }
+
+    /// The JWKS URL; `None` for a fixed key set.
+    pub(crate) fn url(&self) -> Option<&Url> {
+        self.remote.as_ref().map(|remote| &remote.url)
     }
 
     fn snapshot(&self) -> Arc<KeySet> {
@@ -207,7 +239,11 @@ impl KeyStore {
     }
 
     async fn fetch_and_store(&self) -> Result<usize, String> {
-        let result = fetch_key_set(&self.client, &self.url, self.fetch_timeout).await;
+        let Some(remote) = &self.remote else {
+            // A fixed key set: nothing to fetch, the keys held are all there is.
+            return Ok(self.snapshot().by_kid.len());
+        };
+        let result = fetch_key_set(&remote.client, &remote.url, self.fetch_timeout).await;
         let now = SystemTime::now();
         let mut status = match self.status.lock() {
             Ok(status) => status,
@@ -230,14 +266,14 @@ impl KeyStore {
                 status.key_count = count;
                 status.last_success_at = Some(now);
                 status.last_error = None;
-                tracing::info!(jwks_uri = %self.url, keys = count, "JWKS fetched");
+                tracing::info!(jwks_uri = %remote.url, keys = count, "JWKS fetched");
                 Ok(count)
             }
             Err(error) => Err(error),
         };
         if let Err(error) = &outcome {
             status.last_error = Some(error.clone());
-            tracing::warn!(jwks_uri = %self.url, error = %error, kept_keys = status.key_count,
+            tracing::warn!(jwks_uri = %remote.url, error = %error, kept_keys = status.key_count,
                 "JWKS fetch failed; keeping the last good keys");
         }
         drop(status);

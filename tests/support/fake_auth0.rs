@@ -3,8 +3,9 @@
 //! the per-client enabled-clients endpoints, client grants (409 on a duplicate), error bodies
 //! `{statusCode, error, message, errorCode}`, rate-limit headers on 429.
 //!
-//! It records every call, can inject 429 (with `Retry-After`), 500, slow answers, and a grant
-//! created by a "concurrent writer" just before our POST; and it can expire its tokens.
+//! It records every call, can inject 429 (with `Retry-After`), 500, slow answers, unexpected
+//! bodies, and a grant created by a "concurrent writer" just before our POST; and it can expire
+//! its tokens.
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -53,6 +54,9 @@ pub enum FaultKind {
     ServerError,
     /// Waits this long, then answers normally.
     Slow(Duration),
+    /// Answers this status and raw body (as `application/json`) instead of the real answer: a
+    /// Management API that changed shape, or a proxy's error page.
+    Body { status: u16, body: &'static str },
 }
 
 #[derive(Debug, Clone)]
@@ -339,6 +343,12 @@ async fn gate(State(state): State<Shared>, req: Request, next: Next) -> Response
             "Internal error",
             "internal_error",
         ),
+        Some(FaultKind::Body { status, body }) => (
+            StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+            [(header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response(),
         other => {
             if let Some(FaultKind::Slow(d)) = other {
                 tokio::time::sleep(d).await;
