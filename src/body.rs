@@ -1,9 +1,14 @@
-//! The response body of every layer: the inner service's body, or an error answer the layer wrote.
+//! [`LayerBody`]: the one body type the layers hand on, in both directions.
 //!
-//! Error answers carry a JSON body, which a body type that only implements `Default` cannot hold,
-//! so the layers map the inner body into [`ResponseBody`] (as tower-http's compression and
-//! timeout layers do). It is an `http_body::Body` with `Data = Bytes` whenever the inner body is,
-//! so it works under axum, tonic and hyper alike.
+//! - Responses ([`ResponseBody`]): the inner service's body, or an answer the layer wrote. Error
+//!   answers carry a JSON body, which a body type that only implements `Default` cannot hold, so
+//!   the layers map the inner body into this type (as tower-http's compression and timeout layers
+//!   do).
+//! - Requests behind the scope guard ([`GuardedBody`](crate::scope::GuardedBody)): the original
+//!   body when the guard did not read it, or the exact bytes it read, without a copy.
+//!
+//! It is an `http_body::Body` with `Data = Bytes` whenever the wrapped body is, so it works under
+//! axum, tonic and hyper alike (they all accept any such body).
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -13,8 +18,9 @@ use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
 pin_project! {
-    /// Either the inner service's body or a complete body written by a layer.
-    pub struct ResponseBody<B> {
+    /// Either the body a layer wraps, passed through untouched, or complete bytes the layer holds
+    /// (an answer it wrote, or a request body it has read).
+    pub struct LayerBody<B> {
         #[pin]
         kind: Kind<B>,
     }
@@ -30,7 +36,10 @@ pin_project! {
     }
 }
 
-impl<B> ResponseBody<B> {
+/// The response body of every layer: the inner service's body or an answer the layer wrote.
+pub type ResponseBody<B> = LayerBody<B>;
+
+impl<B> LayerBody<B> {
     /// Wraps the inner service's body.
     pub fn inner(body: B) -> Self {
         Self {
@@ -55,11 +64,11 @@ impl<B> ResponseBody<B> {
     }
 }
 
-impl ResponseBody<std::convert::Infallible> {
+impl LayerBody<std::convert::Infallible> {
     /// A body written by a layer, as the body type of any inner service.
-    pub(crate) fn cast<B>(self) -> ResponseBody<B> {
+    pub(crate) fn cast<B>(self) -> LayerBody<B> {
         match self.kind {
-            Kind::Full { data } => ResponseBody {
+            Kind::Full { data } => LayerBody {
                 kind: Kind::Full { data },
             },
             Kind::Inner { body } => match body {},
@@ -67,13 +76,25 @@ impl ResponseBody<std::convert::Infallible> {
     }
 }
 
-impl<B> Default for ResponseBody<B> {
+impl<B> std::fmt::Debug for LayerBody<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.kind {
+            Kind::Inner { .. } => f.write_str("LayerBody::Inner"),
+            Kind::Full { data } => f
+                .debug_struct("LayerBody::Full")
+                .field("len", &data.as_ref().map_or(0, Bytes::len))
+                .finish(),
+        }
+    }
+}
+
+impl<B> Default for LayerBody<B> {
     fn default() -> Self {
         Self::empty()
     }
 }
 
-impl<B> Body for ResponseBody<B>
+impl<B> Body for LayerBody<B>
 where
     B: Body<Data = Bytes>,
 {

@@ -190,7 +190,7 @@ where
             return ResponseFuture::refused(layer.refuse(&error, req.headers()));
         }
         if !carries_json_rpc(&req) {
-            return ResponseFuture::inner(self.inner.call(req.map(GuardedBody::original)));
+            return ResponseFuture::inner(self.inner.call(req.map(GuardedBody::inner)));
         }
         // A declared length over the bound is refused before reading anything.
         if req.body().size_hint().lower() > layer.max_body_bytes as u64 {
@@ -355,7 +355,7 @@ where
                         let response = layer.refuse(&error, &parts.headers);
                         return Poll::Ready(Ok(response.map(ResponseBody::cast)));
                     }
-                    let request = Request::from_parts(parts, GuardedBody::buffered(bytes));
+                    let request = Request::from_parts(parts, GuardedBody::full(bytes));
                     let future = inner.call(request);
                     this.state.set(State::Inner { future });
                 }

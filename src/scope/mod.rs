@@ -13,11 +13,16 @@ mod guard;
 mod jsonrpc;
 mod mcp_headers;
 mod policy;
-mod request_body;
 
 pub use builder::ScopePolicyBuilder;
 pub use config::{REQUIRED_SCOPES, ScopeConfigError, TOOL_SCOPES};
 pub use guard::{DEFAULT_MAX_BODY_BYTES, ResponseFuture, ScopeGuard, ScopeGuardLayer};
 pub use mcp_headers::{MCP_METHOD, MCP_NAME};
 pub use policy::{ScopePolicy, UnknownTools};
-pub use request_body::GuardedBody;
+/// The request body behind [`ScopeGuard`]: the original body, untouched, when the guard did not
+/// need to read it, or the exact bytes it read (a JSON-RPC `POST`), handed on without a copy.
+///
+/// It is the crate's [`LayerBody`](crate::body::LayerBody): axum's `Router`, tonic's servers,
+/// rmcp's `StreamableHttpService` and hyper services accept any request body with `Bytes` data,
+/// so it composes with `Router::layer` and `tower::ServiceBuilder` without a conversion.
+pub type GuardedBody<B> = crate::body::LayerBody<B>;
