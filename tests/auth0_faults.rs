@@ -15,17 +15,13 @@ use std::time::{Duration, Instant};
 
 use axum::http::Method;
 use bytes::Bytes;
-use fake_auth0::{
-    FakeAuth0, FaultKind, MGMT_CLIENT_ID, MGMT_CLIENT_SECRET, TENANT, dcr_client, dcr_entry,
-};
+use fake_auth0::{FakeAuth0, FaultKind, dcr_client, dcr_entry};
 use http::{Request, StatusCode, header};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::{BodyExt, Full};
 use serde_json::{Value, json};
 use tower::ServiceExt;
-use tower_mcp_auth::auth0::{
-    Auth0Health, Auth0LogWebhookService, DcrPromoter, ManagementClient, RetryPolicy, WebhookSummary,
-};
+use tower_mcp_auth::auth0::{Auth0Health, Auth0LogWebhookService, DcrPromoter, WebhookSummary};
 
 const SECRET: &str = "log-webhook-shared-secret";
 const AUDIENCE: &str = "https://inner.app/api";
@@ -91,16 +87,8 @@ async fn setup() -> Setup {
     let fake = FakeAuth0::start().await;
     fake.add_connection("con_google", "google-oauth2");
     let health = Auth0Health::new();
-    let mgmt = ManagementClient::builder(TENANT, MGMT_CLIENT_ID, MGMT_CLIENT_SECRET)
-        .base_url(&fake.base_url)
-        .request_timeout(REQUEST_TIMEOUT)
-        .retry_policy(
-            RetryPolicy::default()
-                .max_attempts(4)
-                .base_delay(Duration::from_millis(2))
-                .max_delay(Duration::from_millis(10))
-                .max_elapsed(Duration::from_secs(5)),
-        )
+    let mgmt = fake
+        .management_client(REQUEST_TIMEOUT)
         .health(health.clone())
         .build()
         .expect("valid config");

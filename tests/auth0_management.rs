@@ -7,11 +7,13 @@ mod fake_auth0;
 use std::time::{Duration, Instant};
 
 use axum::http::Method;
-use fake_auth0::{FakeAuth0, FaultKind, MGMT_CLIENT_ID, MGMT_CLIENT_SECRET, TENANT, dcr_client};
+use fake_auth0::{
+    FakeAuth0, FaultKind, MGMT_CLIENT_ID, MGMT_CLIENT_SECRET, TENANT, dcr_client, quick_retries,
+};
 use serde_json::json;
 use tower_mcp_auth::auth0::{
     Auth0Health, DcrPromoter, ManagementClient, ManagementError, PromotionOutcome, PromotionTarget,
-    RetryPolicy, SkipReason,
+    SkipReason,
 };
 
 const AUDIENCE: &str = "https://inner.app/api";
@@ -21,19 +23,8 @@ const SCOPES: [&str; 3] = [
     "inner.events:read",
 ];
 
-fn quick_retries() -> RetryPolicy {
-    RetryPolicy::default()
-        .max_attempts(4)
-        .base_delay(Duration::from_millis(2))
-        .max_delay(Duration::from_millis(10))
-        .max_elapsed(Duration::from_secs(5))
-}
-
 fn mgmt(fake: &FakeAuth0) -> ManagementClient {
-    ManagementClient::builder(TENANT, MGMT_CLIENT_ID, MGMT_CLIENT_SECRET)
-        .base_url(&fake.base_url)
-        .request_timeout(Duration::from_millis(300))
-        .retry_policy(quick_retries())
+    fake.management_client(Duration::from_millis(300))
         .build()
         .expect("valid config")
 }

@@ -8,16 +8,13 @@ use std::time::Duration;
 
 use axum::http::Method;
 use bytes::Bytes;
-use fake_auth0::{
-    FakeAuth0, FaultKind, MGMT_CLIENT_ID, MGMT_CLIENT_SECRET, TENANT, dcr_client, dcr_entry,
-    login_entry,
-};
+use fake_auth0::{FakeAuth0, FaultKind, TENANT, dcr_client, dcr_entry, login_entry};
 use http::{Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 use tower_mcp_auth::auth0::{
-    Auth0Health, Auth0LogWebhookService, DcrPromoter, ManagementClient, RetryPolicy, WebhookSummary,
+    Auth0Health, Auth0LogWebhookService, DcrPromoter, ManagementClient, WebhookSummary,
 };
 
 const SECRET: &str = "log-webhook-shared-secret";
@@ -42,16 +39,8 @@ async fn setup_with(concurrency: usize) -> Setup {
     let fake = FakeAuth0::start().await;
     fake.add_connection("con_google", "google-oauth2");
     let health = Auth0Health::new();
-    let mgmt = ManagementClient::builder(TENANT, MGMT_CLIENT_ID, MGMT_CLIENT_SECRET)
-        .base_url(&fake.base_url)
-        .request_timeout(Duration::from_millis(500))
-        .retry_policy(
-            RetryPolicy::default()
-                .max_attempts(4)
-                .base_delay(Duration::from_millis(2))
-                .max_delay(Duration::from_millis(10))
-                .max_elapsed(Duration::from_secs(5)),
-        )
+    let mgmt = fake
+        .management_client(Duration::from_millis(500))
         .health(health.clone())
         .build()
         .expect("valid config");

@@ -145,7 +145,28 @@ pub fn dcr_client(client_id: &str, name: &str) -> Value {
     })
 }
 
+/// The retry policy the tests use against the fake: 4 attempts, 2–10 ms apart, 5 s at most.
+pub fn quick_retries() -> tower_mcp_auth::auth0::RetryPolicy {
+    tower_mcp_auth::auth0::RetryPolicy::default()
+        .max_attempts(4)
+        .base_delay(Duration::from_millis(2))
+        .max_delay(Duration::from_millis(10))
+        .max_elapsed(Duration::from_secs(5))
+}
+
 impl FakeAuth0 {
+    /// A Management API client builder aimed at this fake, with [`quick_retries`] and the given
+    /// per-request timeout.
+    pub fn management_client(
+        &self,
+        request_timeout: Duration,
+    ) -> tower_mcp_auth::auth0::ManagementClientBuilder {
+        tower_mcp_auth::auth0::ManagementClient::builder(TENANT, MGMT_CLIENT_ID, MGMT_CLIENT_SECRET)
+            .base_url(&self.base_url)
+            .request_timeout(request_timeout)
+            .retry_policy(quick_retries())
+    }
+
     /// Starts the fake on 127.0.0.1 with an OS-chosen port.
     pub async fn start() -> Self {
         let state: Shared = Arc::new(Mutex::new(FakeState {
