@@ -6,10 +6,12 @@
 
 #[path = "support/fake_auth0.rs"]
 mod fake_auth0;
+#[path = "support/log_capture.rs"]
+mod log_capture;
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -19,6 +21,7 @@ use fake_auth0::{FakeAuth0, FaultKind, dcr_client, dcr_entry};
 use http::{Request, StatusCode, header};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::{BodyExt, Full};
+use log_capture::LogCapture;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 use tower_mcp_auth::auth0::{Auth0Health, Auth0LogWebhookService, DcrPromoter, WebhookSummary};
@@ -27,27 +30,6 @@ const SECRET: &str = "log-webhook-shared-secret";
 const AUDIENCE: &str = "https://inner.app/api";
 const SCOPES: [&str; 2] = ["inner.dreams:read", "inner.events:read"];
 const REQUEST_TIMEOUT: Duration = Duration::from_millis(300);
-
-/// This binary's log lines (every test's; each test uses its own client ids).
-#[derive(Clone, Default)]
-struct LogCapture(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogCapture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("log buffer").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogCapture {
-    type Writer = LogCapture;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
 
 /// Installs the global subscriber once; returns the capture.
 fn logs() -> &'static LogCapture {

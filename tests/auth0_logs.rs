@@ -4,6 +4,8 @@
 
 #[path = "support/fake_auth0.rs"]
 mod fake_auth0;
+#[path = "support/log_capture.rs"]
+mod log_capture;
 
 use std::time::Duration;
 
@@ -14,6 +16,7 @@ use fake_auth0::{
 };
 use http::{Request, StatusCode, header};
 use http_body_util::Full;
+use log_capture::LogCapture;
 use tower::ServiceExt;
 use tower_mcp_auth::auth0::{Auth0LogWebhookService, DcrPromoter, ManagementClient, RetryPolicy};
 
@@ -47,27 +50,6 @@ async fn post(webhook: &Auth0LogWebhookService, authorization: &str, body: Vec<u
         .await
         .expect("infallible")
         .status()
-}
-
-/// Captures this crate's log lines (every level) for one test.
-#[derive(Clone, Default)]
-struct LogCapture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogCapture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("log buffer").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogCapture {
-    type Writer = LogCapture;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
 }
 
 #[tokio::test]
