@@ -58,7 +58,7 @@
 //!
 //! With the `axum` feature, handlers can take `token: AccessToken` directly.
 #![deny(missing_docs)]
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "auth0")]
 pub mod auth0;
@@ -66,6 +66,7 @@ pub mod bearer;
 pub mod body;
 pub mod challenge;
 pub mod dev;
+pub mod error;
 #[cfg(feature = "axum")]
 pub mod extract;
 pub mod health;
@@ -80,7 +81,8 @@ pub use auth0::{
     RetryPolicy,
 };
 pub use bearer::BearerAuthLayer;
-pub use challenge::{AuthError, Challenge, ErrorCode};
+pub use challenge::Challenge;
+pub use error::{AuthError, ErrorCode};
 pub use prm::{PrmRoute, ProtectedResourceMetadata};
 pub use scope::{ScopeGuardLayer, ScopePolicy};
 pub use token::AccessToken;
