@@ -1,4 +1,4 @@
-//! gRPC with tonic: the layers in `Server::builder().layer(…)`, around the standard health
+//! gRPC with tonic: one `McpAuth` layer in `Server::builder().layer(…)`, around the standard health
 //! service (`grpc.health.v1.Health`), with a scope per gRPC method. Refusals are gRPC answers:
 //! `grpc-status` 16 (UNAUTHENTICATED) or 7 (PERMISSION_DENIED) with `grpc-message` and
 //! `WWW-Authenticate`.
@@ -17,12 +17,8 @@ use http::Method;
 use tokio::net::TcpListener;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
-use tower::ServiceBuilder;
-use tower::layer::layer_fn;
 use tower_mcp_auth::token::JwksVerifier;
-use tower_mcp_auth::{
-    BearerAuthLayer, PrmRoute, ProtectedResourceMetadata, ScopeGuardLayer, ScopePolicy,
-};
+use tower_mcp_auth::{McpAuth, ProtectedResourceMetadata, ScopePolicy};
 
 #[path = "support/dev_issuer.rs"]
 mod dev_issuer;
@@ -46,22 +42,15 @@ pub async fn serve(
             ["health.watch"],
         )
         .build()?;
-    let mut metadata = ProtectedResourceMetadata::new(public_url);
-    metadata.authorization_servers = Some(vec![verifier.issuer().to_owned()]);
-    let prm = PrmRoute::new(metadata, &policy)?;
-    let layers = ServiceBuilder::new()
-        // The metadata stays public (HTTP/1.1 GET on the same port); gRPC calls go on.
-        .layer(layer_fn({
-            let prm = prm.clone();
-            move |grpc| prm.clone().with_fallback(grpc)
-        }))
-        .layer(BearerAuthLayer::new(verifier).challenge(prm.challenge()))
-        .layer(ScopeGuardLayer::new(policy).challenge(prm.challenge()));
+    let metadata =
+        ProtectedResourceMetadata::new(public_url).authorization_server(verifier.issuer());
+    // The metadata stays public (HTTP/1.1 GET on the same port); gRPC calls need a token.
+    let auth = McpAuth::new(verifier, policy, metadata)?;
 
     let (_reporter, health) = tonic_health::server::health_reporter();
     Server::builder()
         .accept_http1(true)
-        .layer(layers)
+        .layer(auth)
         .add_service(health)
         .serve_with_incoming(TcpIncoming::from(listener))
         .await?;

@@ -1,5 +1,5 @@
-//! Bare hyper 1: the layers around a plain `service_fn`, in a `tower::ServiceBuilder`, served
-//! with hyper-util. No framework.
+//! Bare hyper 1: one `McpAuth` layer around a plain `service_fn`, in a `tower::ServiceBuilder`,
+//! served with hyper-util. No framework.
 //!
 //! ```sh
 //! cargo run --example hyper        # prints a development token
@@ -22,11 +22,8 @@ use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
-use tower::layer::layer_fn;
 use tower_mcp_auth::token::JwksVerifier;
-use tower_mcp_auth::{
-    AccessToken, BearerAuthLayer, PrmRoute, ProtectedResourceMetadata, ScopeGuardLayer, ScopePolicy,
-};
+use tower_mcp_auth::{AccessToken, McpAuth, ProtectedResourceMetadata, ScopePolicy};
 
 #[path = "support/dev_issuer.rs"]
 mod dev_issuer;
@@ -54,17 +51,11 @@ pub async fn serve(
     let policy = ScopePolicy::builder()
         .route(Method::GET, "/admin/*", ["admin"])
         .build()?;
-    let mut metadata = ProtectedResourceMetadata::new(public_url);
-    metadata.authorization_servers = Some(vec![verifier.issuer().to_owned()]);
-    let prm = PrmRoute::new(metadata, &policy)?;
+    let metadata =
+        ProtectedResourceMetadata::new(public_url).authorization_server(verifier.issuer());
     let service = ServiceBuilder::new()
-        // /.well-known/oauth-protected-resource stays public; everything else goes on.
-        .layer(layer_fn({
-            let prm = prm.clone();
-            move |app| prm.clone().with_fallback(app)
-        }))
-        .layer(BearerAuthLayer::new(verifier).challenge(prm.challenge()))
-        .layer(ScopeGuardLayer::new(policy).challenge(prm.challenge()))
+        // /.well-known/oauth-protected-resource stays public; everything else needs a token.
+        .layer(McpAuth::new(verifier, policy, metadata)?)
         .service_fn(hello);
     loop {
         let (stream, _) = listener.accept().await?;

@@ -1,15 +1,17 @@
 //! An MCP server built with the official Rust SDK (`rmcp`), served over streamable HTTP at `/mcp`
-//! on an axum `Router`, protected by the layers.
+//! on an axum `Router`, protected by one `McpAuth` layer:
 //!
-//! - `BearerAuthLayer`: no valid token → 401 whose `WWW-Authenticate` points at the metadata;
-//! - `ScopeGuardLayer`: one scope per tool — `whoami` needs none, `search_docs` `docs:read`,
-//!   `countdown` (streams progress over SSE) `jobs:run`; any other tool is refused; a call
-//!   without its scope → 403 `insufficient_scope` naming it (the client steps up);
-//! - `PrmRoute`: the RFC 9728 metadata at `/.well-known/oauth-protected-resource/mcp` (and the
-//!   root form), public.
+//! - no valid token → 401 whose `WWW-Authenticate` points at the metadata;
+//! - one scope per tool — `whoami` needs none, `search_docs` `docs:read`, `countdown` (streams
+//!   progress over SSE) `jobs:run`; any other tool is refused; a call without its scope → 403
+//!   `insufficient_scope` naming it (the client steps up);
+//! - the RFC 9728 metadata at `/.well-known/oauth-protected-resource/mcp` (and the root form),
+//!   public.
+//!
+//! `whoami` takes the verified `AccessToken` as a tool parameter (feature `rmcp`).
 //!
 //! ```sh
-//! cargo run --example mcp_server   # prints a development token
+//! cargo run --example mcp_server --features rmcp   # prints a development token
 //! ```
 //!
 //! Then point an MCP client at `http://localhost:8000/mcp` with `Authorization: Bearer $TOKEN`.
@@ -25,14 +27,11 @@ use rmcp::model::{Implementation, ProgressNotificationParam, ServerCapabilities,
 use rmcp::service::RequestContext;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
-use rmcp::{ErrorData, RoleServer, ServerHandler, handler::server::common::Extension};
+use rmcp::{ErrorData, RoleServer, ServerHandler};
 use rmcp::{schemars, tool, tool_handler, tool_router};
 use serde::Deserialize;
-use tower::ServiceBuilder;
 use tower_mcp_auth::token::JwksVerifier;
-use tower_mcp_auth::{
-    AccessToken, BearerAuthLayer, PrmRoute, ProtectedResourceMetadata, ScopeGuardLayer, ScopePolicy,
-};
+use tower_mcp_auth::{AccessToken, McpAuth, ProtectedResourceMetadata, ScopePolicy};
 
 #[path = "support/dev_issuer.rs"]
 mod dev_issuer;
@@ -56,16 +55,13 @@ pub struct CountdownArgs {
 #[tool_router]
 impl Tools {
     #[tool(description = "Who the access token says you are")]
-    fn whoami(&self, Extension(request): Extension<http::request::Parts>) -> String {
-        // BearerAuthLayer put the verified token in the HTTP request's extensions.
-        match request.extensions.get::<AccessToken>() {
-            Some(token) => format!(
-                "{} with scopes [{}]",
-                token.subject(),
-                token.scopes().join(" ")
-            ),
-            None => "anonymous".to_owned(),
-        }
+    fn whoami(&self, token: AccessToken) -> String {
+        // The token McpAuth verified for this very request (feature `rmcp`).
+        format!(
+            "{} with scopes [{}]",
+            token.subject(),
+            token.scopes().join(" ")
+        )
     }
 
     #[tool(description = "Search the documentation")]
@@ -117,10 +113,11 @@ pub fn app(
         .tool("countdown", ["jobs:run"])
         .deny_unknown_tools()
         .build()?;
-    let mut metadata = ProtectedResourceMetadata::new(format!("{public_url}/mcp"));
-    metadata.authorization_servers = Some(vec![verifier.issuer().to_owned()]);
-    // Serves /.well-known/oauth-protected-resource/mcp and the root form.
-    let prm = PrmRoute::new(metadata, &policy)?;
+    let metadata = ProtectedResourceMetadata::new(format!("{public_url}/mcp"))
+        .authorization_server(verifier.issuer());
+    // Metadata (public, at /.well-known/oauth-protected-resource/mcp and the root form), then
+    // the bearer token, then the scopes: one layer, one order, one challenge.
+    let auth = McpAuth::new(verifier, policy, metadata)?;
 
     let host = url::Url::parse(public_url)?
         .host_str()
@@ -132,13 +129,7 @@ pub fn app(
         // rmcp checks the Host header (DNS rebinding): allow the public host.
         StreamableHttpServerConfig::default().with_allowed_hosts([host]),
     );
-    let protected = ServiceBuilder::new()
-        .layer(BearerAuthLayer::new(verifier).challenge(prm.challenge()))
-        .layer(ScopeGuardLayer::new(policy).challenge(prm.challenge()))
-        .service(mcp);
-    Ok(Router::new()
-        .route_service("/mcp", protected)
-        .fallback_service(prm))
+    Ok(Router::new().route_service("/mcp", mcp).layer(auth))
 }
 
 #[tokio::main]

@@ -44,8 +44,8 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::body::ResponseBody;
-use crate::challenge::{AuthError, Challenge, ErrorCode};
+use crate::body::{LayerBody, POLLED_AFTER_COMPLETION};
+use crate::challenge::{AuthError, Challenge, ErrorCode, MetadataWarning};
 use crate::refusals::Refusals;
 use crate::token::cache::{TokenCache, TokenKey, now_secs};
 use crate::token::credential::{bearer_credential, checked_token};
@@ -59,11 +59,17 @@ pub const DEFAULT_TOKEN_CACHE_CAPACITY: usize = 10_000;
 /// Applies [`BearerAuth`] to a service: requires a valid bearer access token.
 ///
 /// Cheap to clone; every service it makes shares one verifier and one token cache.
+///
+/// Behind it, put [`ScopeGuardLayer`](crate::ScopeGuardLayer) (it reads the token this layer
+/// inserts); [`McpAuth`](crate::McpAuth) mounts both in that order with one challenge, and is
+/// what most servers want. See the [module docs](self) for an example.
+#[must_use = "a layer does nothing until it wraps a service"]
 pub struct BearerAuthLayer<V> {
     verifier: Arc<V>,
     refusals: Arc<Refusals>,
     cache: Option<Arc<TokenCache>>,
     max_token_len: usize,
+    metadata_warning: MetadataWarning,
 }
 
 impl<V> Clone for BearerAuthLayer<V> {
@@ -73,6 +79,7 @@ impl<V> Clone for BearerAuthLayer<V> {
             refusals: Arc::clone(&self.refusals),
             cache: self.cache.clone(),
             max_token_len: self.max_token_len,
+            metadata_warning: self.metadata_warning.clone(),
         }
     }
 }
@@ -96,10 +103,12 @@ impl<V: TokenVerifier> BearerAuthLayer<V> {
             refusals: Arc::new(Refusals::new(Challenge::new())),
             cache: Some(Arc::new(TokenCache::new(DEFAULT_TOKEN_CACHE_CAPACITY))),
             max_token_len: DEFAULT_MAX_TOKEN_LEN,
+            metadata_warning: MetadataWarning::default(),
         }
     }
 
-    /// Uses `challenge` for every refusal (share it with the scope guard).
+    /// Uses `challenge` for every refusal (share it with the scope guard). It replaces the whole
+    /// challenge, including a [`resource_metadata`](Self::resource_metadata) URL set before.
     pub fn challenge(mut self, challenge: Challenge) -> Self {
         self.refusals = Arc::new(Refusals::new(challenge));
         self
@@ -140,6 +149,8 @@ impl<S, V> Layer<S> for BearerAuthLayer<V> {
     type Service = BearerAuth<S, V>;
 
     fn layer(&self, inner: S) -> Self::Service {
+        self.metadata_warning
+            .check("BearerAuthLayer", self.refusals.challenge());
         BearerAuth {
             inner,
             layer: self.clone(),
@@ -172,7 +183,7 @@ impl<S: std::fmt::Debug, V> std::fmt::Debug for BearerAuth<S, V> {
 }
 
 /// An answer written by the layer, before the inner body type is known.
-type Refusal = Response<ResponseBody<Infallible>>;
+type Refusal = Response<LayerBody<Infallible>>;
 
 type VerifyFuture = Pin<Box<dyn Future<Output = Result<AccessToken, AuthError>> + Send>>;
 
@@ -181,7 +192,7 @@ where
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
     V: TokenVerifier,
 {
-    type Response = Response<ResponseBody<ResBody>>;
+    type Response = Response<LayerBody<ResBody>>;
     type Error = S::Error;
     type Future = ResponseFuture<S, ReqBody>;
 
@@ -290,6 +301,8 @@ pin_project! {
         Verifying { verify: VerifyFuture, pending: Option<Pending<S, ReqBody>> },
         // Waiting for the inner service.
         Inner { #[pin] future: S::Future },
+        // The answer was handed out; polling again is the caller's bug.
+        Done,
     }
 }
 
@@ -316,31 +329,24 @@ impl<S, ReqBody, ResBody> Future for ResponseFuture<S, ReqBody>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
 {
-    type Output = Result<Response<ResponseBody<ResBody>>, S::Error>;
+    type Output = Result<Response<LayerBody<ResBody>>, S::Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         loop {
-            match this.state.as_mut().project() {
+            let answer = match this.state.as_mut().project() {
                 StateProj::Refused { response } => {
-                    // `None` only if polled again after completion: answer empty, never panic.
-                    let response = response.take().map_or_else(
-                        || Response::new(ResponseBody::empty()),
-                        |r| r.map(ResponseBody::cast),
-                    );
-                    return Poll::Ready(Ok(response));
+                    let response = response.take().expect(POLLED_AFTER_COMPLETION);
+                    Ok(response.map(LayerBody::cast))
                 }
                 StateProj::Verifying { verify, pending } => {
                     let verified = ready!(verify.as_mut().poll(cx));
-                    let Some(Pending {
+                    let Pending {
                         mut inner,
                         mut request,
                         cache,
                         refusals,
-                    }) = pending.take()
-                    else {
-                        return Poll::Ready(Ok(Response::new(ResponseBody::empty())));
-                    };
+                    } = pending.take().expect(POLLED_AFTER_COMPLETION);
                     match verified {
                         Ok(token) => {
                             if let Some((cache, key)) = cache {
@@ -349,18 +355,21 @@ where
                             request.extensions_mut().insert(token);
                             let future = inner.call(request);
                             this.state.set(State::Inner { future });
+                            continue;
                         }
                         Err(error) => {
                             log_refusal(&error);
-                            return Poll::Ready(Ok(refusals.response(&error, request.headers())));
+                            Ok(refusals.response(&error, request.headers()))
                         }
                     }
                 }
                 StateProj::Inner { future } => {
-                    let response = ready!(future.poll(cx))?;
-                    return Poll::Ready(Ok(response.map(ResponseBody::inner)));
+                    ready!(future.poll(cx)).map(|response| response.map(LayerBody::inner))
                 }
-            }
+                StateProj::Done => panic!("{POLLED_AFTER_COMPLETION}"),
+            };
+            this.state.set(State::Done);
+            return Poll::Ready(answer);
         }
     }
 }

@@ -36,6 +36,11 @@ pin_project! {
     }
 }
 
+/// The message of the panic when a response future is polled after it completed: a bug in the
+/// caller, as tower-http's futures treat it (`validate_request.rs`), never an answer.
+pub(crate) const POLLED_AFTER_COMPLETION: &str =
+    "tower-mcp-auth: response future polled after completion";
+
 /// The response body of every layer: the inner service's body or an answer the layer wrote.
 pub type ResponseBody<B> = LayerBody<B>;
 

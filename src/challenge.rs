@@ -41,6 +41,7 @@ pub use crate::error::{AuthError, ErrorCode};
 /// One `Challenge` is shared by [`BearerAuthLayer`](crate::bearer::BearerAuthLayer) and
 /// [`ScopeGuardLayer`](crate::scope::ScopeGuardLayer), so both point clients to the same metadata.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[must_use = "a challenge does nothing until a layer is given it"]
 pub struct Challenge {
     realm: Option<String>,
     resource_metadata: Option<String>,
@@ -161,6 +162,25 @@ impl Challenge {
             status: error.code().status(),
             www_authenticate: carries_challenge(error).then(|| self.www_authenticate(error)),
             body: error.json_body(),
+        }
+    }
+}
+
+/// Warns once per layer (clones share the flag) when a layer is put in service with a challenge
+/// that has no `resource_metadata`: its 401s would not tell MCP clients where the issuer is.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct MetadataWarning(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl MetadataWarning {
+    pub(crate) fn check(&self, layer: &'static str, challenge: &Challenge) {
+        use std::sync::atomic::Ordering;
+        if challenge.resource_metadata.is_none() && !self.0.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                layer,
+                "{layer} has no resource_metadata URL: its refusals will not tell MCP clients \
+                 where to find the authorization server. Use McpAuth, or give the layer \
+                 .challenge(prm.challenge())"
+            );
         }
     }
 }

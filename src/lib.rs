@@ -17,15 +17,15 @@
 //! Every layer is a plain `tower::Layer` over `http::Request`/`http::Response`, so it works under
 //! axum, tonic and bare hyper alike; every refusal has a stable [`ErrorCode`].
 //!
+//! - [`McpAuth`]: all three in one layer, in the only correct order, with one shared challenge —
+//!   what most servers want.
+//!
 //! ## Quick start (axum)
 //!
 //! ```no_run
-//! use axum::{Extension, Router, routing::post};
+//! use axum::{Router, routing::post};
 //! use tower_mcp_auth::token::JwksVerifier;
-//! use tower_mcp_auth::{
-//!     AccessToken, BearerAuthLayer, PrmRoute, ProtectedResourceMetadata, ScopeGuardLayer,
-//!     ScopePolicy,
-//! };
+//! use tower_mcp_auth::{AccessToken, McpAuth, ProtectedResourceMetadata, ScopePolicy};
 //!
 //! #[tokio::main]
 //! async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -37,18 +37,15 @@
 //!         .tool("search", ["search.read"])
 //!         .tool("docs.create", ["docs.write"])
 //!         .build()?;
-//!     let mut metadata = ProtectedResourceMetadata::new(resource);
-//!     metadata.authorization_servers = Some(vec![issuer.to_owned()]);
-//!     let prm = PrmRoute::new(metadata, &policy)?;
-//!
+//!     let metadata = ProtectedResourceMetadata::new(resource).authorization_server(issuer);
 //!     let verifier = JwksVerifier::builder(issuer, resource).build().await?;
+//!
 //!     let app = Router::new()
-//!         .route("/mcp", post(|Extension(token): Extension<AccessToken>, body: String| async move {
+//!         .route("/mcp", post(|token: AccessToken, body: String| async move {
 //!             format!("{} called {body}", token.subject()) // your MCP server goes here
 //!         }))
-//!         .layer(ScopeGuardLayer::new(policy).challenge(prm.challenge()))
-//!         .layer(BearerAuthLayer::new(verifier).challenge(prm.challenge()))
-//!         .fallback_service(prm); // public: /.well-known/oauth-protected-resource[/mcp]
+//!         // Metadata (public) → bearer token → scopes; /.well-known/oauth-protected-resource[/mcp]
+//!         .layer(McpAuth::new(verifier, policy, metadata)?);
 //!
 //!     let listener = tokio::net::TcpListener::bind("0.0.0.0:8080").await?;
 //!     axum::serve(listener, app).await?;
@@ -56,9 +53,40 @@
 //! }
 //! ```
 //!
-//! With the `axum` feature, handlers can take `token: AccessToken` directly.
+//! Handlers take `token: AccessToken` with the `axum` feature (on by default); without it,
+//! `Extension<AccessToken>` works the same. In an rmcp tool, enable the `rmcp` feature and take
+//! `token: AccessToken` as a parameter.
+//!
+//! ## Layer order
+//!
+//! [`McpAuth`] fixes it; this is what it does, for those who mount the layers one by one.
+//! Outermost first: [`PrmRoute`] (so the metadata stays public), then [`BearerAuthLayer`]
+//! (which inserts the [`AccessToken`]), then [`ScopeGuardLayer`] (which reads it), each layer
+//! given the same [`PrmRoute::challenge`]. An axum `Router::layer` wraps what came before it,
+//! so it is written inside-out; a `tower::ServiceBuilder` is written outside-in:
+//!
+//! ```text
+//! Router::new().route(..)                    ServiceBuilder::new()
+//!     .layer(ScopeGuardLayer::new(..))           .layer(BearerAuthLayer::new(..))
+//!     .layer(BearerAuthLayer::new(..))           .layer(ScopeGuardLayer::new(..))
+//!     .fallback_service(prm)                     .service(app)
+//! ```
+//!
+//! Swapped, the guard sees no token and answers 500 `SERVER_MISCONFIGURED`, saying which layer
+//! goes inside which; a layer without `resource_metadata` warns once when it is mounted.
+//!
+//! ## Features
+//!
+//! - `auth0` (default): the [`auth0`] module.
+//! - `axum` (default): [`AccessToken`] is an axum extractor (it adds only `axum-core`, which
+//!   every axum server already builds).
+//! - `rmcp`: [`AccessToken`] is an rmcp tool and prompt parameter.
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+
+/// The JSON crate of the public API ([`AccessToken::claims`], [`AuthError::to_json`], the dev
+/// issuer's claims), re-exported so callers use the same version.
+pub use serde_json;
 
 #[cfg(feature = "auth0")]
 pub mod auth0;
@@ -70,8 +98,11 @@ pub mod error;
 #[cfg(feature = "axum")]
 pub mod extract;
 pub mod health;
+pub mod mcp_auth;
 pub mod prm;
 mod refusals;
+#[cfg(feature = "rmcp")]
+pub mod rmcp;
 pub mod scope;
 pub mod token;
 
@@ -81,6 +112,7 @@ pub use auth0::{
     RetryPolicy,
 };
 pub use bearer::BearerAuthLayer;
+pub use mcp_auth::McpAuth;
 pub use challenge::Challenge;
 pub use error::{AuthError, ErrorCode};
 pub use prm::{PrmRoute, ProtectedResourceMetadata};

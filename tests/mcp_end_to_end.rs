@@ -121,7 +121,7 @@ async fn rmcp_client_with_valid_token_initializes_lists_tools_and_calls_a_tool()
     assert_eq!(result.is_error, Some(false));
     assert_eq!(text(&result.content), "no documents match `oauth`");
 
-    // The tool sees the verified token the layer put in the request's extensions.
+    // The tool takes the verified token as a parameter (`token: AccessToken`, feature `rmcp`).
     let result = guard(client.call_tool(call("whoami", json!({}))))
         .await
         .unwrap();

@@ -418,7 +418,7 @@ fn token(scope: &str) -> AccessToken {
 }
 
 #[tokio::test]
-async fn guard_without_bearer_layer_is_a_500_misconfiguration() {
+async fn guard_without_bearer_layer_is_a_500_saying_which_layer_goes_inside_which() {
     let guard = ScopeGuardLayer::new(ScopePolicy::allow_all()).layer(inner_service());
     let request = Request::post("/mcp")
         .body(Full::new(Bytes::from(tool_call("search"))))
@@ -432,7 +432,11 @@ async fn guard_without_bearer_layer_is_a_500_misconfiguration() {
         json!({
             "error": "server_error",
             "code": "SERVER_MISCONFIGURED",
-            "error_description": "The server's authorization layers are misconfigured"
+            "error_description": "ScopeGuardLayer saw a request without an AccessToken: \
+                BearerAuthLayer must run before it. Mount both with McpAuth, which orders them; \
+                or, on an axum Router, call .layer(ScopeGuardLayer) first and \
+                .layer(BearerAuthLayer) after it; in a tower ServiceBuilder, add \
+                .layer(BearerAuthLayer) before .layer(ScopeGuardLayer)"
         })
     );
 }

@@ -14,9 +14,9 @@ pub const WELL_KNOWN_PATH: &str = "/.well-known/oauth-protected-resource";
 /// ```
 /// use tower_mcp_auth::ProtectedResourceMetadata;
 ///
-/// let mut metadata = ProtectedResourceMetadata::new("https://api.example.com/mcp");
-/// metadata.authorization_servers = Some(vec!["https://tenant.example.com/".into()]);
-/// metadata.resource_name = Some("Example MCP".into());
+/// let metadata = ProtectedResourceMetadata::new("https://api.example.com/mcp")
+///     .authorization_server("https://tenant.example.com/")
+///     .resource_name("Example MCP");
 /// assert_eq!(
 ///     serde_json::to_value(&metadata).unwrap(),
 ///     serde_json::json!({
@@ -103,6 +103,71 @@ impl ProtectedResourceMetadata {
             signed_metadata: None,
             extra: Map::new(),
         }
+    }
+
+    /// Adds an issuer to [`authorization_servers`](Self::authorization_servers).
+    #[must_use]
+    pub fn authorization_server(mut self, issuer: impl Into<String>) -> Self {
+        self.authorization_servers
+            .get_or_insert_with(Vec::new)
+            .push(issuer.into());
+        self
+    }
+
+    /// Sets [`scopes_supported`](Self::scopes_supported) (by default [`PrmRoute`] fills it from
+    /// the policy).
+    ///
+    /// [`PrmRoute`]: crate::PrmRoute
+    #[must_use]
+    pub fn scopes_supported<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.scopes_supported = Some(scopes.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Sets [`resource_name`](Self::resource_name).
+    #[must_use]
+    pub fn resource_name(mut self, name: impl Into<String>) -> Self {
+        self.resource_name = Some(name.into());
+        self
+    }
+
+    /// Sets [`resource_documentation`](Self::resource_documentation).
+    #[must_use]
+    pub fn resource_documentation(mut self, url: impl Into<String>) -> Self {
+        self.resource_documentation = Some(url.into());
+        self
+    }
+
+    /// Sets [`resource_policy_uri`](Self::resource_policy_uri).
+    #[must_use]
+    pub fn resource_policy_uri(mut self, url: impl Into<String>) -> Self {
+        self.resource_policy_uri = Some(url.into());
+        self
+    }
+
+    /// Sets [`resource_tos_uri`](Self::resource_tos_uri).
+    #[must_use]
+    pub fn resource_tos_uri(mut self, url: impl Into<String>) -> Self {
+        self.resource_tos_uri = Some(url.into());
+        self
+    }
+
+    /// Sets [`jwks_uri`](Self::jwks_uri): the resource's own keys, not the issuer's.
+    #[must_use]
+    pub fn jwks_uri(mut self, url: impl Into<String>) -> Self {
+        self.jwks_uri = Some(url.into());
+        self
+    }
+
+    /// Adds a member of any other name to [`extra`](Self::extra).
+    #[must_use]
+    pub fn extra(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.extra.insert(name.into(), value.into());
+        self
     }
 
     /// The URL this metadata is served at ([`metadata_url`]).

@@ -13,7 +13,7 @@ use http_body_util::Empty;
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
-use crate::body::ResponseBody;
+use crate::body::{LayerBody, POLLED_AFTER_COMPLETION};
 use crate::challenge::Challenge;
 use crate::prm::as_mirror::{AUTHORIZATION_SERVER_PATH, AuthorizationServerMirror};
 use crate::prm::metadata::{PrmError, ProtectedResourceMetadata, WELL_KNOWN_PATH, resource_parts};
@@ -59,6 +59,7 @@ const ALLOW: &str = "GET, HEAD, OPTIONS";
 ///
 /// Around any other service (hyper, tonic): `PrmRoute::new(metadata, &policy)?.with_fallback(service)`.
 #[derive(Debug)]
+#[must_use = "a route does nothing until it is mounted"]
 pub struct PrmRoute<S = NotFound> {
     shared: Arc<Shared>,
     inner: S,
@@ -181,12 +182,12 @@ fn max_age_header(max_age: Duration) -> HeaderValue {
 }
 
 /// A JSON answer with the CORS header every metadata answer carries; no body for `HEAD`.
-pub(crate) fn json_response(document: Bytes, head: bool) -> Response<ResponseBody<Infallible>> {
+pub(crate) fn json_response(document: Bytes, head: bool) -> Response<LayerBody<Infallible>> {
     let length = HeaderValue::from(document.len());
     let mut response = Response::new(if head {
-        ResponseBody::empty()
+        LayerBody::empty()
     } else {
-        ResponseBody::full(document)
+        LayerBody::full(document)
     });
     let headers = response.headers_mut();
     headers.insert(
@@ -201,8 +202,8 @@ pub(crate) fn json_response(document: Bytes, head: bool) -> Response<ResponseBod
     response
 }
 
-fn preflight<B>(req: &Request<B>) -> Response<ResponseBody<Infallible>> {
-    let mut response = Response::new(ResponseBody::empty());
+fn preflight<B>(req: &Request<B>) -> Response<LayerBody<Infallible>> {
+    let mut response = Response::new(LayerBody::empty());
     *response.status_mut() = StatusCode::NO_CONTENT;
     let headers = response.headers_mut();
     headers.insert(
@@ -224,8 +225,8 @@ fn preflight<B>(req: &Request<B>) -> Response<ResponseBody<Infallible>> {
     response
 }
 
-fn method_not_allowed() -> Response<ResponseBody<Infallible>> {
-    let mut response = Response::new(ResponseBody::empty());
+fn method_not_allowed() -> Response<LayerBody<Infallible>> {
+    let mut response = Response::new(LayerBody::empty());
     *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
     response
         .headers_mut()
@@ -233,13 +234,13 @@ fn method_not_allowed() -> Response<ResponseBody<Infallible>> {
     response
 }
 
-type MirrorFuture = Pin<Box<dyn Future<Output = Response<ResponseBody<Infallible>>> + Send>>;
+type MirrorFuture = Pin<Box<dyn Future<Output = Response<LayerBody<Infallible>>> + Send>>;
 
 impl<S, B, ResBody> Service<Request<B>> for PrmRoute<S>
 where
     S: Service<Request<B>, Response = Response<ResBody>>,
 {
-    type Response = Response<ResponseBody<ResBody>>;
+    type Response = Response<LayerBody<ResBody>>;
     type Error = S::Error;
     type Future = ResponseFuture<S::Future>;
 
@@ -299,7 +300,7 @@ pin_project! {
     #[project = StateProj]
     enum State<F> {
         // The metadata answer is ready.
-        Ready { response: Option<Response<ResponseBody<Infallible>>> },
+        Ready { response: Option<Response<LayerBody<Infallible>>> },
         // Fetching (or reading the cached) authorization server metadata.
         Fetching { fetch: MirrorFuture },
         // Another path: waiting for the inner service.
@@ -319,21 +320,21 @@ impl<F, ResBody, E> Future for ResponseFuture<F>
 where
     F: Future<Output = Result<Response<ResBody>, E>>,
 {
-    type Output = Result<Response<ResponseBody<ResBody>>, E>;
+    type Output = Result<Response<LayerBody<ResBody>>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {
-            StateProj::Ready { response } => Poll::Ready(Ok(response.take().map_or_else(
-                || Response::new(ResponseBody::empty()),
-                |r| r.map(ResponseBody::cast),
-            ))),
+            StateProj::Ready { response } => {
+                let response = response.take().expect(POLLED_AFTER_COMPLETION);
+                Poll::Ready(Ok(response.map(LayerBody::cast)))
+            }
             StateProj::Fetching { fetch } => {
                 let response = ready!(fetch.as_mut().poll(cx));
-                Poll::Ready(Ok(response.map(ResponseBody::cast)))
+                Poll::Ready(Ok(response.map(LayerBody::cast)))
             }
             StateProj::Inner { future } => {
                 let response = ready!(future.poll(cx))?;
-                Poll::Ready(Ok(response.map(ResponseBody::inner)))
+                Poll::Ready(Ok(response.map(LayerBody::inner)))
             }
         }
     }

@@ -61,25 +61,31 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::body::ResponseBody;
-use crate::challenge::{AuthError, Challenge, ErrorCode, is_grpc};
+use crate::body::LayerBody;
+use crate::challenge::{AuthError, Challenge, ErrorCode, MetadataWarning, is_grpc};
 use crate::scope::authorize::authorize_body;
 use crate::scope::{GuardedBody, ScopePolicy};
+use crate::body::POLLED_AFTER_COMPLETION;
 use crate::token::AccessToken;
 
 /// The default bound on a JSON-RPC request body the guard reads: 1 MiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// Applies [`ScopeGuard`] to a service: enforces a [`ScopePolicy`]. Place it inside (after)
-/// [`BearerAuthLayer`](crate::BearerAuthLayer).
+/// [`BearerAuthLayer`](crate::BearerAuthLayer); [`McpAuth`](crate::McpAuth) mounts both in that
+/// order with one challenge, and is what most servers want (see the crate's "Layer order").
+///
+/// See the [module docs](self) for an example.
 ///
 /// The inner service receives `Request<GuardedBody<B>>`: any service generic over the body
 /// (axum `Router`, tonic, rmcp, hyper `service_fn` over `impl Body`) accepts it.
 #[derive(Debug, Clone)]
+#[must_use = "a layer does nothing until it wraps a service"]
 pub struct ScopeGuardLayer {
     policy: Arc<ScopePolicy>,
     challenge: Arc<Challenge>,
     max_body_bytes: usize,
+    metadata_warning: MetadataWarning,
 }
 
 impl ScopeGuardLayer {
@@ -90,10 +96,12 @@ impl ScopeGuardLayer {
             policy: policy.into(),
             challenge: Arc::new(Challenge::new()),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            metadata_warning: MetadataWarning::default(),
         }
     }
 
-    /// Uses `challenge` for every refusal (share it with the bearer layer).
+    /// Uses `challenge` for every refusal (share it with the bearer layer). It replaces the whole
+    /// challenge, including a [`resource_metadata`](Self::resource_metadata) URL set before.
     pub fn challenge(mut self, challenge: Challenge) -> Self {
         self.challenge = Arc::new(challenge);
         self
@@ -120,8 +128,8 @@ impl ScopeGuardLayer {
         match error.code() {
             ErrorCode::Misconfigured => tracing::error!(
                 code = %error.code(),
-                "ScopeGuardLayer saw a request without an AccessToken: put BearerAuthLayer before \
-                 it (outside it: added after it on an axum Router, before it in a ServiceBuilder)"
+                description = error.description(),
+                "scope guard refused the request: the layers are in the wrong order"
             ),
             _ => tracing::debug!(
                 code = %error.code(),
@@ -139,6 +147,8 @@ impl<S> Layer<S> for ScopeGuardLayer {
     type Service = ScopeGuard<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
+        self.metadata_warning
+            .check("ScopeGuardLayer", &self.challenge);
         ScopeGuard {
             inner,
             layer: self.clone(),
@@ -156,7 +166,7 @@ pub struct ScopeGuard<S> {
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// An answer written by the layer, before the inner body type is known.
-type Refusal = Response<ResponseBody<Infallible>>;
+type Refusal = Response<LayerBody<Infallible>>;
 
 impl<S, B, ResBody> Service<Request<B>> for ScopeGuard<S>
 where
@@ -164,7 +174,7 @@ where
     B: Body<Data = Bytes>,
     B::Error: Into<BoxError>,
 {
-    type Response = Response<ResponseBody<ResBody>>;
+    type Response = Response<LayerBody<ResBody>>;
     type Error = S::Error;
     type Future = ResponseFuture<S, B>;
 
@@ -175,11 +185,7 @@ where
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let layer = &self.layer;
         let Some(token) = req.extensions().get::<AccessToken>() else {
-            let error = AuthError::new(
-                ErrorCode::Misconfigured,
-                "The server's authorization layers are misconfigured",
-            );
-            return ResponseFuture::refused(layer.refuse(&error, req.headers()));
+            return ResponseFuture::refused(layer.refuse(&no_access_token(), req.headers()));
         };
         let path = req.uri().path();
         if let Err(error) = layer
@@ -231,6 +237,18 @@ fn carries_json_rpc<B>(req: &Request<B>) -> bool {
     }
 }
 
+/// The guard runs without a token only when it is outside the bearer layer (or there is none):
+/// a deployment bug, so the answer says exactly what to change.
+fn no_access_token() -> AuthError {
+    AuthError::new(
+        ErrorCode::Misconfigured,
+        "ScopeGuardLayer saw a request without an AccessToken: BearerAuthLayer must run before \
+         it. Mount both with McpAuth, which orders them; or, on an axum Router, call \
+         .layer(ScopeGuardLayer) first and .layer(BearerAuthLayer) after it; in a tower \
+         ServiceBuilder, add .layer(BearerAuthLayer) before .layer(ScopeGuardLayer)",
+    )
+}
+
 fn too_large(layer: &ScopeGuardLayer) -> AuthError {
     AuthError::new(
         ErrorCode::BodyTooLarge,
@@ -275,6 +293,8 @@ pin_project! {
         Reading { #[pin] collect: Collect<Limited<B>>, pending: Option<Pending<S>> },
         // Waiting for the inner service.
         Inner { #[pin] future: S::Future },
+        // The answer was handed out; polling again is the caller's bug.
+        Done,
     }
 }
 
@@ -305,65 +325,59 @@ where
     B: Body<Data = Bytes>,
     B::Error: Into<BoxError>,
 {
-    type Output = Result<Response<ResponseBody<ResBody>>, S::Error>;
+    type Output = Result<Response<LayerBody<ResBody>>, S::Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         loop {
-            match this.state.as_mut().project() {
+            let answer = match this.state.as_mut().project() {
                 StateProj::Refused { response } => {
-                    // `None` only if polled again after completion: answer empty, never panic.
-                    let response = response.take().map_or_else(
-                        || Response::new(ResponseBody::empty()),
-                        |r| r.map(ResponseBody::cast),
-                    );
-                    return Poll::Ready(Ok(response));
+                    let response = response.take().expect(POLLED_AFTER_COMPLETION);
+                    Ok(response.map(LayerBody::cast))
                 }
                 StateProj::Reading { collect, pending } => {
                     let read = ready!(collect.poll(cx));
-                    let Some(Pending {
+                    let Pending {
                         mut inner,
                         parts,
                         layer,
-                    }) = pending.take()
-                    else {
-                        return Poll::Ready(Ok(Response::new(ResponseBody::empty())));
-                    };
-                    let bytes = match read {
-                        Ok(collected) => collected.to_bytes(),
-                        Err(error) => {
-                            let error = if error.downcast_ref::<LengthLimitError>().is_some() {
-                                too_large(&layer)
-                            } else {
-                                AuthError::new(
-                                    ErrorCode::BodyUnreadable,
-                                    "The request body could not be read",
-                                )
-                            };
-                            let response = layer.refuse(&error, &parts.headers);
-                            return Poll::Ready(Ok(response.map(ResponseBody::cast)));
+                    } = pending.take().expect(POLLED_AFTER_COMPLETION);
+                    let verdict = match read {
+                        Ok(collected) => {
+                            let bytes = collected.to_bytes();
+                            match parts.extensions.get::<AccessToken>() {
+                                Some(token) => {
+                                    authorize_body(&layer.policy, &parts.headers, token, &bytes)
+                                        .map(|()| bytes)
+                                }
+                                None => Err(no_access_token()),
+                            }
                         }
-                    };
-                    let verdict = match parts.extensions.get::<AccessToken>() {
-                        Some(token) => authorize_body(&layer.policy, &parts.headers, token, &bytes),
-                        None => Err(AuthError::new(
-                            ErrorCode::Misconfigured,
-                            "The server's authorization layers are misconfigured",
+                        Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => {
+                            Err(too_large(&layer))
+                        }
+                        Err(_) => Err(AuthError::new(
+                            ErrorCode::BodyUnreadable,
+                            "The request body could not be read",
                         )),
                     };
-                    if let Err(error) = verdict {
-                        let response = layer.refuse(&error, &parts.headers);
-                        return Poll::Ready(Ok(response.map(ResponseBody::cast)));
+                    match verdict {
+                        Ok(bytes) => {
+                            let request = Request::from_parts(parts, GuardedBody::full(bytes));
+                            let future = inner.call(request);
+                            this.state.set(State::Inner { future });
+                            continue;
+                        }
+                        Err(error) => Ok(layer.refuse(&error, &parts.headers).map(LayerBody::cast)),
                     }
-                    let request = Request::from_parts(parts, GuardedBody::full(bytes));
-                    let future = inner.call(request);
-                    this.state.set(State::Inner { future });
                 }
                 StateProj::Inner { future } => {
-                    let response = ready!(future.poll(cx))?;
-                    return Poll::Ready(Ok(response.map(ResponseBody::inner)));
+                    ready!(future.poll(cx)).map(|response| response.map(LayerBody::inner))
                 }
-            }
+                StateProj::Done => panic!("{POLLED_AFTER_COMPLETION}"),
+            };
+            this.state.set(State::Done);
+            return Poll::Ready(answer);
         }
     }
 }
