@@ -112,9 +112,9 @@ pub use auth0::{
     RetryPolicy,
 };
 pub use bearer::BearerAuthLayer;
-pub use mcp_auth::McpAuth;
 pub use challenge::Challenge;
 pub use error::{AuthError, ErrorCode};
+pub use mcp_auth::McpAuth;
 pub use prm::{PrmRoute, ProtectedResourceMetadata};
 pub use scope::{ScopeGuardLayer, ScopePolicy};
 pub use token::AccessToken;

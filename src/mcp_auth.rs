@@ -148,7 +148,6 @@ impl<V: TokenVerifier> McpAuth<V> {
         self.guard = self.guard.max_body_bytes(bytes);
         self
     }
-
 }
 
 impl<V> McpAuth<V> {

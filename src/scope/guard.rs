@@ -62,10 +62,10 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::body::LayerBody;
+use crate::body::POLLED_AFTER_COMPLETION;
 use crate::challenge::{AuthError, Challenge, ErrorCode, MetadataWarning, is_grpc};
 use crate::scope::authorize::authorize_body;
 use crate::scope::{GuardedBody, ScopePolicy};
-use crate::body::POLLED_AFTER_COMPLETION;
 use crate::token::AccessToken;
 
 /// The default bound on a JSON-RPC request body the guard reads: 1 MiB.
