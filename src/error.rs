@@ -76,6 +76,34 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code, in declaration order (for documentation and tooling: the README's error table
+    /// is checked against it).
+    pub const ALL: &'static [ErrorCode] = &[
+        Self::MissingToken,
+        Self::MalformedAuthorizationHeader,
+        Self::MultipleCredentials,
+        Self::TokenInQuery,
+        Self::TokenTooLarge,
+        Self::EncryptedJwe,
+        Self::NotJws,
+        Self::MalformedToken,
+        Self::AlgorithmNotAllowed,
+        Self::UnknownKeyId,
+        Self::InvalidSignature,
+        Self::TokenExpired,
+        Self::TokenNotYetValid,
+        Self::InvalidIssuer,
+        Self::InvalidAudience,
+        Self::MissingClaim,
+        Self::KeysUnavailable,
+        Self::InsufficientScope,
+        Self::McpHeaderMismatch,
+        Self::OperationNotAllowed,
+        Self::BodyTooLarge,
+        Self::BodyUnreadable,
+        Self::Misconfigured,
+    ];
+
     /// The stable string form, e.g. `"ACCESS_TOKEN_IS_ENCRYPTED_JWE"`.
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -313,6 +341,79 @@ struct JsonBody<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Fails to compile when a variant is added and not given a place here; the test below then
+    /// fails until it is in [`ErrorCode::ALL`] at that place.
+    fn position(code: ErrorCode) -> usize {
+        use ErrorCode::*;
+        match code {
+            MissingToken => 0,
+            MalformedAuthorizationHeader => 1,
+            MultipleCredentials => 2,
+            TokenInQuery => 3,
+            TokenTooLarge => 4,
+            EncryptedJwe => 5,
+            NotJws => 6,
+            MalformedToken => 7,
+            AlgorithmNotAllowed => 8,
+            UnknownKeyId => 9,
+            InvalidSignature => 10,
+            TokenExpired => 11,
+            TokenNotYetValid => 12,
+            InvalidIssuer => 13,
+            InvalidAudience => 14,
+            MissingClaim => 15,
+            KeysUnavailable => 16,
+            InsufficientScope => 17,
+            McpHeaderMismatch => 18,
+            OperationNotAllowed => 19,
+            BodyTooLarge => 20,
+            BodyUnreadable => 21,
+            Misconfigured => 22,
+        }
+    }
+
+    #[test]
+    fn all_lists_every_code_once_in_order() {
+        for (index, code) in ErrorCode::ALL.iter().enumerate() {
+            assert_eq!(position(*code), index, "{code}");
+        }
+        assert_eq!(ErrorCode::ALL.len(), 23);
+    }
+
+    /// The README's "Errors clients see" table: one row per code (or group of codes), with the
+    /// status and body `error` each code is answered with, and every code in exactly one row.
+    #[test]
+    fn readme_error_table_matches_error_code() {
+        let readme = include_str!("../README.md");
+        let section = readme
+            .split("## Errors clients see")
+            .nth(1)
+            .and_then(|rest| rest.split("\n## ").next())
+            .expect("README has an \"Errors clients see\" section");
+        let mut seen = Vec::new();
+        for row in section.lines().filter(|l| l.starts_with("| ")) {
+            let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+            let (status, error, codes) = (cells[1], cells[2], cells[3]);
+            if status == "status" || status.starts_with("---") {
+                continue;
+            }
+            for name in codes.split(", ") {
+                let name = name.trim_matches('`');
+                let code = ErrorCode::ALL
+                    .iter()
+                    .find(|c| c.as_str() == name)
+                    .unwrap_or_else(|| panic!("README names an unknown code {name}"));
+                assert_eq!(status, code.status().as_str(), "status of {name}");
+                assert_eq!(error, format!("`{}`", code.body_error()), "error of {name}");
+                assert!(!seen.contains(code), "{name} is in two rows");
+                seen.push(*code);
+            }
+        }
+        for code in ErrorCode::ALL {
+            assert!(seen.contains(code), "the README's error table lacks {code}");
+        }
+    }
 
     #[test]
     fn json_body_is_to_json_serialized() {
