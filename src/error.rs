@@ -214,7 +214,7 @@ impl fmt::Display for ErrorCode {
 /// A failure to authenticate or authorize a request, as the client will see it.
 ///
 /// Build one with the constructors ([`AuthError::new`], [`AuthError::missing_token`],
-/// [`AuthError::insufficient_scope`]) and render it with a [`Challenge`].
+/// [`AuthError::insufficient_scope`]) and render it with a [`Challenge`](crate::Challenge).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{code}: {description}")]
 pub struct AuthError {

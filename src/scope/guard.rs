@@ -75,7 +75,7 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 /// [`BearerAuthLayer`](crate::BearerAuthLayer); [`McpAuth`](crate::McpAuth) mounts both in that
 /// order with one challenge, and is what most servers want (see the crate's "Layer order").
 ///
-/// See the [module docs](self) for an example.
+/// See the [module docs](crate::scope) for an example.
 ///
 /// The inner service receives `Request<GuardedBody<B>>`: any service generic over the body
 /// (axum `Router`, tonic, rmcp, hyper `service_fn` over `impl Body`) accepts it.
