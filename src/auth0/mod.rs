@@ -8,6 +8,9 @@
 //! - [`Auth0Health`]: shared health state for a `/health/auth0` endpoint.
 
 pub mod health;
+// Public for the fuzz targets and tooling only (they parse log-stream payloads as the webhook
+// does); hidden from the docs and not part of the stable API.
+#[doc(hidden)]
 pub mod log_event;
 pub mod management;
 pub mod promoter;

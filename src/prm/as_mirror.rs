@@ -42,7 +42,7 @@ impl AuthorizationServerMirror {
         let client = reqwest::Client::builder()
             .timeout(FETCH_TIMEOUT)
             .build()
-            .map_err(|e| PrmError::HttpClient(e.to_string()))?;
+            .map_err(|e| PrmError::HttpClient(Box::new(e)))?;
         Ok(Self {
             discovery_url,
             client,

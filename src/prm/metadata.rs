@@ -177,7 +177,7 @@ impl ProtectedResourceMetadata {
 }
 
 /// A resource identifier that cannot have protected resource metadata.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PrmError {
     /// The resource identifier is not an absolute `https` (or, for development, `http`) URL
@@ -197,7 +197,7 @@ pub enum PrmError {
     },
     /// The HTTP client for the authorization server mirror could not be built.
     #[error("cannot build the HTTP client for the authorization server metadata: {0}")]
-    HttpClient(String),
+    HttpClient(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// The parts of a resource identifier the well-known URL is built from.

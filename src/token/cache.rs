@@ -12,7 +12,7 @@ use crate::token::AccessToken;
 /// token itself is not kept. Entries are valid until the token's `exp`: the bearer layer checks
 /// `exp`/`nbf` on every hit and drops an entry that has expired.
 #[derive(Debug)]
-pub struct TokenCache {
+pub(crate) struct TokenCache {
     entries: quick_cache::sync::Cache<[u8; 32], AccessToken>,
 }
 
@@ -22,7 +22,7 @@ pub(crate) type TokenKey = [u8; 32];
 impl TokenCache {
     /// A cache holding at most `capacity` tokens (least recently and least frequently used go
     /// first).
-    pub fn new(capacity: usize) -> Self {
+    pub(crate) fn new(capacity: usize) -> Self {
         Self {
             entries: quick_cache::sync::Cache::new(capacity.max(1)),
         }
@@ -51,13 +51,8 @@ impl TokenCache {
     }
 
     /// How many tokens are cached.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.entries.len()
-    }
-
-    /// True when no token is cached.
-    pub fn is_empty(&self) -> bool {
-        self.entries.len() == 0
     }
 }
 

@@ -395,6 +395,11 @@ impl JwksVerifierBuilder {
     }
 
     /// Uses this HTTP client for discovery and JWKS fetches.
+    ///
+    /// `reqwest::Client` is in the public API on purpose: it is what carries a deployment's
+    /// proxy, root certificates and connection pool, and reqwest is the client the verifier
+    /// fetches with, so a wrapper would only hide the same settings. It ties this method (not the
+    /// rest of the crate) to reqwest's major version.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.client = Some(client);
         self

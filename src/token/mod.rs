@@ -3,7 +3,8 @@
 //! - [`bearer_token`] finds the credential in a request;
 //! - [`classify`] / [`require_jws`] tell a JWS from a JWE or an opaque token;
 //! - [`TokenVerifier`] turns a token into an [`AccessToken`]; [`JwksVerifier`] is the ready one;
-//! - [`TokenCache`] keeps verified tokens so repeated ones skip the signature check.
+//! - the bearer layer keeps verified tokens in a private cache, so repeated ones skip the
+//!   signature check (its size: [`BearerAuthLayer::token_cache_capacity`](crate::BearerAuthLayer::token_cache_capacity)).
 
 mod access_token;
 pub(crate) mod cache;
@@ -16,7 +17,6 @@ mod registered_claims;
 mod verifier;
 
 pub use access_token::AccessToken;
-pub use cache::TokenCache;
 pub use classify::{TokenShape, classify, require_jws};
 pub use credential::bearer_token;
 pub use jwks::{JwksVerifier, JwksVerifierBuilder, VerifierConfigError};
