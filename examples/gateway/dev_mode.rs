@@ -1,8 +1,8 @@
 //! Dev mode: what stands in for Auth0 and the backend when no `OAUTH_ISSUER` is set.
 //!
 //! - An embedded issuer ([`DevIssuer`], a fresh RSA key) serves its OpenID configuration and
-//!   JWKS under `/dev-issuer/` on the gateway's own port; the gateway's `JwksVerifier` discovers
-//!   it exactly as it discovers Auth0.
+//!   JWKS under `/dev-issuer/` on a loopback listener of its own, started before the verifier;
+//!   the gateway's `JwksVerifier` discovers it exactly as it discovers Auth0.
 //! - A demo backend under `/dev-backend/{tool}` answers two tools and, like a real backend,
 //!   believes only requests whose `X-Gateway-Signature` verifies.
 //! - A demo token is minted and printed with ready-to-paste `curl` commands.
@@ -43,15 +43,23 @@ pub struct DevAuthority {
 }
 
 impl DevAuthority {
-    pub fn new(addr: SocketAddr) -> Result<Self, tower_mcp_auth::dev::DevIssuerError> {
-        Ok(Self {
-            issuer: Arc::new(DevIssuer::generate()?),
-            issuer_url: format!("http://{addr}/dev-issuer/"),
-        })
+    /// Generates the key and serves the issuer on its own `127.0.0.1:0` listener, so that it
+    /// answers before the gateway (whose verifier discovers it) is built.
+    pub async fn start() -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr: SocketAddr = listener.local_addr()?;
+        let issuer_url = format!("http://{addr}/dev-issuer/");
+        let authority = Self {
+            issuer: Arc::new(DevIssuer::generate()?.with_issuer(issuer_url.clone())),
+            issuer_url,
+        };
+        let routes = authority.routes();
+        tokio::spawn(async move { axum::serve(listener, routes).await });
+        Ok(authority)
     }
 
     /// The issuer's discovery document and JWKS.
-    pub fn routes(&self) -> Router {
+    fn routes(&self) -> Router {
         let discovery = DevIssuer::openid_configuration(
             &self.issuer_url,
             &format!("{}jwks.json", self.issuer_url),

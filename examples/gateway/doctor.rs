@@ -102,8 +102,8 @@ pub fn fix_for(code: ErrorCode) -> &'static str {
     }
 }
 
-pub async fn run(args: &[String]) -> Result<bool, String> {
-    let token = read_token(args)?;
+pub async fn run(token_arg: Option<&str>) -> Result<bool, String> {
+    let token = read_token(token_arg)?;
     let config = Config::from_env().map_err(|e| e.to_string())?;
     let mut report = Report::default();
     let (issuer, audience) = match &config.mode {
@@ -181,25 +181,23 @@ pub async fn run(args: &[String]) -> Result<bool, String> {
     Ok(report.failed == 0)
 }
 
-fn read_token(args: &[String]) -> Result<Option<String>, String> {
-    match args {
-        [] => Ok(None),
-        [flag, value] if flag == "--token" => {
-            let token = if value == "-" {
-                let mut text = String::new();
-                std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
-                    .map_err(|e| format!("cannot read the token from stdin: {e}"))?;
-                text
-            } else {
-                value.clone()
-            };
-            // Tolerate what people paste: a "Bearer " prefix, quotes, surrounding whitespace.
-            let token = token.trim().trim_matches('"').trim();
-            let token = token.strip_prefix("Bearer ").unwrap_or(token).trim();
-            Ok(Some(token.to_owned()))
-        }
-        _ => Err("usage: gateway doctor [--token TOKEN | --token -]".to_owned()),
-    }
+/// The token given with `--token` (`-` reads stdin), as people paste it.
+fn read_token(arg: Option<&str>) -> Result<Option<String>, String> {
+    let Some(value) = arg else {
+        return Ok(None);
+    };
+    let token = if value == "-" {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+            .map_err(|e| format!("cannot read the token from stdin: {e}"))?;
+        text
+    } else {
+        value.to_owned()
+    };
+    // Tolerate what people paste: a "Bearer " prefix, quotes, surrounding whitespace.
+    let token = token.trim().trim_matches('"').trim();
+    let token = token.strip_prefix("Bearer ").unwrap_or(token).trim();
+    Ok(Some(token.to_owned()))
 }
 
 async fn check_discovery(report: &mut Report, client: &reqwest::Client, issuer: &str) {

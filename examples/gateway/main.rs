@@ -22,29 +22,47 @@ mod proxy;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::sync::{Arc, OnceLock};
 
-use axum::Router;
-use axum::extract::Request;
-use axum::http::StatusCode;
 use tokio::net::TcpListener;
-use tower::ServiceExt;
 use tower_mcp_auth::auth0::{Auth0Health, Auth0LogWebhookService, DcrPromoter, ManagementClient};
 use tower_mcp_auth::token::JwksVerifier;
 use url::Url;
 
 use crate::config::{Config, Mode};
 
-const USAGE: &str = "usage: gateway [serve | doctor [--token TOKEN | --token -] | print-action]
-
-  serve          run the gateway (the default)
-  doctor         check the configuration against the real issuer and Management API;
-                 with --token, explain what is wrong with an access token (- reads stdin)
-  print-action   print the Auth0 Post-Login Action with REQUIRED_SCOPES from the policy
-
-Configuration: environment variables or a .env file; see .env.sample.";
+/// The command line: `serve` (the default), `doctor [--token TOKEN|-]`, `print-action`; `--help`
+/// on each.
+fn cli() -> clap::Command {
+    use clap::{Arg, Command};
+    Command::new("gateway")
+        .about("The ChatGPT ⇄ Auth0 gateway built from tower-mcp-auth")
+        .after_help("Configuration: environment variables or a .env file; see .env.sample.")
+        .subcommand(Command::new("serve").about("Run the gateway (the default)"))
+        .subcommand(
+            Command::new("doctor")
+                .about("Check the configuration against the real issuer and Management API")
+                .arg(
+                    Arg::new("token")
+                        .long("token")
+                        .value_name("TOKEN")
+                        .help("Also explain what is wrong with this access token (- reads stdin)"),
+                ),
+        )
+        .subcommand(
+            Command::new("print-action")
+                .about("Print the Auth0 Post-Login Action with REQUIRED_SCOPES from the policy"),
+        )
+}
 
 fn main() -> ExitCode {
+    let matches = match cli().try_get_matches() {
+        Ok(matches) => matches,
+        // `--help` and `--version` are "errors" that print to stdout and exit 0; usage errors 2.
+        Err(error) => {
+            let _ = error.print();
+            return ExitCode::from(if error.use_stderr() { 2 } else { 0 });
+        }
+    };
     // A missing .env is normal (containers pass real environment variables).
     let dotenv = dotenvy::dotenv();
     init_logging();
@@ -54,7 +72,6 @@ fn main() -> ExitCode {
         eprintln!("error: .env could not be read: {error}");
         return ExitCode::FAILURE;
     }
-    let args: Vec<String> = std::env::args().skip(1).collect();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -62,23 +79,23 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match args.first().map(String::as_str) {
-        None | Some("serve") => runtime.block_on(serve()),
-        Some("doctor") => match runtime.block_on(doctor::run(&args[1..])) {
-            Ok(true) => ExitCode::SUCCESS,
-            Ok(false) => ExitCode::FAILURE,
-            Err(error) => {
-                eprintln!("error: {error}");
-                ExitCode::from(2)
+    match matches.subcommand() {
+        None | Some(("serve", _)) => runtime.block_on(serve()),
+        Some(("doctor", args)) => {
+            let token = args.get_one::<String>("token").map(String::as_str);
+            match runtime.block_on(doctor::run(token)) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => ExitCode::FAILURE,
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    ExitCode::from(2)
+                }
             }
-        },
-        Some("print-action") => print_action(),
-        Some("-h" | "--help" | "help") => {
-            println!("{USAGE}");
-            ExitCode::SUCCESS
         }
-        Some(other) => {
-            eprintln!("error: unknown command `{other}`\n\n{USAGE}");
+        Some(("print-action", _)) => print_action(),
+        // clap accepts only the subcommands declared above.
+        Some((other, _)) => {
+            eprintln!("error: unknown command `{other}`");
             ExitCode::from(2)
         }
     }
@@ -146,17 +163,11 @@ async fn run(config: Config) -> Result<(), BoxError> {
     let addr = listener.local_addr()?;
     let base = format!("http://{addr}");
 
-    // The full app is built once the verifier is; in dev mode the verifier discovers the
-    // embedded issuer on this very server, so the server must answer before the app exists.
-    let app_cell: Arc<OnceLock<Router>> = Arc::new(OnceLock::new());
+    // Dev mode: the embedded issuer answers on its own listener before the verifier discovers it.
     let dev = match config.mode {
-        Mode::Dev => Some(dev_mode::DevAuthority::new(addr)?),
+        Mode::Dev => Some(dev_mode::DevAuthority::start().await?),
         Mode::Production { .. } => None,
     };
-    let mut outer = Router::new();
-    if let Some(dev) = &dev {
-        outer = outer.merge(dev.routes());
-    }
     let hmac_secret = match &config.hmac_secret {
         Some(secret) => secret.expose().as_bytes().to_vec(),
         None => {
@@ -167,28 +178,6 @@ async fn run(config: Config) -> Result<(), BoxError> {
         }
     };
     let signer = hmac::Signer::new(&hmac_secret);
-    if dev.is_some() {
-        outer = outer.merge(dev_mode::demo_backend(signer.clone()));
-    }
-    let late = Arc::clone(&app_cell);
-    let outer = outer.fallback_service(tower::service_fn(move |request: Request| {
-        let app = late.get().cloned();
-        async move {
-            match app {
-                Some(app) => app.oneshot(request).await,
-                None => Ok(proxy::error(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "STARTING",
-                    "The gateway is starting",
-                )),
-            }
-        }
-    }));
-    let server = tokio::spawn(async move {
-        axum::serve(listener, outer)
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-    });
 
     let (issuer, audience, resource_url) = match (&config.mode, &dev) {
         (Mode::Production { issuer, audience }, _) => (
@@ -234,14 +223,23 @@ async fn run(config: Config) -> Result<(), BoxError> {
         resource_url: resource_url.clone(),
         functions_base: functions_base.clone(),
         mcp_upstream: config.mcp_upstream.clone(),
-        proxy: proxy::Proxy::new(signer, config.backend_timeout)?,
+        proxy: proxy::Proxy::new(signer.clone(), config.backend_timeout)?,
         app_origin: config.app_origin.clone(),
         debug_token_endpoint: config.debug_token_endpoint,
         mode: if dev.is_some() { "dev" } else { "production" },
         webhook,
         policy: config.policy.clone(),
     };
-    let _ = app_cell.set(app::router(settings).map_err(|e| format!("RESOURCE_URL: {e}"))?);
+    let app = app::router(settings).map_err(|e| format!("RESOURCE_URL: {e}"))?;
+    let app = match &dev {
+        Some(_) => dev_mode::demo_backend(signer).fallback_service(app),
+        None => app,
+    };
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+    });
 
     tracing::info!(
         %addr,
