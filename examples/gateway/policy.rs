@@ -31,19 +31,7 @@ pub fn from_values(
     let base = ScopePolicy::builder_from_env_values(tool_scopes, required_scopes)
         .and_then(|builder| builder.build())
         .map_err(|error| error.to_string())?;
-    let mut tools = BTreeMap::new();
-    // The map form is `tool=scopes;tool2=scopes`; the policy has validated it already.
-    if let Some(map) = tool_scopes.filter(|value| value.contains('=')) {
-        for name in map
-            .split(';')
-            .filter_map(|entry| entry.split_once('='))
-            .map(|(name, _)| name.trim())
-        {
-            if let Some(scopes) = base.required_scopes_for_tool(name) {
-                tools.insert(name.to_owned(), scopes);
-            }
-        }
-    }
+    let tools: BTreeMap<String, Vec<String>> = base.tools().into_iter().collect();
     let mut builder = ScopePolicy::builder_from_env_values(tool_scopes, required_scopes)
         .map_err(|error| error.to_string())?;
     for (tool, scopes) in &tools {

@@ -220,6 +220,34 @@ impl ScopePolicy {
         (!requirement.denied).then(|| requirement.scopes())
     }
 
+    /// Every tool the policy names, sorted by name, each with every scope a `tools/call` of it
+    /// needs (its own and the default scopes, sorted): what a gateway mounts per-tool routes
+    /// from, or a server lists.
+    ///
+    /// ```
+    /// use tower_mcp_auth::ScopePolicy;
+    ///
+    /// let policy = ScopePolicy::builder_from_env_values(Some("search=search.read;docs=docs.write"), Some("mcp"))?
+    ///     .build()?;
+    /// assert_eq!(
+    ///     policy.tools(),
+    ///     [
+    ///         ("docs".to_owned(), vec!["docs.write".to_owned(), "mcp".to_owned()]),
+    ///         ("search".to_owned(), vec!["mcp".to_owned(), "search.read".to_owned()]),
+    ///     ]
+    /// );
+    /// # Ok::<(), tower_mcp_auth::scope::ScopeConfigError>(())
+    /// ```
+    pub fn tools(&self) -> Vec<(String, Vec<String>)> {
+        let mut tools: Vec<(String, Vec<String>)> = self
+            .tools
+            .keys()
+            .filter_map(|tool| Some((tool.clone(), self.required_scopes_for_tool(tool)?)))
+            .collect();
+        tools.sort();
+        tools
+    }
+
     /// Checks a `tools/call` of `tool` by `token`, as the guard does.
     pub fn check_tool(&self, token: &AccessToken, tool: &str) -> Result<(), AuthError> {
         self.tool_requirement(tool)
