@@ -1,10 +1,10 @@
 //! [`LayerBody`]: the one body type the layers hand on, in both directions.
 //!
-//! - Responses ([`ResponseBody`]): the inner service's body, or an answer the layer wrote. Error
+//! - Responses: the inner service's body, or an answer the layer wrote. Error
 //!   answers carry a JSON body, which a body type that only implements `Default` cannot hold, so
 //!   the layers map the inner body into this type (as tower-http's compression and timeout layers
 //!   do).
-//! - Requests behind the scope guard ([`GuardedBody`](crate::scope::GuardedBody)): the original
+//! - Requests behind the [scope guard](crate::ScopeGuardLayer): the original
 //!   body when the guard did not read it, or the exact bytes it read, without a copy.
 //!
 //! It is an `http_body::Body` with `Data = Bytes` whenever the wrapped body is, so it works under
@@ -40,9 +40,6 @@ pin_project! {
 /// caller, as tower-http's futures treat it (`validate_request.rs`), never an answer.
 pub(crate) const POLLED_AFTER_COMPLETION: &str =
     "tower-mcp-auth: response future polled after completion";
-
-/// The response body of every layer: the inner service's body or an answer the layer wrote.
-pub type ResponseBody<B> = LayerBody<B>;
 
 impl<B> LayerBody<B> {
     /// Wraps the inner service's body.
@@ -140,7 +137,7 @@ mod tests {
 
     #[tokio::test]
     async fn full_body_yields_its_bytes_once() {
-        let body: ResponseBody<Full<Bytes>> = ResponseBody::full(Bytes::from_static(b"{}"));
+        let body: LayerBody<Full<Bytes>> = LayerBody::full(Bytes::from_static(b"{}"));
         assert_eq!(body.size_hint().exact(), Some(2));
         let bytes = body.collect().await.unwrap().to_bytes();
         assert_eq!(&bytes[..], b"{}");
@@ -148,7 +145,7 @@ mod tests {
 
     #[tokio::test]
     async fn inner_body_passes_through() {
-        let body = ResponseBody::inner(Full::new(Bytes::from_static(b"hello")));
+        let body = LayerBody::inner(Full::new(Bytes::from_static(b"hello")));
         assert_eq!(&body.collect().await.unwrap().to_bytes()[..], b"hello");
     }
 }

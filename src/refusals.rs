@@ -8,7 +8,7 @@
 
 use http::{HeaderMap, Response};
 
-use crate::body::ResponseBody;
+use crate::body::LayerBody;
 use crate::challenge::{AuthError, Challenge, RenderedRefusal, is_grpc};
 use crate::token::classify::{encrypted_jwe, not_jws};
 use crate::token::credential::malformed_header;
@@ -46,7 +46,7 @@ impl Refusals {
         &self,
         error: &AuthError,
         request_headers: &HeaderMap,
-    ) -> Response<ResponseBody<B>> {
+    ) -> Response<LayerBody<B>> {
         // Compared whole (code, then text): a description that ever varies is never served stale.
         if let Some((_, rendered)) = self.common.iter().find(|(common, _)| common == error)
             && !is_grpc(request_headers)
@@ -66,7 +66,7 @@ mod tests {
     use http::HeaderValue;
     use http_body_util::{BodyExt, Empty};
 
-    type Answer = Response<ResponseBody<Empty<Bytes>>>;
+    type Answer = Response<LayerBody<Empty<Bytes>>>;
 
     fn body(answer: Answer) -> Bytes {
         let collected = answer.into_body().collect().now_or_never();

@@ -11,7 +11,7 @@ use http_body_util::{BodyExt, Full};
 use scoped_app::*;
 use serde_json::{Value, json};
 use tower::{Layer, ServiceExt};
-use tower_mcp_auth::scope::GuardedBody;
+use tower_mcp_auth::body::LayerBody;
 use tower_mcp_auth::{AccessToken, ScopeGuardLayer, ScopePolicy};
 
 async fn json_body(response: reqwest::Response) -> Value {
@@ -391,7 +391,7 @@ async fn every_401_and_403_points_at_metadata_the_server_serves() {
     }
 }
 
-type TestBody = GuardedBody<Full<Bytes>>;
+type TestBody = LayerBody<Full<Bytes>>;
 
 fn inner_service() -> impl tower::Service<
     Request<TestBody>,

@@ -11,7 +11,7 @@ use http_body_util::{BodyExt, Full};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use tower::{Layer, ServiceExt, service_fn};
-use tower_mcp_auth::scope::GuardedBody;
+use tower_mcp_auth::body::LayerBody;
 use tower_mcp_auth::{AccessToken, ScopeGuardLayer, ScopePolicy};
 
 struct Guard {
@@ -47,7 +47,7 @@ fn guard() -> &'static Guard {
 }
 
 async fn echo(
-    request: Request<GuardedBody<Full<Bytes>>>,
+    request: Request<LayerBody<Full<Bytes>>>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let body = request.into_body().collect().await.unwrap().to_bytes();
     Ok(Response::new(Full::new(body)))

@@ -17,7 +17,7 @@ use http_body_util::{BodyExt, Full};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Value, json};
 use tower::{Layer, ServiceExt, service_fn};
-use tower_mcp_auth::scope::GuardedBody;
+use tower_mcp_auth::body::LayerBody;
 use tower_mcp_auth::{AccessToken, ScopeGuardLayer, ScopePolicy};
 
 const MAX_BODY: usize = 64 * 1024;
@@ -87,7 +87,7 @@ fn strict_needs_admin(body: &[u8]) -> bool {
 }
 
 async fn echo(
-    request: Request<GuardedBody<Full<Bytes>>>,
+    request: Request<LayerBody<Full<Bytes>>>,
 ) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
     let bytes = request
         .into_body()

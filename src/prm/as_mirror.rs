@@ -7,7 +7,7 @@ use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 use tokio::sync::OnceCell;
 
-use crate::body::ResponseBody;
+use crate::body::LayerBody;
 use crate::prm::PrmError;
 
 /// Where RFC 8414 clients of MCP 2025-03-26 look for the authorization server's metadata.
@@ -51,10 +51,7 @@ impl AuthorizationServerMirror {
     }
 
     /// The issuer's metadata (cached after the first success), or a 502 naming the failure.
-    pub(crate) async fn answer(
-        &self,
-        head: bool,
-    ) -> Response<ResponseBody<std::convert::Infallible>> {
+    pub(crate) async fn answer(&self, head: bool) -> Response<LayerBody<std::convert::Infallible>> {
         match self.document.get_or_try_init(|| self.fetch()).await {
             Ok(document) => {
                 let mut response = super::route::json_response(document.clone(), head);

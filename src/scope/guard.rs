@@ -11,7 +11,7 @@
 //!    MCP SEP-2243), and check each call: `tools/call` by `params.name`, `resources/read` by
 //!    `params.uri`, `prompts/get` by `params.name`, any method by its name; a batch passes only
 //!    if every call does;
-//! 4. hand the request on with the very bytes read ([`GuardedBody`]).
+//! 4. hand the request on with the very bytes read ([`LayerBody`]).
 //!
 //! A refusal is a 403 `insufficient_scope` whose `scope` attribute lists the scopes this
 //! operation requires (MCP SEP-2350: not merged with the token's; the client unions them), and
@@ -64,8 +64,8 @@ use tower_service::Service;
 use crate::body::LayerBody;
 use crate::body::POLLED_AFTER_COMPLETION;
 use crate::challenge::{AuthError, Challenge, ErrorCode, MetadataWarning, is_grpc};
+use crate::scope::ScopePolicy;
 use crate::scope::authorize::authorize_body;
-use crate::scope::{GuardedBody, ScopePolicy};
 use crate::token::AccessToken;
 
 /// The default bound on a JSON-RPC request body the guard reads: 1 MiB.
@@ -77,7 +77,7 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 ///
 /// See the [module docs](crate::scope) for an example.
 ///
-/// The inner service receives `Request<GuardedBody<B>>`: any service generic over the body
+/// The inner service receives `Request<LayerBody<B>>`: any service generic over the body
 /// (axum `Router`, tonic, rmcp, hyper `service_fn` over `impl Body`) accepts it.
 #[derive(Debug, Clone)]
 #[must_use = "a layer does nothing until it wraps a service"]
@@ -170,7 +170,7 @@ type Refusal = Response<LayerBody<Infallible>>;
 
 impl<S, B, ResBody> Service<Request<B>> for ScopeGuard<S>
 where
-    S: Service<Request<GuardedBody<B>>, Response = Response<ResBody>> + Clone,
+    S: Service<Request<LayerBody<B>>, Response = Response<ResBody>> + Clone,
     B: Body<Data = Bytes>,
     B::Error: Into<BoxError>,
 {
@@ -196,7 +196,7 @@ where
             return ResponseFuture::refused(layer.refuse(&error, req.headers()));
         }
         if !carries_json_rpc(&req) {
-            return ResponseFuture::inner(self.inner.call(req.map(GuardedBody::inner)));
+            return ResponseFuture::inner(self.inner.call(req.map(LayerBody::inner)));
         }
         // A declared length over the bound is refused before reading anything.
         if req.body().size_hint().lower() > layer.max_body_bytes as u64 {
@@ -270,7 +270,7 @@ pin_project! {
     /// Response future of [`ScopeGuard`].
     pub struct ResponseFuture<S, B>
     where
-        S: Service<Request<GuardedBody<B>>>,
+        S: Service<Request<LayerBody<B>>>,
         B: Body,
         B::Error: Into<BoxError>,
     {
@@ -283,7 +283,7 @@ pin_project! {
     #[project = StateProj]
     enum State<S, B>
     where
-        S: Service<Request<GuardedBody<B>>>,
+        S: Service<Request<LayerBody<B>>>,
         B: Body,
         B::Error: Into<BoxError>,
     {
@@ -300,7 +300,7 @@ pin_project! {
 
 impl<S, B> ResponseFuture<S, B>
 where
-    S: Service<Request<GuardedBody<B>>>,
+    S: Service<Request<LayerBody<B>>>,
     B: Body,
     B::Error: Into<BoxError>,
 {
@@ -321,7 +321,7 @@ where
 
 impl<S, B, ResBody> Future for ResponseFuture<S, B>
 where
-    S: Service<Request<GuardedBody<B>>, Response = Response<ResBody>>,
+    S: Service<Request<LayerBody<B>>, Response = Response<ResBody>>,
     B: Body<Data = Bytes>,
     B::Error: Into<BoxError>,
 {
@@ -363,7 +363,7 @@ where
                     };
                     match verdict {
                         Ok(bytes) => {
-                            let request = Request::from_parts(parts, GuardedBody::full(bytes));
+                            let request = Request::from_parts(parts, LayerBody::full(bytes));
                             let future = inner.call(request);
                             this.state.set(State::Inner { future });
                             continue;

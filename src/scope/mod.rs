@@ -4,7 +4,8 @@
 //! - [`ScopePolicy`] and [`ScopePolicyBuilder`]: the policy, built in code, or read by
 //!   [`ScopePolicy::from_env`] from the gateway's `TOOL_SCOPES` / `REQUIRED_SCOPES`;
 //! - [`ScopeGuardLayer`] / [`ScopeGuard`] / [`ResponseFuture`]: the middleware;
-//! - [`GuardedBody`]: the request body the service behind the guard receives.
+//! - the service behind the guard receives its request body as a
+//!   [`LayerBody`](crate::body::LayerBody).
 
 mod authorize;
 mod builder;
@@ -19,10 +20,3 @@ pub use config::{REQUIRED_SCOPES, ScopeConfigError, TOOL_SCOPES};
 pub use guard::{DEFAULT_MAX_BODY_BYTES, ResponseFuture, ScopeGuard, ScopeGuardLayer};
 pub use mcp_headers::{MCP_METHOD, MCP_NAME};
 pub use policy::{ScopePolicy, UnknownTools};
-/// The request body behind [`ScopeGuard`]: the original body, untouched, when the guard did not
-/// need to read it, or the exact bytes it read (a JSON-RPC `POST`), handed on without a copy.
-///
-/// It is the crate's [`LayerBody`](crate::body::LayerBody): axum's `Router`, tonic's servers,
-/// rmcp's `StreamableHttpService` and hyper services accept any request body with `Bytes` data,
-/// so it composes with `Router::layer` and `tower::ServiceBuilder` without a conversion.
-pub type GuardedBody<B> = crate::body::LayerBody<B>;
