@@ -1,5 +1,6 @@
 //! [`Auth0LogWebhookService`]: the endpoint an Auth0 custom-webhook log stream POSTs to; it
-//! promotes every client ChatGPT registered by DCR, and acknowledges only what it has done.
+//! promotes every client ChatGPT registered (by DCR, or an admin by CIMD), and acknowledges
+//! only what it has done or what no redelivery can change.
 //!
 //! The request's way through it:
 //!
@@ -11,9 +12,13 @@
 //!    any Management API call; not a DCR ([`match_dcr`]) → ignored;
 //! 5. each distinct client of the batch is promoted once by the [`DcrPromoter`], a bounded number
 //!    at a time;
-//! 6. 200 with a [`WebhookSummary`] when nothing failed; 503 with the same summary when any
-//!    promotion failed after retries, so the stream delivers the batch again (safe: promotion is
-//!    idempotent, and entries already completed are remembered).
+//! 6. 200 with a [`WebhookSummary`] when nothing failed in a way a redelivery can fix; 503 with
+//!    the same summary when a promotion hit a 429, a 5xx, a timeout, the Management token or a
+//!    missing Management API scope, so the stream delivers the batch again (safe: promotion is
+//!    idempotent, and entries already completed are remembered). A refusal that would come back
+//!    on every redelivery (a 400 on a field, a 404) is logged, counted under `refused` and in
+//!    the health state, and acknowledged; so is a client that cannot log in until the tenant is
+//!    fixed (`login_blocked`).
 //!
 //! A DCR entry that names no client id is logged and counted, not promoted. The original
 //! gateway's fallback ("the newest client named like ChatGPT created in the last five minutes")
@@ -49,10 +54,10 @@ use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use serde::Serialize;
 use tower_service::Service;
 
+use super::acknowledge::settle;
 use super::health::Auth0Health;
-use super::log_event::{LogEntry, MalformedEntry, match_dcr, parse_payload};
+use super::log_event::{DcrSignal, LogEntry, MalformedEntry, match_dcr, parse_payload};
 use super::promoter::DcrPromoter;
-use super::promotion::PromotionOutcome;
 use super::recent_log_ids::RecentLogIds;
 use super::secret::WebhookSecret;
 use super::summary::WebhookSummary;
@@ -63,6 +68,8 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 5 * 1024 * 1024;
 pub const DEFAULT_CONCURRENCY: usize = 4;
 /// The default number of completed `log_id`s remembered.
 pub const DEFAULT_REMEMBERED_LOG_IDS: usize = 10_000;
+/// The default bound on the bytes of the remembered `log_id`s: 1 MiB.
+pub const DEFAULT_REMEMBERED_LOG_ID_BYTES: usize = 1024 * 1024;
 
 /// The webhook's tower `Service`. Cheap to clone; clones share the memory of completed entries.
 #[derive(Clone)]
@@ -101,6 +108,7 @@ pub struct Auth0LogWebhookServiceBuilder {
     max_body: usize,
     concurrency: usize,
     remembered: usize,
+    remembered_bytes: usize,
     health: Auth0Health,
 }
 
@@ -131,6 +139,14 @@ impl Auth0LogWebhookServiceBuilder {
         self
     }
 
+    /// How many bytes of completed `log_id`s are remembered at most (default
+    /// [`DEFAULT_REMEMBERED_LOG_ID_BYTES`]); an id longer than Auth0 ever makes one is not
+    /// remembered at all.
+    pub fn remember_log_id_bytes(mut self, bytes: usize) -> Self {
+        self.remembered_bytes = bytes;
+        self
+    }
+
     /// Records accepted batches in this health state (give the same handle to the
     /// [`ManagementClient`](super::ManagementClient) and the health endpoint).
     pub fn health(mut self, health: Auth0Health) -> Self {
@@ -147,7 +163,7 @@ impl Auth0LogWebhookServiceBuilder {
                 promoter: self.promoter,
                 max_body: self.max_body,
                 concurrency: self.concurrency,
-                completed: Mutex::new(RecentLogIds::new(self.remembered)),
+                completed: Mutex::new(RecentLogIds::new(self.remembered, self.remembered_bytes)),
                 health: self.health,
             }),
         })
@@ -167,6 +183,7 @@ impl Auth0LogWebhookService {
             max_body: DEFAULT_MAX_BODY_BYTES,
             concurrency: DEFAULT_CONCURRENCY,
             remembered: DEFAULT_REMEMBERED_LOG_IDS,
+            remembered_bytes: DEFAULT_REMEMBERED_LOG_ID_BYTES,
             health: Auth0Health::new(),
         }
     }
@@ -282,6 +299,7 @@ impl Shared {
             }
         };
         let summary = self.process(entries).await;
+        // Only what a redelivery can fix is answered 503 (see `acknowledge`).
         let status = if summary.failed.count == 0 {
             StatusCode::OK
         } else {
@@ -295,8 +313,9 @@ impl Shared {
         summary.entries.received = entries.len();
         tracing::info!(entries = entries.len(), "received log batch");
         let mut done: Vec<String> = Vec::new();
-        // Distinct clients of the batch, in first-seen order, with the log_ids that named them.
-        let mut order: Vec<String> = Vec::new();
+        // Distinct clients of the batch, in first-seen order, with the log_ids that named them
+        // and the rule that first matched.
+        let mut order: Vec<(String, DcrSignal)> = Vec::new();
         let mut by_client: HashMap<String, Vec<String>> = HashMap::new();
         for entry in entries {
             let entry = match entry {
@@ -333,34 +352,26 @@ impl Shared {
             };
             tracing::debug!(client_id = %client_id, signal = ?event.signal, source = ?source, "DCR event");
             let log_ids = by_client.entry(client_id.clone()).or_insert_with(|| {
-                order.push(client_id);
+                order.push((client_id, event.signal));
                 Vec::new()
             });
             log_ids.extend(entry.log_id);
         }
 
         let promoter = &self.promoter;
-        let mut results = futures_util::stream::iter(order.into_iter().map(|client_id| {
-            let log_ids = by_client.remove(&client_id).unwrap_or_default();
-            async move {
-                let outcome = promoter.promote(&client_id).await;
-                (client_id, log_ids, outcome)
-            }
-        }))
-        .buffer_unordered(self.concurrency);
-        while let Some((client_id, log_ids, outcome)) = results.next().await {
-            match outcome {
-                Ok(PromotionOutcome::Promoted(_)) => summary.promoted.push(client_id),
-                Ok(PromotionOutcome::AlreadyPromoted) => summary.already_promoted.push(client_id),
-                Ok(PromotionOutcome::Skipped(_)) => summary.skipped.push(client_id),
-                Err(e) => {
-                    tracing::error!(client_id = %client_id, error = %e, "promotion failed; the batch will be redelivered");
-                    summary.failed.push(client_id);
-                    // Not completed: a redelivery must do this work again.
-                    continue;
+        let mut results =
+            futures_util::stream::iter(order.into_iter().map(|(client_id, signal)| {
+                let log_ids = by_client.remove(&client_id).unwrap_or_default();
+                async move {
+                    let outcome = promoter.promote(&client_id, signal).await;
+                    (client_id, log_ids, outcome)
                 }
+            }))
+            .buffer_unordered(self.concurrency);
+        while let Some((client_id, log_ids, outcome)) = results.next().await {
+            if settle(&mut summary, &self.health, client_id, outcome) {
+                done.extend(log_ids);
             }
-            done.extend(log_ids);
         }
         self.complete(done);
         summary
