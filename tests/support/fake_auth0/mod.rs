@@ -46,7 +46,7 @@ pub use logs::{
 };
 pub use populations::{
     CHATGPT_CALLBACK, CHATGPT_CIMD_URL, CHATGPT_CONNECTOR_CALLBACK, Population, cimd_client,
-    legacy_dcr_client, permissive_dcr_client, strict_dcr_client, tpc_id,
+    client, legacy_dcr_client, permissive_dcr_client, strict_dcr_client, tpc_id,
 };
 pub use state::{Call, Connection, FakeState, FaultKind, Grant, Knobs, ThirdPartyEnable};
 
