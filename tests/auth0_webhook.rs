@@ -618,3 +618,43 @@ async fn mounted_in_an_axum_router_it_answers_on_its_path() {
     assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
     assert_fully_promoted(&s.fake, "dcr1");
 }
+
+#[tokio::test]
+async fn promotions_beyond_the_budget_are_deferred_to_a_redelivery_with_no_call() {
+    let s = setup().await;
+    let mgmt = s
+        .fake
+        .management_client(Duration::from_millis(500))
+        .build()
+        .expect("valid config");
+    let promoter = DcrPromoter::builder(mgmt, AUDIENCE, SCOPES)
+        .connections(["google-oauth2"])
+        .build();
+    let webhook = Auth0LogWebhookService::builder(SECRET, promoter)
+        .max_promotions_per_minute(2)
+        .concurrency(1)
+        .build()
+        .expect("non-empty secret");
+    for seed in ["b1", "b2", "b3"] {
+        s.fake.add_client(dcr_client(seed, "ChatGPT"));
+    }
+    let body = array(&[
+        dcr_entry("L1", "b1"),
+        dcr_entry("L2", "b2"),
+        dcr_entry("L3", "b3"),
+    ]);
+
+    let (status, summary) = deliver(&webhook, body.clone()).await;
+
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(summary.promoted.client_ids, [id("b1"), id("b2")]);
+    assert_eq!(summary.deferred.client_ids, [id("b3")]);
+    assert!(
+        !s.fake.calls().iter().any(|c| c.path.contains(&id("b3"))),
+        "a deferred client costs no call"
+    );
+    let (status, summary) = deliver(&webhook, body).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(summary.entries.already_processed, 2);
+    assert_eq!(summary.deferred.client_ids, [id("b3")]);
+}

@@ -16,6 +16,7 @@ pub mod management;
 pub mod population;
 pub mod promoter;
 pub mod promotion;
+mod promotion_budget;
 mod recent_log_ids;
 mod secret;
 pub mod summary;

@@ -50,6 +50,10 @@ pub struct WebhookSummary {
     /// Clients whose promotion Auth0 refused in a way no redelivery can fix (a 400 on a field,
     /// a 404): logged with the reason, acknowledged.
     pub refused: ClientList,
+    /// Clients not attempted because the promotion budget
+    /// ([`max_promotions_per_minute`](super::Auth0LogWebhookServiceBuilder::max_promotions_per_minute))
+    /// is spent: then the answer is 503 and the stream delivers them again later.
+    pub deferred: ClientList,
     /// Clients whose promotion failed in a way a redelivery can fix (429, 5xx, timeouts, the
     /// Management token, a missing Management API scope): then the answer is 503.
     pub failed: ClientList,

@@ -39,27 +39,26 @@
 //! # Ok(()) }
 //! ```
 
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use futures_util::StreamExt;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body::Body;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use serde::Serialize;
 use tower_service::Service;
 
-use super::acknowledge::settle;
 use super::health::Auth0Health;
-use super::log_event::{DcrSignal, LogEntry, MalformedEntry, match_dcr, parse_payload};
+use super::log_event::parse_payload;
 use super::promoter::DcrPromoter;
+use super::promotion_budget::PromotionBudget;
 use super::recent_log_ids::RecentLogIds;
 use super::secret::WebhookSecret;
+#[cfg(doc)]
 use super::summary::WebhookSummary;
 
 /// The default bound on a batch's body: 5 MiB.
@@ -68,8 +67,12 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 5 * 1024 * 1024;
 pub const DEFAULT_CONCURRENCY: usize = 4;
 /// The default number of completed `log_id`s remembered.
 pub const DEFAULT_REMEMBERED_LOG_IDS: usize = 10_000;
+/// The default promotion budget: 60 clients at once, refilled at 60 a minute.
+pub const DEFAULT_PROMOTIONS_PER_MINUTE: u32 = 60;
 /// The default bound on the bytes of the remembered `log_id`s: 1 MiB.
 pub const DEFAULT_REMEMBERED_LOG_ID_BYTES: usize = 1024 * 1024;
+
+mod batch;
 
 /// The webhook's tower `Service`. Cheap to clone; clones share the memory of completed entries.
 #[derive(Clone)]
@@ -83,6 +86,7 @@ struct Shared {
     max_body: usize,
     concurrency: usize,
     completed: Mutex<RecentLogIds>,
+    budget: Mutex<PromotionBudget>,
     health: Auth0Health,
 }
 
@@ -109,6 +113,7 @@ pub struct Auth0LogWebhookServiceBuilder {
     concurrency: usize,
     remembered: usize,
     remembered_bytes: usize,
+    promotions_per_minute: u32,
     health: Auth0Health,
 }
 
@@ -147,6 +152,15 @@ impl Auth0LogWebhookServiceBuilder {
         self
     }
 
+    /// At most `n` client promotions at once, refilled at `n` a minute (default
+    /// [`DEFAULT_PROMOTIONS_PER_MINUTE`]; 0 = no limit). Anyone can register clients through an
+    /// open `/oidc/register`, and each registration costs Management API calls out of the
+    /// tenant's shared rate limit; beyond the budget a client waits for a redelivery (503).
+    pub fn max_promotions_per_minute(mut self, n: u32) -> Self {
+        self.promotions_per_minute = n;
+        self
+    }
+
     /// Records accepted batches in this health state (give the same handle to the
     /// [`ManagementClient`](super::ManagementClient) and the health endpoint).
     pub fn health(mut self, health: Auth0Health) -> Self {
@@ -164,6 +178,7 @@ impl Auth0LogWebhookServiceBuilder {
                 max_body: self.max_body,
                 concurrency: self.concurrency,
                 completed: Mutex::new(RecentLogIds::new(self.remembered, self.remembered_bytes)),
+                budget: Mutex::new(PromotionBudget::per_minute(self.promotions_per_minute)),
                 health: self.health,
             }),
         })
@@ -184,6 +199,7 @@ impl Auth0LogWebhookService {
             concurrency: DEFAULT_CONCURRENCY,
             remembered: DEFAULT_REMEMBERED_LOG_IDS,
             remembered_bytes: DEFAULT_REMEMBERED_LOG_ID_BYTES,
+            promotions_per_minute: DEFAULT_PROMOTIONS_PER_MINUTE,
             health: Auth0Health::new(),
         }
     }
@@ -300,98 +316,12 @@ impl Shared {
         };
         let summary = self.process(entries).await;
         // Only what a redelivery can fix is answered 503 (see `acknowledge`).
-        let status = if summary.failed.count == 0 {
+        let status = if summary.failed.count + summary.deferred.count == 0 {
             StatusCode::OK
         } else {
             StatusCode::SERVICE_UNAVAILABLE
         };
         json_response(status, &summary)
-    }
-
-    async fn process(&self, entries: Vec<Result<LogEntry, MalformedEntry>>) -> WebhookSummary {
-        let mut summary = WebhookSummary::default();
-        summary.entries.received = entries.len();
-        tracing::info!(entries = entries.len(), "received log batch");
-        let mut done: Vec<String> = Vec::new();
-        // Distinct clients of the batch, in first-seen order, with the log_ids that named them
-        // and the rule that first matched.
-        let mut order: Vec<(String, DcrSignal)> = Vec::new();
-        let mut by_client: HashMap<String, Vec<String>> = HashMap::new();
-        for entry in entries {
-            let entry = match entry {
-                Ok(entry) => entry,
-                Err(bad) => {
-                    tracing::warn!(
-                        index = bad.index,
-                        reason = bad.reason,
-                        "skipping malformed log entry"
-                    );
-                    summary.entries.malformed += 1;
-                    continue;
-                }
-            };
-            if entry
-                .log_id
-                .as_deref()
-                .is_some_and(|id| self.is_completed(id))
-            {
-                summary.entries.already_processed += 1;
-                continue;
-            }
-            let Some(event) = match_dcr(&entry.data) else {
-                summary.entries.ignored += 1;
-                done.extend(entry.log_id);
-                continue;
-            };
-            let Some((client_id, source)) = event.client else {
-                tracing::warn!(log_id = ?entry.log_id, signal = ?event.signal,
-                    "DCR log entry names no client id; skipped (no created-at lookup exists to find it)");
-                summary.entries.dcr_without_client_id += 1;
-                done.extend(entry.log_id);
-                continue;
-            };
-            tracing::debug!(client_id = %client_id, signal = ?event.signal, source = ?source, "DCR event");
-            let log_ids = by_client.entry(client_id.clone()).or_insert_with(|| {
-                order.push((client_id, event.signal));
-                Vec::new()
-            });
-            log_ids.extend(entry.log_id);
-        }
-
-        let promoter = &self.promoter;
-        let mut results =
-            futures_util::stream::iter(order.into_iter().map(|(client_id, signal)| {
-                let log_ids = by_client.remove(&client_id).unwrap_or_default();
-                async move {
-                    let outcome = promoter.promote(&client_id, signal).await;
-                    (client_id, log_ids, outcome)
-                }
-            }))
-            .buffer_unordered(self.concurrency);
-        while let Some((client_id, log_ids, outcome)) = results.next().await {
-            if settle(&mut summary, &self.health, client_id, outcome) {
-                done.extend(log_ids);
-            }
-        }
-        self.complete(done);
-        summary
-    }
-
-    fn is_completed(&self, log_id: &str) -> bool {
-        self.completed
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .contains(log_id)
-    }
-
-    fn complete(&self, log_ids: Vec<String>) {
-        let mut completed = self
-            .completed
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        for id in log_ids {
-            completed.insert(id);
-        }
     }
 }
 
