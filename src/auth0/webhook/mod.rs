@@ -9,7 +9,7 @@
 //!    compared in constant time: none → 401, wrong → 403. Nothing of the body is read before;
 //! 3. the body, bounded (default 5 MiB → 413); not JSON / JSON Lines → 400, nothing promoted;
 //! 4. each entry: malformed → logged and skipped; `log_id` completed recently → skipped without
-//!    any Management API call; not a DCR ([`match_dcr`]) → ignored;
+//!    any Management API call; not a DCR ([`match_dcr`](super::log_event::match_dcr)) → ignored;
 //! 5. each distinct client of the batch is promoted once by the [`DcrPromoter`], a bounded number
 //!    at a time;
 //! 6. 200 with a [`WebhookSummary`] when nothing failed in a way a redelivery can fix; 503 with
