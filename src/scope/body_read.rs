@@ -6,8 +6,9 @@
 //! content type: servers parse those anyway), and always on a route the policy marks as JSON-RPC
 //! ([`ScopePolicyBuilder::json_rpc_route`](crate::scope::ScopePolicyBuilder::json_rpc_route)).
 //! Before reading:
-//! - a `Content-Type` that is not visible ASCII, or given twice → 400 (Python's server decodes
-//!   header bytes as Latin-1 and would read a body the guard would not);
+//! - a `Content-Type` that is not visible ASCII, given twice, or naming two media types → 400
+//!   (Python's server decodes header bytes as Latin-1, and reads `text/plain, application/json`
+//!   as JSON);
 //! - on a JSON-RPC route, a content type that is not JSON → 415; a JSON charset other than
 //!   UTF-8 (Express decodes UTF-16 bodies) → 415;
 //! - a `Content-Encoding` other than `identity`, or a transfer coding other than `chunked`
@@ -97,6 +98,12 @@ fn content_type_is_json(headers: &HeaderMap) -> Result<bool, AuthError> {
     }
     let mut parts = text.split(';');
     let media = parts.next().unwrap_or_default().trim();
+    // One media type only: Python's SDK reads `text/plain, application/json` as JSON.
+    if media.contains(',') {
+        return Err(malformed(
+            "The Content-Type header names more than one media type",
+        ));
+    }
     let json = media.eq_ignore_ascii_case("application/json")
         || media
             .get(media.len().saturating_sub(5)..)

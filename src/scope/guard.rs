@@ -395,9 +395,7 @@ where
                         let expired = deadline
                             .as_mut()
                             .is_some_and(|timer| timer.as_mut().poll(cx).is_ready());
-                        if let (true, Some(Pending { parts, layer, .. })) =
-                            (expired, pending.take())
-                        {
+                        if let Some(Pending { parts, layer, .. }) = pending.take_if(|_| expired) {
                             let error = AuthError::new(
                                 ErrorCode::BodyReadTimeout,
                                 "The request body did not arrive in time",
