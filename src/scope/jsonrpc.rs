@@ -88,7 +88,10 @@ pub(crate) fn inspect(body: &[u8]) -> Result<JsonRpcBody<'_>, Unreadable> {
     else {
         return Err(Unreadable::Empty);
     };
-    let mut de = serde_json::Deserializer::from_slice(body);
+    // RFC 8259 §8.1: JSON is UTF-8. Checked once for the whole body, so invalid bytes inside
+    // strings the parse skips are refused too (and the parse then needs no UTF-8 checks).
+    let text = std::str::from_utf8(body).map_err(|_| Unreadable::Malformed)?;
+    let mut de = serde_json::Deserializer::from_str(text);
     let parsed = match first {
         b'{' => Call::deserialize(&mut de).map(JsonRpcBody::Single),
         b'[' => Vec::<Call>::deserialize(&mut de).map(JsonRpcBody::Batch),
@@ -374,6 +377,11 @@ mod tests {
                 "{body}"
             );
         }
+        assert_eq!(
+            inspect(b"{\"jsonrpc\":\"\xff2.0\",\"method\":\"x\"}"),
+            Err(Unreadable::Malformed),
+            "invalid UTF-8 in a skipped string"
+        );
         let call = single(
             r#"{"id":1e400,"method":"tools/call","params":{"name":"a","arguments":{"n":-1e999999,"m":123456789012345678901234567890}}}"#,
         );
