@@ -237,7 +237,8 @@ mod tests {
 
     #[test]
     fn json_rpc_routes_refuse_what_the_guard_cannot_read() {
-        let cases: &[(&[(&str, &[u8])], ErrorCode)] = &[
+        type Headers<'a> = &'a [(&'a str, &'a [u8])];
+        let cases: &[(Headers, ErrorCode)] = &[
             (
                 &[("content-type", b"text/plain")],
                 ErrorCode::UnsupportedContentType,

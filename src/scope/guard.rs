@@ -39,6 +39,7 @@
 //! let policy = ScopePolicy::builder()
 //!     .tool("search", ["search.read"])
 //!     .tool("docs.create", ["docs.write"])
+//!     .json_rpc_route("/mcp")
 //!     .build()?;
 //! let challenge = Challenge::new()
 //!     .resource_metadata("https://api.example.com/.well-known/oauth-protected-resource/mcp")
