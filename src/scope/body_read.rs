@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use http::{HeaderMap, Method, Request, header};
 
-use crate::challenge::{AuthError, ErrorCode, is_grpc};
+use crate::challenge::{AuthError, ErrorCode};
 use crate::scope::ScopePolicy;
 
 /// The default time the guard waits for a body it reads to arrive whole: 10 s (then 408).
@@ -93,7 +93,10 @@ fn content_type_is_json(headers: &HeaderMap) -> Result<bool, AuthError> {
     let text = value
         .to_str()
         .map_err(|_| malformed("The Content-Type header is not visible ASCII"))?;
-    if is_grpc(headers) {
+    if text
+        .get(..16)
+        .is_some_and(|p| p.eq_ignore_ascii_case("application/grpc"))
+    {
         return Ok(false);
     }
     let mut parts = text.split(';');

@@ -14,13 +14,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_lc_rs::digest;
-use http::{HeaderMap, Method, StatusCode};
+use http::{HeaderMap, HeaderName, Method, StatusCode};
 
 use crate::challenge::{AuthError, ErrorCode};
 use crate::token::AccessToken;
 
 /// The MCP session header (streamable HTTP, MCP 2025-03-26 to 2025-11-25).
 pub const MCP_SESSION_ID: &str = "mcp-session-id";
+
+/// The same, parsed once: a lookup by `&str` would parse the name on every request.
+const SESSION_HEADER: HeaderName = HeaderName::from_static(MCP_SESSION_ID);
 
 /// How the guard binds MCP sessions to users. On by default
 /// ([`ScopeGuardLayer::session_binding`](crate::ScopeGuardLayer::session_binding)).
@@ -136,7 +139,7 @@ impl SessionStore {
         headers: &HeaderMap,
         token: &AccessToken,
     ) -> Result<Observation, AuthError> {
-        let mut values = headers.get_all(MCP_SESSION_ID).iter();
+        let mut values = headers.get_all(&SESSION_HEADER).iter();
         let session = match (values.next(), values.next()) {
             (None, _) => None,
             (Some(_), Some(_)) => {
@@ -194,7 +197,7 @@ impl Observation {
             }
             return;
         }
-        let Some(issued) = headers.get(MCP_SESSION_ID) else {
+        let Some(issued) = headers.get(&SESSION_HEADER) else {
             return;
         };
         let key = sha256(&[issued.as_bytes()]);
