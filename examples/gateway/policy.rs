@@ -44,8 +44,10 @@ pub fn from_values(
             }
         }
     }
+    // `/mcp` is JSON-RPC: the guard reads every POST body there and refuses what it cannot judge.
     let mut builder = ScopePolicy::builder_from_env_values(tool_scopes, required_scopes)
-        .map_err(|error| error.to_string())?;
+        .map_err(|error| error.to_string())?
+        .json_rpc_route("/mcp");
     for (tool, scopes) in &tools {
         if crate::proxy::is_tool_name(tool) {
             builder = builder.route(Method::POST, &format!("/tools/{tool}"), scopes.clone());
