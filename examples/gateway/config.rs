@@ -254,6 +254,7 @@ impl Config {
         let policy = crate::policy::from_values(
             get("TOOL_SCOPES").as_deref(),
             get("REQUIRED_SCOPES").as_deref(),
+            get("UNKNOWN_TOOLS").as_deref(),
             !production,
         )
         .unwrap_or_else(|problem| {

@@ -19,6 +19,7 @@ mod hmac;
 mod policy;
 mod print_action;
 mod proxy;
+mod tool_path;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;

@@ -1,12 +1,13 @@
-//! The gateway's scope policy: `TOOL_SCOPES` / `REQUIRED_SCOPES` read by the library's
-//! [`ScopePolicy`], plus one route rule per named tool so `POST /tools/{tool}` needs that tool's
-//! scopes exactly as a JSON-RPC `tools/call` of it does. One policy feeds the guard, the
-//! metadata's `scopes_supported`, the DCR client grant and `gateway print-action`.
+//! The gateway's scope policy: `TOOL_SCOPES` / `REQUIRED_SCOPES` / `UNKNOWN_TOOLS` read by the
+//! library's [`ScopePolicy`]. `POST /tools/{tool}` is checked by the handler with
+//! [`ScopePolicy::check_tool`] on the decoded tool name, exactly as a JSON-RPC `tools/call` of it
+//! is (see `tool_path.rs`). One policy feeds the guard, the metadata's `scopes_supported`, the
+//! DCR client grant and `gateway print-action`.
 
 use std::collections::BTreeMap;
 
-use axum::http::Method;
 use tower_mcp_auth::ScopePolicy;
+use tower_mcp_auth::scope::UnknownTools;
 
 use crate::dev_mode;
 
@@ -18,10 +19,27 @@ pub struct GatewayPolicy {
     pub tools: BTreeMap<String, Vec<String>>,
 }
 
-/// Builds the policy; in dev mode with neither variable set, the demo tools' policy.
+/// `UNKNOWN_TOOLS`: `deny` or `allow`. Unset: `deny` when `TOOL_SCOPES` names tools (a tool it
+/// does not name is then most likely one nobody meant to expose), `allow` when it names none
+/// (the flat form: its scopes apply to every tool, as in the Node gateway).
+fn unknown_tools(value: Option<&str>, names_tools: bool) -> Result<UnknownTools, String> {
+    match value {
+        None if names_tools => Ok(UnknownTools::Deny),
+        None => Ok(UnknownTools::DefaultScopes),
+        Some("deny") if !names_tools => Err(
+            "UNKNOWN_TOOLS=deny with a TOOL_SCOPES that names no tool would refuse every tool; name them (`tool=scope1,scope2;tool2=scope3`) or drop UNKNOWN_TOOLS".to_owned(),
+        ),
+        Some("deny") => Ok(UnknownTools::Deny),
+        Some("allow") => Ok(UnknownTools::DefaultScopes),
+        Some(other) => Err(format!("UNKNOWN_TOOLS `{other}` must be `deny` or `allow`")),
+    }
+}
+
+/// Builds the policy; in dev mode with neither scope variable set, the demo tools' policy.
 pub fn from_values(
     tool_scopes: Option<&str>,
     required_scopes: Option<&str>,
+    unknown: Option<&str>,
     dev: bool,
 ) -> Result<GatewayPolicy, String> {
     let tool_scopes = match (tool_scopes, required_scopes, dev) {
@@ -44,14 +62,11 @@ pub fn from_values(
             }
         }
     }
-    let mut builder = ScopePolicy::builder_from_env_values(tool_scopes, required_scopes)
+    let policy = ScopePolicy::builder_from_env_values(tool_scopes, required_scopes)
+        .map_err(|error| error.to_string())?
+        .unknown_tools(unknown_tools(unknown, !tools.is_empty())?)
+        .build()
         .map_err(|error| error.to_string())?;
-    for (tool, scopes) in &tools {
-        if crate::proxy::is_tool_name(tool) {
-            builder = builder.route(Method::POST, &format!("/tools/{tool}"), scopes.clone());
-        }
-    }
-    let policy = builder.build().map_err(|error| error.to_string())?;
     Ok(GatewayPolicy { policy, tools })
 }
 
@@ -64,6 +79,7 @@ mod tests {
         let gateway = from_values(
             Some("search=search.read; docs.create=docs.write,docs.read"),
             Some("mcp:access"),
+            None,
             false,
         )
         .unwrap();
@@ -92,8 +108,13 @@ mod tests {
 
     #[test]
     fn the_flat_list_of_the_node_gateway_applies_to_every_call() {
-        let gateway =
-            from_values(Some("inner.dreams:read, inner.events:read"), None, false).unwrap();
+        let gateway = from_values(
+            Some("inner.dreams:read, inner.events:read"),
+            None,
+            None,
+            false,
+        )
+        .unwrap();
         assert!(gateway.tools.is_empty());
         assert_eq!(
             gateway.policy.default_scopes(),
@@ -103,7 +124,7 @@ mod tests {
 
     #[test]
     fn dev_mode_without_scope_variables_uses_the_demo_policy() {
-        let gateway = from_values(None, None, true).unwrap();
+        let gateway = from_values(None, None, None, true).unwrap();
         assert_eq!(gateway.policy.all_scopes(), ["demo:admin", "demo:read"]);
         assert_eq!(gateway.tools.len(), 2);
     }
@@ -111,8 +132,26 @@ mod tests {
     #[test]
     fn a_malformed_entry_is_reported_by_name() {
         assert_eq!(
-            from_values(Some("search=search.read;docs"), None, false).unwrap_err(),
+            from_values(Some("search=search.read;docs"), None, None, false).unwrap_err(),
             "TOOL_SCOPES: entry `docs` has no `=`; the per-tool form is `tool=scope1,scope2;tool2=scope3`"
+        );
+    }
+
+    #[test]
+    fn unknown_tools_are_denied_by_default_when_tools_are_named() {
+        let named = from_values(Some("search=search.read"), None, None, false).unwrap();
+        assert_eq!(named.policy.unknown_tools(), UnknownTools::Deny);
+        let allowed = from_values(Some("search=search.read"), None, Some("allow"), false).unwrap();
+        assert_eq!(allowed.policy.unknown_tools(), UnknownTools::DefaultScopes);
+        let flat = from_values(Some("mcp:access"), None, None, false).unwrap();
+        assert_eq!(flat.policy.unknown_tools(), UnknownTools::DefaultScopes);
+        assert_eq!(
+            from_values(Some("mcp:access"), None, Some("deny"), false).unwrap_err(),
+            "UNKNOWN_TOOLS=deny with a TOOL_SCOPES that names no tool would refuse every tool; name them (`tool=scope1,scope2;tool2=scope3`) or drop UNKNOWN_TOOLS"
+        );
+        assert_eq!(
+            from_values(None, None, Some("maybe"), true).unwrap_err(),
+            "UNKNOWN_TOOLS `maybe` must be `deny` or `allow`"
         );
     }
 }
