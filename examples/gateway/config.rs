@@ -255,6 +255,7 @@ impl Config {
             get("TOOL_SCOPES").as_deref(),
             get("REQUIRED_SCOPES").as_deref(),
             get("UNKNOWN_TOOLS").as_deref(),
+            get("ACTION_SCOPES").as_deref(),
             !production,
         )
         .unwrap_or_else(|problem| {

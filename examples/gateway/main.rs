@@ -41,7 +41,7 @@ const USAGE: &str = "usage: gateway [serve | doctor [--token TOKEN | --token -] 
   serve          run the gateway (the default)
   doctor         check the configuration against the real issuer and Management API;
                  with --token, explain what is wrong with an access token (- reads stdin)
-  print-action   print the Auth0 Post-Login Action with REQUIRED_SCOPES from the policy
+  print-action   print the Auth0 Post-Login Action adding ACTION_SCOPES for every user
 
 Configuration: environment variables or a .env file; see .env.sample.";
 
@@ -100,7 +100,7 @@ fn init_logging() {
     }
 }
 
-/// Prints the Post-Login Action with `REQUIRED_SCOPES` = every scope of the configured policy.
+/// Prints the Post-Login Action with `SCOPES_FOR_EVERYONE` = the configured `ACTION_SCOPES`.
 fn print_action() -> ExitCode {
     let config = match Config::from_env() {
         Ok(config) => config,
@@ -109,7 +109,7 @@ fn print_action() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match print_action::render(print_action::TEMPLATE, config.policy.policy.all_scopes()) {
+    match print_action::render(print_action::TEMPLATE, &config.policy.action_scopes) {
         Ok(action) => {
             print!("{action}");
             ExitCode::SUCCESS
