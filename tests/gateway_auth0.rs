@@ -290,9 +290,12 @@ fn print_action_adds_only_the_scopes_meant_for_every_user() {
         ("REQUIRED_SCOPES", "mcp:access"),
         ("ACTION_SCOPES", "mcp:access,search.read"),
     ]);
-    assert!(chosen.contains(
-        "  const SCOPES_FOR_EVERYONE = [\n    'mcp:access',\n    'search.read',\n  ];\n"
-    ), "{chosen}");
+    assert!(
+        chosen.contains(
+            "  const SCOPES_FOR_EVERYONE = [\n    'mcp:access',\n    'search.read',\n  ];\n"
+        ),
+        "{chosen}"
+    );
 
     let bad = command(
         &[("TOOL_SCOPES", "search=search.read;docs")],

@@ -48,6 +48,8 @@ pub struct Settings {
     pub proxy: Proxy,
     pub app_origin: Option<AllowedOrigins>,
     pub debug_token_endpoint: bool,
+    /// `HEALTH_DETAILS=public`: `/health/auth0` shows its whole report, not only the status.
+    pub health_details: bool,
     pub mode: &'static str,
     pub policy: GatewayPolicy,
     /// The DCR webhook and its health state, when `MGMT_*` and `LOG_WEBHOOK_SECRET` are set.
@@ -121,6 +123,7 @@ pub fn router(settings: Settings) -> Result<Router, PrmError> {
                 None => AuthHealth::new(settings.verifier),
             },
             mode: settings.mode,
+            details: settings.health_details,
         });
 
     let mut app = Router::new()

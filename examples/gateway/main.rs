@@ -19,6 +19,7 @@ mod hmac;
 mod policy;
 mod print_action;
 mod proxy;
+mod server;
 mod tool_path;
 
 use std::net::SocketAddr;
@@ -185,11 +186,12 @@ async fn run(config: Config) -> Result<(), BoxError> {
             }
         }
     }));
-    let server = tokio::spawn(async move {
-        axum::serve(listener, outer)
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-    });
+    let server = tokio::spawn(server::run(
+        listener,
+        outer,
+        config.limits.clone(),
+        shutdown_signal(),
+    ));
 
     let (issuer, audience, resource_url) = match (&config.mode, &dev) {
         (Mode::Production { issuer, audience }, _) => (
@@ -238,6 +240,7 @@ async fn run(config: Config) -> Result<(), BoxError> {
         proxy: proxy::Proxy::new(signer, config.backend_timeout)?,
         app_origin: config.app_origin.clone(),
         debug_token_endpoint: config.debug_token_endpoint,
+        health_details: config.limits.health_details,
         mode: if dev.is_some() { "dev" } else { "production" },
         webhook,
         policy: config.policy.clone(),
@@ -250,8 +253,8 @@ async fn run(config: Config) -> Result<(), BoxError> {
         resource = %resource_url,
         metadata = tower_mcp_auth::prm::metadata_url(resource_url.as_str()).unwrap_or_default(),
         audience = %audience,
-        functions_base = functions_base.as_ref().map(|u| u.as_str()),
-        mcp_upstream = config.mcp_upstream.as_ref().map(|u| u.as_str()),
+        functions_base = functions_base.as_ref().map(proxy::redacted),
+        mcp_upstream = config.mcp_upstream.as_ref().map(proxy::redacted),
         debug_token_endpoint = config.debug_token_endpoint,
         dcr_webhook = if config.management.is_some() { "on: POST /auth0-log-webhook" } else { "off (MGMT_* and LOG_WEBHOOK_SECRET not set)" },
         "gateway listening"
