@@ -128,6 +128,27 @@ async fn tools_the_policy_does_not_name_are_denied_by_default_and_allowed_on_req
     assert_eq!(response.status(), 403);
     let body = json_of(response).await;
     assert_eq!(body["code"], "OPERATION_NOT_ALLOWED");
+    // The same tool through /mcp: the guard denies it too.
+    let response = reqwest::Client::new()
+        .post(gateway.url("/mcp"))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(
+            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                   "params": {"name": "internal_debug", "arguments": {}}})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    let body = json_of(response).await;
+    assert_eq!(body["code"], "OPERATION_NOT_ALLOWED");
+    assert_eq!(
+        body["error_description"],
+        "tools/call internal_debug is not allowed on this server: the scope policy does not name it"
+    );
     assert!(up.backend.seen.lock().unwrap().is_empty());
 
     let mut vars = scoped_env(&issuer, &up);
