@@ -4,13 +4,14 @@
 //! GET  /healthz                                   liveness, always 200
 //! GET  /health/auth0                              JWKS / Auth0 state (200 or 503)
 //! GET  /.well-known/oauth-protected-resource[/path]   PrmRoute (RFC 9728), public
-//! POST /tools/{tool}   ─┐
-//! ANY  /mcp            ─┴─ BearerAuthLayer ─► ScopeGuardLayer ─► proxy (FUNCTIONS_BASE/{tool},
-//!                                                                  MCP_UPSTREAM)
+//! POST /tools/{tool}   ─┐  canonical path ─► BearerAuthLayer ─► ScopeGuardLayer ─► proxy
+//! ANY  /mcp            ─┘  (tool_path.rs)     (FUNCTIONS_BASE/{tool} after the tool's own check
+//!                                             on the decoded name, or MCP_UPSTREAM)
 //! GET  /debug-token       BearerAuthLayer ─► the caller's verified claims (opt-in)
 //! POST /auth0-log-webhook Auth0LogWebhookService (shared secret; with MGMT_* set)
 //! ```
-//! CORS (from `APP_ORIGIN`) and request tracing wrap everything.
+//! CORS (from `APP_ORIGIN`) and request tracing wrap everything; `server.rs` adds the header,
+//! request and concurrency limits around the whole.
 
 use std::sync::Arc;
 

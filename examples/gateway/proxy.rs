@@ -1,7 +1,9 @@
 //! The streaming reverse proxy: `POST /tools/{tool}` to `FUNCTIONS_BASE/{tool}`, and `/mcp` as a
 //! whole to `MCP_UPSTREAM`.
 //!
-//! Bodies stream both ways (an SSE answer reaches the client event by event). What crosses:
+//! Answers stream (an SSE answer reaches the client event by event); a request body streams too
+//! unless it is signed: one of known length up to 1 MiB is buffered so its SHA-256 can be
+//! signed (see `hmac.rs`). What crosses:
 //! - the request headers of [`FORWARDED_HEADERS`] only, an allow-list: content negotiation,
 //!   the body's framing and the MCP headers. Everything else stays at the gateway: credentials
 //!   (`Authorization`, `Cookie`: MCP forbids token passthrough), `Host`, hop-by-hop headers,
