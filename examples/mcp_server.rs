@@ -112,6 +112,8 @@ pub fn app(
         .tool("search_docs", ["docs:read"])
         .tool("countdown", ["jobs:run"])
         .deny_unknown_tools()
+        // Every POST body at /mcp must be one JSON-RPC message the guard can judge.
+        .json_rpc_route("/mcp")
         .build()?;
     let metadata = ProtectedResourceMetadata::new(format!("{public_url}/mcp"))
         .authorization_server(verifier.issuer());

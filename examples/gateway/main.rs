@@ -19,6 +19,8 @@ mod hmac;
 mod policy;
 mod print_action;
 mod proxy;
+mod server;
+mod tool_path;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -50,7 +52,7 @@ fn cli() -> clap::Command {
         )
         .subcommand(
             Command::new("print-action")
-                .about("Print the Auth0 Post-Login Action with REQUIRED_SCOPES from the policy"),
+                .about("Print the Auth0 Post-Login Action adding ACTION_SCOPES for every user"),
         )
 }
 
@@ -116,7 +118,7 @@ fn init_logging() {
     }
 }
 
-/// Prints the Post-Login Action with `REQUIRED_SCOPES` = every scope of the configured policy.
+/// Prints the Post-Login Action with `SCOPES_FOR_EVERYONE` = the configured `ACTION_SCOPES`.
 fn print_action() -> ExitCode {
     let config = match Config::from_env() {
         Ok(config) => config,
@@ -125,7 +127,7 @@ fn print_action() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match print_action::render(print_action::TEMPLATE, config.policy.policy.all_scopes()) {
+    match print_action::render(print_action::TEMPLATE, &config.policy.action_scopes) {
         Ok(action) => {
             print!("{action}");
             ExitCode::SUCCESS
@@ -226,6 +228,7 @@ async fn run(config: Config) -> Result<(), BoxError> {
         proxy: proxy::Proxy::new(signer.clone(), config.backend_timeout)?,
         app_origin: config.app_origin.clone(),
         debug_token_endpoint: config.debug_token_endpoint,
+        health_details: config.limits.health_details,
         mode: if dev.is_some() { "dev" } else { "production" },
         webhook,
         policy: config.policy.clone(),
@@ -235,11 +238,12 @@ async fn run(config: Config) -> Result<(), BoxError> {
         Some(_) => dev_mode::demo_backend(signer).fallback_service(app),
         None => app,
     };
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-    });
+    let server = tokio::spawn(server::run(
+        listener,
+        app,
+        config.limits.clone(),
+        shutdown_signal(),
+    ));
 
     tracing::info!(
         %addr,
@@ -247,8 +251,8 @@ async fn run(config: Config) -> Result<(), BoxError> {
         resource = %resource_url,
         metadata = tower_mcp_auth::prm::metadata_url(resource_url.as_str()).unwrap_or_default(),
         audience = %audience,
-        functions_base = functions_base.as_ref().map(|u| u.as_str()),
-        mcp_upstream = config.mcp_upstream.as_ref().map(|u| u.as_str()),
+        functions_base = functions_base.as_ref().map(proxy::redacted),
+        mcp_upstream = config.mcp_upstream.as_ref().map(proxy::redacted),
         debug_token_endpoint = config.debug_token_endpoint,
         dcr_webhook = if config.management.is_some() { "on: POST /auth0-log-webhook" } else { "off (MGMT_* and LOG_WEBHOOK_SECRET not set)" },
         "gateway listening"
