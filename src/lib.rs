@@ -62,6 +62,7 @@
 
 #[cfg(feature = "auth0")]
 pub mod auth0;
+mod anonymous;
 pub mod bearer;
 pub mod body;
 pub mod challenge;
@@ -79,8 +80,9 @@ pub use auth0::{
     Auth0Health, Auth0LogWebhookService, DcrPromoter, ManagementClient, ManagementError,
     RetryPolicy,
 };
+pub use anonymous::Anonymous;
 pub use bearer::BearerAuthLayer;
-pub use challenge::{AuthError, Challenge, ErrorCode};
+pub use challenge::{AuthError, Challenge, ErrorCode, InvalidRealm};
 pub use prm::{PrmRoute, ProtectedResourceMetadata};
 pub use scope::{ScopeGuardLayer, ScopePolicy};
 pub use token::AccessToken;

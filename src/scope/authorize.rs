@@ -4,14 +4,16 @@ use http::HeaderMap;
 
 use crate::challenge::{AuthError, ErrorCode};
 use crate::scope::jsonrpc::{self, Call};
-use crate::scope::{ScopePolicy, mcp_headers};
+use crate::scope::{ScopePolicy, mcp_headers, public};
 use crate::token::AccessToken;
 
-/// Checks every JSON-RPC call in `body` against the policy.
+/// Checks every JSON-RPC call in `body` against the policy, for `token` or (`None`) a caller
+/// without one; `challenge_scopes` are what a 401 for the latter asks for (`None`: the call's).
 pub(crate) fn authorize_body(
     policy: &ScopePolicy,
     headers: &HeaderMap,
-    token: &AccessToken,
+    token: Option<&AccessToken>,
+    challenge_scopes: Option<&[String]>,
     body: &[u8],
 ) -> Result<(), AuthError> {
     let body = jsonrpc::inspect(body);
@@ -23,15 +25,43 @@ pub(crate) fn authorize_body(
         ));
     }
     mcp_headers::check(headers, &body)?;
+    if body.calls().is_empty() {
+        // No call, so nothing public: the default scopes (checked here rather than per route
+        // when the policy has public operations), and a token in any case.
+        policy.method_requirement("").check_principal(token, challenge_scopes, || {
+            "This request".to_owned()
+        })?;
+    }
     let mut refusals = body
         .calls()
         .iter()
-        .filter_map(|call| authorize_call(policy, token, call).err());
+        .filter_map(|call| authorize_principal_call(policy, token, challenge_scopes, call).err());
     let Some(first) = refusals.next() else {
         return Ok(());
     };
     match refusals.try_fold(first, merge_refusals) {
         Ok(refusal) | Err(refusal) => Err(refusal),
+    }
+}
+
+/// A public call passes for anyone; any other is checked against the token, or refused for
+/// want of one.
+fn authorize_principal_call(
+    policy: &ScopePolicy,
+    token: Option<&AccessToken>,
+    challenge_scopes: Option<&[String]>,
+    call: &Call<'_>,
+) -> Result<(), AuthError> {
+    if policy.has_public_operations() && policy.public_operations().is_public(call) {
+        return Ok(());
+    }
+    match token {
+        // A response runs nothing, but still needs the default scopes.
+        Some(token) if call.method.is_none() => policy
+            .method_requirement("")
+            .check(token, || "A JSON-RPC response".to_owned()),
+        Some(token) => authorize_call(policy, token, call),
+        None => public::anonymous_call(policy, challenge_scopes, call),
     }
 }
 

@@ -82,6 +82,16 @@ pub enum ScopeConfigError {
         /// The pattern as written.
         pattern: String,
     },
+    /// An entry of the scope-implication variable is malformed.
+    #[error("{variable}: entry `{entry}` is not a scope implication: {reason}")]
+    InvalidImplication {
+        /// The variable.
+        variable: &'static str,
+        /// The entry as written.
+        entry: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The variable is set but is not valid Unicode.
     #[error("{variable} is not valid Unicode")]
     NotUnicode {

@@ -63,7 +63,9 @@ use tower_service::Service;
 
 use crate::body::ResponseBody;
 use crate::challenge::{AuthError, Challenge, ErrorCode, is_grpc};
+use crate::Anonymous;
 use crate::scope::authorize::authorize_body;
+use crate::scope::tool_result::{ChallengeMode, tool_result_refusal};
 use crate::scope::{GuardedBody, ScopePolicy};
 use crate::token::AccessToken;
 
@@ -80,6 +82,9 @@ pub struct ScopeGuardLayer {
     policy: Arc<ScopePolicy>,
     challenge: Arc<Challenge>,
     max_body_bytes: usize,
+    mode: ChallengeMode,
+    /// Set by [`ScopeGuardLayer::challenge_all_policy_scopes`]: what every 401 asks for.
+    all_scopes: Option<Arc<[String]>>,
 }
 
 impl ScopeGuardLayer {
@@ -90,7 +95,27 @@ impl ScopeGuardLayer {
             policy: policy.into(),
             challenge: Arc::new(Challenge::new()),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            mode: ChallengeMode::Http,
+            all_scopes: None,
         }
+    }
+
+    /// How a refused protected `tools/call` is answered: HTTP 401/403 ([`ChallengeMode::Http`],
+    /// the default) or a JSON-RPC tool result with the challenge in
+    /// `_meta["mcp/www_authenticate"]` ([`ChallengeMode::ToolResult`], for ChatGPT).
+    pub fn challenge_mode(mut self, mode: ChallengeMode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Every 401 this guard writes (a protected call without a token) asks for every scope of
+    /// the policy ([`ScopePolicy::all_scopes_hint`]) instead of that operation's: for clients
+    /// whose step-up on a later 403 is unreliable (Claude: anthropics/claude-code#73712,
+    /// anthropics/claude-ai-mcp#931), so the first login gets every scope. Give the bearer
+    /// layer the same hint: `Challenge::scope_hint(policy.all_scopes_hint())`.
+    pub fn challenge_all_policy_scopes(mut self) -> Self {
+        self.all_scopes = Some(self.policy.all_scopes_hint().into());
+        self
     }
 
     /// Uses `challenge` for every refusal (share it with the bearer layer).
@@ -114,6 +139,22 @@ impl ScopeGuardLayer {
     /// The policy enforced.
     pub fn policy(&self) -> &ScopePolicy {
         &self.policy
+    }
+
+    /// Like [`refuse`](Self::refuse) for a refusal of the JSON-RPC `body`: in tool-result mode a
+    /// refused `tools/call` becomes a tool result.
+    fn refuse_body(&self, error: &AuthError, headers: &HeaderMap, body: &[u8]) -> Refusal {
+        if self.mode == ChallengeMode::ToolResult
+            && let Some(result) = tool_result_refusal(&self.challenge, error, headers, body)
+        {
+            tracing::debug!(
+                code = %error.code(),
+                operation = error.operation(),
+                "scope guard refused the call with a tool result"
+            );
+            return result;
+        }
+        self.refuse(error, headers)
     }
 
     fn refuse(&self, error: &AuthError, headers: &HeaderMap) -> Refusal {
@@ -174,22 +215,35 @@ where
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let layer = &self.layer;
-        let Some(token) = req.extensions().get::<AccessToken>() else {
+        let token = req.extensions().get::<AccessToken>();
+        if token.is_none() && req.extensions().get::<Anonymous>().is_none() {
             let error = AuthError::new(
                 ErrorCode::Misconfigured,
                 "The server's authorization layers are misconfigured",
             );
             return ResponseFuture::refused(layer.refuse(&error, req.headers()));
-        };
+        }
         let path = req.uri().path();
-        if let Err(error) = layer
-            .policy
-            .route_requirement(req.method(), path)
-            .check(token, || format!("{} {path}", req.method()))
+        let json_rpc = carries_json_rpc(&req);
+        // With public operations, the default scopes are checked per JSON-RPC call (public
+        // calls need none) instead of here.
+        let requirement = layer.policy.route_rules_requirement(
+            req.method(),
+            path,
+            !(json_rpc && layer.policy.has_public_operations()),
+        );
+        // A caller without a token passes this step only towards a public call in the body.
+        let deferred = token.is_none() && json_rpc && requirement.is_empty();
+        if !deferred
+            && let Err(error) = requirement.check_principal(
+                token,
+                layer.all_scopes.as_deref(),
+                || format!("{} {path}", req.method()),
+            )
         {
             return ResponseFuture::refused(layer.refuse(&error, req.headers()));
         }
-        if !carries_json_rpc(&req) {
+        if !json_rpc {
             return ResponseFuture::inner(self.inner.call(req.map(GuardedBody::inner)));
         }
         // A declared length over the bound is refused before reading anything.
@@ -344,15 +398,15 @@ where
                             return Poll::Ready(Ok(response.map(ResponseBody::cast)));
                         }
                     };
-                    let verdict = match parts.extensions.get::<AccessToken>() {
-                        Some(token) => authorize_body(&layer.policy, &parts.headers, token, &bytes),
-                        None => Err(AuthError::new(
-                            ErrorCode::Misconfigured,
-                            "The server's authorization layers are misconfigured",
-                        )),
-                    };
+                    let verdict = authorize_body(
+                        &layer.policy,
+                        &parts.headers,
+                        parts.extensions.get::<AccessToken>(),
+                        layer.all_scopes.as_deref(),
+                        &bytes,
+                    );
                     if let Err(error) = verdict {
-                        let response = layer.refuse(&error, &parts.headers);
+                        let response = layer.refuse_body(&error, &parts.headers, &bytes);
                         return Poll::Ready(Ok(response.map(ResponseBody::cast)));
                     }
                     let request = Request::from_parts(parts, GuardedBody::full(bytes));

@@ -10,15 +10,21 @@ mod authorize;
 mod builder;
 mod config;
 mod guard;
+mod implication;
 mod jsonrpc;
 mod mcp_headers;
 mod policy;
+mod public;
+mod tool_result;
 
 pub use builder::ScopePolicyBuilder;
 pub use config::{REQUIRED_SCOPES, ScopeConfigError, TOOL_SCOPES};
 pub use guard::{DEFAULT_MAX_BODY_BYTES, ResponseFuture, ScopeGuard, ScopeGuardLayer};
+pub use implication::SCOPE_IMPLIES;
 pub use mcp_headers::{MCP_METHOD, MCP_NAME};
 pub use policy::{ScopePolicy, UnknownTools};
+pub use public::DISCOVERY_METHODS;
+pub use tool_result::ChallengeMode;
 /// The request body behind [`ScopeGuard`]: the original body, untouched, when the guard did not
 /// need to read it, or the exact bytes it read (a JSON-RPC `POST`), handed on without a copy.
 ///
