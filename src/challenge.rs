@@ -368,7 +368,9 @@ impl AuthError {
 
 /// A `realm` that [`Challenge::realm`] refuses: it contains `"` or `\`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("realm `{realm}` contains `\"` or `\\`, which some MCP clients' challenge parsers cannot read")]
+#[error(
+    "realm `{realm}` contains `\"` or `\\`, which some MCP clients' challenge parsers cannot read"
+)]
 pub struct InvalidRealm {
     /// The realm as given.
     pub realm: String,
@@ -685,7 +687,9 @@ mod tests {
         let value = challenge().scope_hint(["other"]).www_authenticate(&err);
         let value = value.to_str().unwrap();
         assert!(
-            value.contains(r#"error="insufficient_scope", scope="search.read x", error_description=""#),
+            value.contains(
+                r#"error="insufficient_scope", scope="search.read x", error_description=""#
+            ),
             "{value}"
         );
         assert!(!value.contains("other"));

@@ -60,9 +60,9 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
+mod anonymous;
 #[cfg(feature = "auth0")]
 pub mod auth0;
-mod anonymous;
 pub mod bearer;
 pub mod body;
 pub mod challenge;
@@ -75,12 +75,12 @@ mod refusals;
 pub mod scope;
 pub mod token;
 
+pub use anonymous::Anonymous;
 #[cfg(feature = "auth0")]
 pub use auth0::{
     Auth0Health, Auth0LogWebhookService, DcrPromoter, ManagementClient, ManagementError,
     RetryPolicy,
 };
-pub use anonymous::Anonymous;
 pub use bearer::BearerAuthLayer;
 pub use challenge::{AuthError, Challenge, ErrorCode, InvalidRealm};
 pub use prm::{PrmRoute, ProtectedResourceMetadata};

@@ -28,9 +28,9 @@ pub(crate) fn authorize_body(
     if body.calls().is_empty() {
         // No call, so nothing public: the default scopes (checked here rather than per route
         // when the policy has public operations), and a token in any case.
-        policy.method_requirement("").check_principal(token, challenge_scopes, || {
-            "This request".to_owned()
-        })?;
+        policy
+            .method_requirement("")
+            .check_principal(token, challenge_scopes, || "This request".to_owned())?;
     }
     let mut refusals = body
         .calls()

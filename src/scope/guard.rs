@@ -61,9 +61,9 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
+use crate::Anonymous;
 use crate::body::ResponseBody;
 use crate::challenge::{AuthError, Challenge, ErrorCode, is_grpc};
-use crate::Anonymous;
 use crate::scope::authorize::authorize_body;
 use crate::scope::tool_result::{ChallengeMode, tool_result_refusal};
 use crate::scope::{GuardedBody, ScopePolicy};
@@ -235,11 +235,10 @@ where
         // A caller without a token passes this step only towards a public call in the body.
         let deferred = token.is_none() && json_rpc && requirement.is_empty();
         if !deferred
-            && let Err(error) = requirement.check_principal(
-                token,
-                layer.all_scopes.as_deref(),
-                || format!("{} {path}", req.method()),
-            )
+            && let Err(error) =
+                requirement.check_principal(token, layer.all_scopes.as_deref(), || {
+                    format!("{} {path}", req.method())
+                })
         {
             return ResponseFuture::refused(layer.refuse(&error, req.headers()));
         }

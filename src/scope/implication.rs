@@ -189,7 +189,11 @@ mod tests {
         assert_eq!(
             parse(SCOPE_IMPLIES, "docs:write=docs:read; admin=admin:*, audit").unwrap(),
             [
-                ("docs:write".to_owned(), vec!["docs:read".to_owned()], vec![]),
+                (
+                    "docs:write".to_owned(),
+                    vec!["docs:read".to_owned()],
+                    vec![]
+                ),
                 (
                     "admin".to_owned(),
                     vec!["audit".to_owned()],

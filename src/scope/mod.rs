@@ -15,7 +15,10 @@ mod jsonrpc;
 mod mcp_headers;
 mod policy;
 mod public;
+mod security_schemes;
 mod tool_result;
+mod tools_list;
+mod tools_list_body;
 
 pub use builder::ScopePolicyBuilder;
 pub use config::{REQUIRED_SCOPES, ScopeConfigError, TOOL_SCOPES};
@@ -25,6 +28,10 @@ pub use mcp_headers::{MCP_METHOD, MCP_NAME};
 pub use policy::{ScopePolicy, UnknownTools};
 pub use public::DISCOVERY_METHODS;
 pub use tool_result::ChallengeMode;
+pub use tools_list::{
+    ResponseFuture as ToolsListResponseFuture, ToolsListFilter, ToolsListFilterLayer,
+};
+pub use tools_list_body::{MAX_PAGE_BYTES, ToolsListBody};
 /// The request body behind [`ScopeGuard`]: the original body, untouched, when the guard did not
 /// need to read it, or the exact bytes it read (a JSON-RPC `POST`), handed on without a copy.
 ///

@@ -198,6 +198,11 @@ impl<'p> Requirement<'p> {
         ))
     }
 
+    /// True when the policy refuses the operation whatever the token.
+    pub(crate) fn denied(&self) -> bool {
+        self.denied
+    }
+
     /// Every required scope, sorted, without duplicates.
     pub(crate) fn scopes(&self) -> Vec<String> {
         sorted_union(self.parts.iter().flat_map(|part| part.iter()))

@@ -143,7 +143,10 @@ mod tests {
         assert!(public.is_public(&call("notifications/initialized", None, None)));
         assert!(!public.is_public(&call("tools/call", Some("search"), None)));
         assert!(!public.is_public(&call("resources/read", None, Some("file:///a"))));
-        assert!(!public.is_public(&Call::default()), "a response is not public");
+        assert!(
+            !public.is_public(&Call::default()),
+            "a response is not public"
+        );
     }
 
     #[test]

@@ -140,7 +140,9 @@ mod tests {
     #[test]
     fn json_is_chosen_unless_only_sse_is_acceptable() {
         assert!(!wants_sse_only(&HeaderMap::new()));
-        assert!(!wants_sse_only(&accept("application/json, text/event-stream")));
+        assert!(!wants_sse_only(&accept(
+            "application/json, text/event-stream"
+        )));
         assert!(wants_sse_only(&accept("text/event-stream")));
         assert!(wants_sse_only(&accept(
             "application/json;q=0, text/event-stream"
@@ -159,7 +161,8 @@ mod tests {
         assert!(tool_result_refusal(&challenge, &error, &headers, list).is_none());
         let notification = br#"{"jsonrpc":"2.0","method":"tools/call","params":{"name":"x"}}"#;
         assert!(tool_result_refusal(&challenge, &error, &headers, notification).is_none());
-        let twice = br#"{"jsonrpc":"2.0","id":3,"id":4,"method":"tools/call","params":{"name":"x"}}"#;
+        let twice =
+            br#"{"jsonrpc":"2.0","id":3,"id":4,"method":"tools/call","params":{"name":"x"}}"#;
         assert!(tool_result_refusal(&challenge, &error, &headers, twice).is_none());
         let batch = br#"[{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"x"}}]"#;
         assert!(tool_result_refusal(&challenge, &error, &headers, batch).is_none());
