@@ -175,3 +175,120 @@ where
         Poll::Ready(Ok(Response::from_parts(parts, body)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::convert::Infallible;
+
+    use bytes::Bytes;
+    use http_body::Frame;
+    use http_body_util::{BodyExt, Empty, StreamBody};
+    use serde_json::json;
+
+    /// Runs `request` through the filter over an inner service answering `chunks` as
+    /// `content_type`; the answer's headers and body.
+    async fn run(
+        content_type: &'static str,
+        chunks: &[&str],
+        token: Option<AccessToken>,
+        request: Value,
+    ) -> (http::HeaderMap, String) {
+        let policy = ScopePolicy::builder()
+            .tool("search", ["docs:read"])
+            .tool("admin", ["admin"])
+            .public_tool("echo")
+            .build()
+            .unwrap();
+        let chunks: Vec<Bytes> = chunks.iter().map(|c| Bytes::from(c.to_string())).collect();
+        let length = chunks.iter().map(Bytes::len).sum::<usize>();
+        let inner = tower::service_fn(move |_req: Request<LayerBody<Empty<Bytes>>>| {
+            let frames: Vec<Result<Frame<Bytes>, Infallible>> =
+                chunks.iter().cloned().map(|c| Ok(Frame::data(c))).collect();
+            async move {
+                let body = StreamBody::new(futures_util::stream::iter(frames));
+                Ok::<_, Infallible>(
+                    Response::builder()
+                        .header(header::CONTENT_TYPE, content_type)
+                        .header(header::CONTENT_LENGTH, length)
+                        .body(body)
+                        .unwrap(),
+                )
+            }
+        });
+        let mut service = ToolsListFilterLayer::new(policy).layer(inner);
+        let mut request = Request::post("/mcp")
+            .body(LayerBody::full(Bytes::from(request.to_string())))
+            .unwrap();
+        if let Some(token) = token {
+            request.extensions_mut().insert(token);
+        }
+        let response = service.call(request).await.unwrap();
+        let (parts, body) = response.into_parts();
+        let bytes = body.collect().await.unwrap().to_bytes();
+        (parts.headers, String::from_utf8(bytes.to_vec()).unwrap())
+    }
+
+    fn token(scope: &str) -> AccessToken {
+        AccessToken::from_claims(json!({
+            "iss": "i", "sub": "s", "aud": "a", "exp": 4_102_444_800u64, "scope": scope
+        }))
+        .unwrap()
+    }
+
+    const LIST: &str = r#"{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"search"},{"name":"echo"},{"name":"admin"}],"nextCursor":"c2"}}"#;
+
+    fn names(message: &Value) -> Vec<&str> {
+        message["result"]["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn json_page_is_trimmed_and_keeps_its_other_fields() {
+        let request = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"});
+        let (headers, body) = run(
+            "application/json",
+            &[&LIST[..30], &LIST[30..]],
+            Some(token("docs:read")),
+            request,
+        )
+        .await;
+        assert!(!headers.contains_key(header::CONTENT_LENGTH));
+        let message: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(names(&message), ["search", "echo"]);
+        assert_eq!(message["result"]["nextCursor"], "c2");
+    }
+
+    #[tokio::test]
+    async fn sse_events_split_across_frames_are_trimmed_and_the_rest_passes() {
+        let request = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"});
+        let stream = format!("data:\nid: 0\nretry: 3000\n\ndata: {LIST}\nid: 1\n\ndata: after\n\n");
+        let (a, b) = stream.split_at(40);
+        let (_, body) = run("text/event-stream", &[a, b], None, request).await;
+        let events: Vec<&str> = body.split("\n\n").collect();
+        assert_eq!(events[0], "data:\nid: 0\nretry: 3000");
+        let data = events[1]
+            .strip_prefix("data: ")
+            .unwrap()
+            .strip_suffix("\nid: 1")
+            .unwrap();
+        assert_eq!(names(&serde_json::from_str(data).unwrap()), ["echo"]);
+        assert_eq!(events[2], "data: after");
+    }
+
+    #[tokio::test]
+    async fn other_requests_and_unparseable_pages_pass_unchanged() {
+        let call =
+            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "x"}});
+        let (headers, body) = run("application/json", &[LIST], None, call).await;
+        assert_eq!(body, LIST);
+        assert!(headers.contains_key(header::CONTENT_LENGTH));
+        let list = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"});
+        let (_, body) = run("application/json", &["{not json"], None, list).await;
+        assert_eq!(body, "{not json");
+    }
+}
