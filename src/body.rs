@@ -64,16 +64,6 @@ impl<B> LayerBody<B> {
     }
 }
 
-impl<B> LayerBody<B> {
-    /// The complete bytes of a body the layer holds (not yet polled), `None` for a wrapped one.
-    pub(crate) fn full_bytes(&self) -> Option<&Bytes> {
-        match &self.kind {
-            Kind::Full { data } => data.as_ref(),
-            Kind::Inner { .. } => None,
-        }
-    }
-}
-
 impl LayerBody<std::convert::Infallible> {
     /// A body written by a layer, as the body type of any inner service.
     pub(crate) fn cast<B>(self) -> LayerBody<B> {

@@ -200,6 +200,17 @@ impl ScopePolicyBuilder {
         self
     }
 
+    /// Makes requests with this HTTP `method` (`None`: any) and a path matching `pattern`
+    /// (`/status`, `/public/*`) public as a whole: the guard lets them through untouched, with or
+    /// without a token, whatever their body. For routes that are not MCP endpoints.
+    pub fn public_route(mut self, method: Option<Method>, pattern: &str) -> Self {
+        match PathPattern::parse(pattern) {
+            Ok(path) => self.policy.public.routes.push((method, path)),
+            Err(error) => self.errors.push(error),
+        }
+        self
+    }
+
     /// Declares that a token with `broad` satisfies a requirement of each of `narrower` (MCP
     /// 2026-07-28 scope hierarchies). Rules chain. The scopes the policy names (metadata, 403
     /// `scope`) stay exact.

@@ -66,6 +66,7 @@ use crate::body::ResponseBody;
 use crate::challenge::{AuthError, Challenge, ErrorCode, is_grpc};
 use crate::scope::authorize::authorize_body;
 use crate::scope::tool_result::{ChallengeMode, tool_result_refusal};
+use crate::scope::tools_list::ToolsListRequest;
 use crate::scope::{GuardedBody, ScopePolicy};
 use crate::token::AccessToken;
 
@@ -224,6 +225,13 @@ where
             return ResponseFuture::refused(layer.refuse(&error, req.headers()));
         }
         let path = req.uri().path();
+        if layer
+            .policy
+            .public_operations()
+            .is_public_route(req.method(), path)
+        {
+            return ResponseFuture::inner(self.inner.call(req.map(GuardedBody::inner)));
+        }
         let json_rpc = carries_json_rpc(&req);
         // With public operations, the default scopes are checked per JSON-RPC call (public
         // calls need none) instead of here.
@@ -407,6 +415,10 @@ where
                     if let Err(error) = verdict {
                         let response = layer.refuse_body(&error, &parts.headers, &bytes);
                         return Poll::Ready(Ok(response.map(ResponseBody::cast)));
+                    }
+                    let mut parts = parts;
+                    if let Some(mark) = ToolsListRequest::of(&bytes) {
+                        parts.extensions.insert(mark);
                     }
                     let request = Request::from_parts(parts, GuardedBody::full(bytes));
                     let future = inner.call(request);

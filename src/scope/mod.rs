@@ -30,6 +30,7 @@ pub use public::DISCOVERY_METHODS;
 pub use tool_result::ChallengeMode;
 pub use tools_list::{
     ResponseFuture as ToolsListResponseFuture, ToolsListFilter, ToolsListFilterLayer,
+    ToolsListRequest,
 };
 pub use tools_list_body::{MAX_PAGE_BYTES, ToolsListBody};
 /// The request body behind [`ScopeGuard`]: the original body, untouched, when the guard did not

@@ -42,7 +42,7 @@ impl PathPattern {
         })
     }
 
-    fn matches(&self, path: &str) -> bool {
+    pub(super) fn matches(&self, path: &str) -> bool {
         match self {
             Self::Exact(exact) => path == exact,
             Self::Prefix(prefix) => path

@@ -1,16 +1,19 @@
-//! Public operations: JSON-RPC calls a caller without a token may make ("mixed" auth, as ChatGPT
+//! Public operations: JSON-RPC calls (and routes) a caller without a token may make ("mixed" auth, as ChatGPT
 //! documents it, and Claude's lazy authentication).
 //!
 //! A public operation needs no token and no scope (neither the default scopes nor its method's):
-//! anyone may make it, with or without a token. Everything else stays protected. Only JSON-RPC
-//! calls can be public; every other request (an SSE `GET`, a session `DELETE`, a route) still
-//! needs a token.
+//! anyone may make it, with or without a token. Everything else stays protected: besides routes
+//! made public as a whole, only JSON-RPC calls can be public, and every other request (an SSE
+//! `GET`, a session `DELETE`) still needs a token.
 
 use std::collections::HashSet;
+
+use http::Method;
 
 use crate::challenge::AuthError;
 use crate::scope::ScopePolicy;
 use crate::scope::jsonrpc::Call;
+use crate::scope::policy::PathPattern;
 
 /// The MCP methods the discovery preset makes public: what a client calls before it knows which
 /// tools need a login. Every `notifications/*` method is public with them.
@@ -32,6 +35,8 @@ pub(crate) struct PublicOperations {
     pub(crate) prompts: HashSet<String>,
     /// `(uri, prefix)`: exactly `uri`, or every URI starting with it.
     pub(crate) resources: Vec<(String, bool)>,
+    /// Requests (any body) matching these need nothing: `(method, path)`, `None` any method.
+    pub(super) routes: Vec<(Option<Method>, PathPattern)>,
 }
 
 impl PublicOperations {
@@ -41,6 +46,13 @@ impl PublicOperations {
             && self.tools.is_empty()
             && self.prompts.is_empty()
             && self.resources.is_empty()
+            && self.routes.is_empty()
+    }
+
+    pub(crate) fn is_public_route(&self, method: &Method, path: &str) -> bool {
+        self.routes.iter().any(|(rule_method, pattern)| {
+            rule_method.as_ref().is_none_or(|m| m == method) && pattern.matches(path)
+        })
     }
 
     pub(crate) fn is_public_method(&self, method: &str) -> bool {

@@ -2,9 +2,9 @@
 //! (FastMCP hides unauthorized components the same way; SEP-1881 "Scope-Filtered Tool
 //! Discovery").
 //!
-//! Place it directly inside [`ScopeGuardLayer`](crate::ScopeGuardLayer): the guard has read the
-//! JSON-RPC body already and hands on its bytes, so this layer sees the `tools/list` request
-//! without reading anything itself. Only the response to a single `tools/list` request is
+//! Place it inside [`ScopeGuardLayer`](crate::ScopeGuardLayer): the guard has read the JSON-RPC
+//! body already and marks a `tools/list` request ([`ToolsListRequest`] in its extensions), so
+//! this layer reads no request body itself. Only the response to a single `tools/list` request is
 //! touched, JSON or SSE ([`ToolsListBody`]); every other response, and every other SSE event of
 //! that response, passes through as it arrives. A page it cannot parse is passed unchanged with
 //! a warning: a list is not an authorization decision, the call is.
@@ -32,13 +32,12 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
-use http::{Method, Request, Response, header};
+use http::{Request, Response, header};
 use pin_project_lite::pin_project;
 use serde_json::Value;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::body::LayerBody;
 use crate::scope::ScopePolicy;
 use crate::scope::jsonrpc::{self, JsonRpcBody};
 use crate::scope::tools_list_body::{Framing, ToolsListBody, Visibility};
@@ -78,9 +77,9 @@ pub struct ToolsListFilter<S> {
     policy: Arc<ScopePolicy>,
 }
 
-impl<S, B, ResBody> Service<Request<LayerBody<B>>> for ToolsListFilter<S>
+impl<S, B, ResBody> Service<Request<B>> for ToolsListFilter<S>
 where
-    S: Service<Request<LayerBody<B>>, Response = Response<ResBody>>,
+    S: Service<Request<B>, Response = Response<ResBody>>,
 {
     type Response = Response<ToolsListBody<ResBody>>;
     type Error = S::Error;
@@ -90,12 +89,15 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: Request<LayerBody<B>>) -> Self::Future {
-        let visibility = tools_list_id(&req).map(|id| Visibility {
-            policy: Arc::clone(&self.policy),
-            token: req.extensions().get::<AccessToken>().cloned(),
-            id,
-        });
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let visibility = req
+            .extensions()
+            .get::<ToolsListRequest>()
+            .map(|request| Visibility {
+                policy: Arc::clone(&self.policy),
+                token: req.extensions().get::<AccessToken>().cloned(),
+                id: request.id.clone(),
+            });
         ResponseFuture {
             future: self.inner.call(req),
             visibility,
@@ -103,29 +105,36 @@ where
     }
 }
 
-/// The `id` of a single `tools/list` request whose bytes the guard holds.
-fn tools_list_id<B>(req: &Request<LayerBody<B>>) -> Option<Value> {
-    if req.method() != Method::POST {
-        return None;
+/// The mark [`ScopeGuardLayer`](crate::ScopeGuardLayer) puts on an authorized single
+/// `tools/list` request (in its extensions): the request's JSON-RPC `id`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolsListRequest {
+    /// The JSON-RPC `id` (a string or a number).
+    pub id: Value,
+}
+
+impl ToolsListRequest {
+    /// The mark for `body`, when it is a single `tools/list` request with a string or number
+    /// `id`.
+    pub(crate) fn of(body: &[u8]) -> Option<Self> {
+        let JsonRpcBody::Single(call) = jsonrpc::inspect(body) else {
+            return None;
+        };
+        if call.method.as_deref() != Some("tools/list") {
+            return None;
+        }
+        #[derive(serde::Deserialize)]
+        struct IdOnly {
+            id: Value,
+        }
+        let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+        let id = serde_json::Deserializer::from_slice(body)
+            .into_iter::<IdOnly>()
+            .next()?
+            .ok()?
+            .id;
+        (id.is_string() || id.is_number()).then_some(Self { id })
     }
-    let bytes = req.body().full_bytes()?;
-    let JsonRpcBody::Single(call) = jsonrpc::inspect(bytes) else {
-        return None;
-    };
-    if call.method.as_deref() != Some("tools/list") {
-        return None;
-    }
-    #[derive(serde::Deserialize)]
-    struct IdOnly {
-        id: Value,
-    }
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let id = serde_json::Deserializer::from_slice(bytes)
-        .into_iter::<IdOnly>()
-        .next()?
-        .ok()?
-        .id;
-    (id.is_string() || id.is_number()).then_some(id)
 }
 
 pin_project! {
@@ -192,7 +201,7 @@ mod tests {
         content_type: &'static str,
         chunks: &[&str],
         token: Option<AccessToken>,
-        request: Value,
+        request_body: Value,
     ) -> (http::HeaderMap, String) {
         let policy = ScopePolicy::builder()
             .tool("search", ["docs:read"])
@@ -202,7 +211,7 @@ mod tests {
             .unwrap();
         let chunks: Vec<Bytes> = chunks.iter().map(|c| Bytes::from(c.to_string())).collect();
         let length = chunks.iter().map(Bytes::len).sum::<usize>();
-        let inner = tower::service_fn(move |_req: Request<LayerBody<Empty<Bytes>>>| {
+        let inner = tower::service_fn(move |_req: Request<Empty<Bytes>>| {
             let frames: Vec<Result<Frame<Bytes>, Infallible>> =
                 chunks.iter().cloned().map(|c| Ok(Frame::data(c))).collect();
             async move {
@@ -217,9 +226,11 @@ mod tests {
             }
         });
         let mut service = ToolsListFilterLayer::new(policy).layer(inner);
-        let mut request = Request::post("/mcp")
-            .body(LayerBody::full(Bytes::from(request.to_string())))
-            .unwrap();
+        let mut request = Request::post("/mcp").body(Empty::new()).unwrap();
+        // What the guard marks after reading the body.
+        if let Some(mark) = ToolsListRequest::of(request_body.to_string().as_bytes()) {
+            request.extensions_mut().insert(mark);
+        }
         if let Some(token) = token {
             request.extensions_mut().insert(token);
         }
