@@ -10,7 +10,10 @@ use url::Url;
 
 use crate::policy::GatewayPolicy;
 
+mod client_auth;
 mod values;
+
+pub use client_auth::{ClientAuth, DEV_PUBLIC_TOOL};
 
 use values::{duration_ms, is_loopback_http, management_config, parse_http_url, parse_origins};
 
@@ -96,6 +99,8 @@ pub struct Config {
     pub management: Option<ManagementConfig>,
     /// From `TOOL_SCOPES` / `REQUIRED_SCOPES` (dev mode without them: the demo tools' policy).
     pub policy: GatewayPolicy,
+    /// Callers without a token and the challenge mode (`PUBLIC_*`, `AUTH_CHALLENGE`, …).
+    pub client_auth: ClientAuth,
     pub debug_token_endpoint: bool,
     pub backend_timeout: Duration,
     pub jwks_probe_interval: Duration,
@@ -251,9 +256,12 @@ impl Config {
             problems.push(format!("LOG_FORMAT `{format}` must be `json` or `text`"));
         }
 
-        let policy = crate::policy::from_values(
+        let client_auth = client_auth::client_auth(&get, !production, &mut problems);
+        let policy = crate::policy::from_values_with(
             get("TOOL_SCOPES").as_deref(),
             get("REQUIRED_SCOPES").as_deref(),
+            get(tower_mcp_auth::scope::SCOPE_IMPLIES).as_deref(),
+            &client_auth,
             !production,
         )
         .unwrap_or_else(|problem| {
@@ -272,6 +280,7 @@ impl Config {
             hmac_secret,
             management,
             policy,
+            client_auth,
             debug_token_endpoint,
             backend_timeout,
             jwks_probe_interval,

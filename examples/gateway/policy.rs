@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use axum::http::Method;
 use tower_mcp_auth::ScopePolicy;
 
+use crate::config::ClientAuth;
 use crate::dev_mode;
 
 /// The policy and the tools it names.
@@ -19,9 +20,28 @@ pub struct GatewayPolicy {
 }
 
 /// Builds the policy; in dev mode with neither variable set, the demo tools' policy.
+#[cfg(test)]
 pub fn from_values(
     tool_scopes: Option<&str>,
     required_scopes: Option<&str>,
+    dev: bool,
+) -> Result<GatewayPolicy, String> {
+    from_values_with(
+        tool_scopes,
+        required_scopes,
+        None,
+        &ClientAuth::default(),
+        dev,
+    )
+}
+
+/// [`from_values`] with the scope implications (`SCOPE_IMPLIES`) and the public operations of
+/// `client_auth`: a public tool is public as a JSON-RPC `tools/call` and as `POST /tools/{tool}`.
+pub fn from_values_with(
+    tool_scopes: Option<&str>,
+    required_scopes: Option<&str>,
+    scope_implies: Option<&str>,
+    client_auth: &ClientAuth,
     dev: bool,
 ) -> Result<GatewayPolicy, String> {
     let tool_scopes = match (tool_scopes, required_scopes, dev) {
@@ -47,9 +67,22 @@ pub fn from_values(
     let mut builder = ScopePolicy::builder_from_env_values(tool_scopes, required_scopes)
         .map_err(|error| error.to_string())?;
     for (tool, scopes) in &tools {
-        if crate::proxy::is_tool_name(tool) {
+        if crate::proxy::is_tool_name(tool) && !client_auth.public_tools.contains(tool) {
             builder = builder.route(Method::POST, &format!("/tools/{tool}"), scopes.clone());
         }
+    }
+    if let Some(implications) = scope_implies {
+        builder = builder
+            .scope_implications(implications)
+            .map_err(|error| error.to_string())?;
+    }
+    if client_auth.public_discovery {
+        builder = builder.public_discovery();
+    }
+    for tool in &client_auth.public_tools {
+        builder = builder
+            .public_tool(tool)
+            .public_route(Some(Method::POST), &format!("/tools/{tool}"));
     }
     let policy = builder.build().map_err(|error| error.to_string())?;
     Ok(GatewayPolicy { policy, tools })

@@ -62,16 +62,17 @@ impl Proxy {
         &self,
         request: Request<Body>,
         mut target: Url,
-        token: &AccessToken,
+        // None: a public operation called without a token; the backend sees an empty subject.
+        token: Option<&AccessToken>,
     ) -> Response<Body> {
         let (parts, body) = request.into_parts();
         target.set_query(parts.uri.query());
         let mut headers = forwarded_headers(&parts.headers);
-        let scopes = token.scopes().join(" ");
+        let scopes = token.map(|t| t.scopes().join(" ")).unwrap_or_default();
         let identity = Identity {
             method: parts.method.as_str(),
             path: target.path(),
-            sub: token.subject(),
+            sub: token.map_or("", AccessToken::subject),
             scopes: &scopes,
             timestamp: unix_now(),
         };
