@@ -249,7 +249,9 @@ impl ScopePolicy {
     }
 
     /// Reads the policy from the `TOOL_SCOPES` and `REQUIRED_SCOPES` environment variables (see
-    /// [`from_env_values`](Self::from_env_values)).
+    /// [`from_env_values`](Self::from_env_values)), and the scope implications from
+    /// [`SCOPE_IMPLIES`](crate::scope::SCOPE_IMPLIES) (see
+    /// [`ScopePolicyBuilder::scope_implications`](crate::scope::ScopePolicyBuilder::scope_implications)).
     pub fn from_env() -> Result<Self, ScopeConfigError> {
         let read = |variable: &'static str| match std::env::var(variable) {
             Ok(value) => Ok(Some(value)),
@@ -260,6 +262,11 @@ impl ScopePolicy {
         };
         let tools = read(TOOL_SCOPES)?;
         let required = read(REQUIRED_SCOPES)?;
-        Self::from_env_values(tools.as_deref(), required.as_deref())
+        let implies = read(crate::scope::SCOPE_IMPLIES)?;
+        let mut builder = Self::builder_from_env_values(tools.as_deref(), required.as_deref())?;
+        if let Some(implies) = implies {
+            builder = builder.scope_implications(&implies)?;
+        }
+        builder.build()
     }
 }
