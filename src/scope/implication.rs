@@ -88,12 +88,15 @@ impl ScopeImplications {
     }
 }
 
-/// Reads `broad=narrower1,narrower2;broad2=prefix:*` (the `TOOL_SCOPES` map syntax) into rules:
-/// `(broad, narrower scopes, prefixes)` per entry. Every scope must be an RFC 6749 §3.3 token.
+/// One entry of the implication syntax: `(broad, narrower scopes, prefixes)`.
+pub(crate) type ImplicationRule = (String, Vec<String>, Vec<String>);
+
+/// Reads `broad=narrower1,narrower2;broad2=prefix:*` (the `TOOL_SCOPES` map syntax) into rules,
+/// one per entry. Every scope must be an RFC 6749 §3.3 token.
 pub(crate) fn parse(
     variable: &'static str,
     value: &str,
-) -> Result<Vec<(String, Vec<String>, Vec<String>)>, ScopeConfigError> {
+) -> Result<Vec<ImplicationRule>, ScopeConfigError> {
     let mut rules = Vec::new();
     for entry in value.split(';').map(str::trim).filter(|e| !e.is_empty()) {
         let invalid = |reason: &str| ScopeConfigError::InvalidImplication {

@@ -170,14 +170,14 @@ fn trim_event(event: &[u8], visibility: &Visibility) -> Option<Vec<u8>> {
     let mut data = String::new();
     let mut has_data = false;
     for line in &lines {
-        if let Some(value) = line.strip_prefix("data") {
-            if let Some(value) = value.strip_prefix(':').or(value.is_empty().then_some("")) {
-                if has_data {
-                    data.push('\n');
-                }
-                data.push_str(value.strip_prefix(' ').unwrap_or(value));
-                has_data = true;
+        if let Some(value) = line.strip_prefix("data")
+            && let Some(value) = value.strip_prefix(':').or(value.is_empty().then_some(""))
+        {
+            if has_data {
+                data.push('\n');
             }
+            data.push_str(value.strip_prefix(' ').unwrap_or(value));
+            has_data = true;
         }
     }
     if !has_data {
