@@ -217,17 +217,21 @@ fn build(
             .route_service("/mcp", protected)
             .fallback_service(prm));
     };
-    // No token: on to the guard, which lets only the public calls through.
-    let layers = ServiceBuilder::new()
+    // The top-level `securitySchemes` rmcp's `Tool` has no field for, and (optionally) the
+    // tools the caller cannot call hidden from `tools/list`.
+    let mut filter = ToolsListFilterLayer::new(Arc::clone(&policy)).security_schemes();
+    if !mixed.hide_unauthorized_tools {
+        filter = filter.keep_all_tools();
+    }
+    let protected = ServiceBuilder::new()
+        // No token: on to the guard, which lets only the public calls through.
         .layer(bearer.optional())
-        .layer(guard.challenge_mode(mixed.mode));
-    let router = if mixed.hide_unauthorized_tools {
-        let filter = ToolsListFilterLayer::new(Arc::clone(&policy));
-        Router::new().route_service("/mcp", layers.layer(filter).service(mcp))
-    } else {
-        Router::new().route_service("/mcp", layers.service(mcp))
-    };
-    Ok(router.fallback_service(prm))
+        .layer(guard.challenge_mode(mixed.mode))
+        .layer(filter)
+        .service(mcp);
+    Ok(Router::new()
+        .route_service("/mcp", protected)
+        .fallback_service(prm))
 }
 
 #[tokio::main]

@@ -48,14 +48,33 @@ use crate::token::AccessToken;
 #[derive(Debug, Clone)]
 pub struct ToolsListFilterLayer {
     policy: Arc<ScopePolicy>,
+    trim: bool,
+    annotate: bool,
 }
 
 impl ToolsListFilterLayer {
-    /// A filter for `policy` (the one the guard enforces).
+    /// A filter for `policy` (the one the guard enforces) that hides what the caller cannot call.
     pub fn new(policy: impl Into<Arc<ScopePolicy>>) -> Self {
         Self {
             policy: policy.into(),
+            trim: true,
+            annotate: false,
         }
+    }
+
+    /// Also sets each listed tool's `securitySchemes`, top-level and in
+    /// `_meta["securitySchemes"]` ([`ScopePolicy::annotate_tool`]): for servers whose SDK has no
+    /// field for it (rmcp 3.11's `Tool` has only `_meta`).
+    pub fn security_schemes(mut self) -> Self {
+        self.annotate = true;
+        self
+    }
+
+    /// Lists every tool (no trimming); with [`security_schemes`](Self::security_schemes), the
+    /// layer then only annotates.
+    pub fn keep_all_tools(mut self) -> Self {
+        self.trim = false;
+        self
     }
 }
 
@@ -65,7 +84,7 @@ impl<S> Layer<S> for ToolsListFilterLayer {
     fn layer(&self, inner: S) -> Self::Service {
         ToolsListFilter {
             inner,
-            policy: Arc::clone(&self.policy),
+            layer: self.clone(),
         }
     }
 }
@@ -74,7 +93,7 @@ impl<S> Layer<S> for ToolsListFilterLayer {
 #[derive(Debug, Clone)]
 pub struct ToolsListFilter<S> {
     inner: S,
-    policy: Arc<ScopePolicy>,
+    layer: ToolsListFilterLayer,
 }
 
 impl<S, B, ResBody> Service<Request<B>> for ToolsListFilter<S>
@@ -93,10 +112,13 @@ where
         let visibility = req
             .extensions()
             .get::<ToolsListRequest>()
+            .filter(|_| self.layer.trim || self.layer.annotate)
             .map(|request| Visibility {
-                policy: Arc::clone(&self.policy),
+                policy: Arc::clone(&self.layer.policy),
                 token: req.extensions().get::<AccessToken>().cloned(),
                 id: request.id.clone(),
+                trim: self.layer.trim,
+                annotate: self.layer.annotate,
             });
         ResponseFuture {
             future: self.inner.call(req),
@@ -203,6 +225,16 @@ mod tests {
         token: Option<AccessToken>,
         request_body: Value,
     ) -> (http::HeaderMap, String) {
+        run_with(|layer| layer, content_type, chunks, token, request_body).await
+    }
+
+    async fn run_with(
+        configure: fn(ToolsListFilterLayer) -> ToolsListFilterLayer,
+        content_type: &'static str,
+        chunks: &[&str],
+        token: Option<AccessToken>,
+        request_body: Value,
+    ) -> (http::HeaderMap, String) {
         let policy = ScopePolicy::builder()
             .tool("search", ["docs:read"])
             .tool("admin", ["admin"])
@@ -225,7 +257,7 @@ mod tests {
                 )
             }
         });
-        let mut service = ToolsListFilterLayer::new(policy).layer(inner);
+        let mut service = configure(ToolsListFilterLayer::new(policy)).layer(inner);
         let mut request = Request::post("/mcp").body(Empty::new()).unwrap();
         // What the guard marks after reading the body.
         if let Some(mark) = ToolsListRequest::of(request_body.to_string().as_bytes()) {
@@ -301,5 +333,28 @@ mod tests {
         let list = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"});
         let (_, body) = run("application/json", &["{not json"], None, list).await;
         assert_eq!(body, "{not json");
+    }
+
+    #[tokio::test]
+    async fn security_schemes_are_set_top_level_and_in_meta_with_or_without_trimming() {
+        let request = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"});
+        let (_, body) = run_with(
+            |layer| layer.security_schemes().keep_all_tools(),
+            "application/json",
+            &[LIST],
+            None,
+            request,
+        )
+        .await;
+        let message: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(names(&message), ["search", "echo", "admin"]);
+        let search = &message["result"]["tools"][0];
+        let schemes = json!([{"type": "oauth2", "scopes": ["docs:read"]}]);
+        assert_eq!(search["securitySchemes"], schemes);
+        assert_eq!(search["_meta"]["securitySchemes"], schemes);
+        assert_eq!(
+            message["result"]["tools"][1]["securitySchemes"],
+            json!([{"type": "noauth"}])
+        );
     }
 }

@@ -28,6 +28,10 @@ pub(crate) struct Visibility {
     /// `None`: a caller without a token.
     pub(crate) token: Option<AccessToken>,
     pub(crate) id: Value,
+    /// Hide the tools the caller cannot call.
+    pub(crate) trim: bool,
+    /// Set each tool's `securitySchemes` from the policy.
+    pub(crate) annotate: bool,
 }
 
 impl Visibility {
@@ -48,15 +52,22 @@ impl Visibility {
         let result = message.get_mut("result")?.as_object_mut()?;
         let tools = result.get_mut("tools")?.as_array_mut()?;
         let before = tools.len();
-        tools.retain(|tool| {
-            // A descriptor without a name is not ours to judge: it stays.
-            tool.get("name")
-                .and_then(Value::as_str)
-                .is_none_or(|name| self.may_call(name))
-        });
+        if self.trim {
+            tools.retain(|tool| {
+                // A descriptor without a name is not ours to judge: it stays.
+                tool.get("name")
+                    .and_then(Value::as_str)
+                    .is_none_or(|name| self.may_call(name))
+            });
+        }
+        if self.annotate {
+            for tool in tools.iter_mut().filter_map(Value::as_object_mut) {
+                self.policy.annotate_tool(tool);
+            }
+        }
         let hidden = before - tools.len();
         // A trimmed list differs per caller: no shared cache may keep it (MCP 2026-07-28).
-        if result.contains_key("cacheScope") {
+        if self.trim && result.contains_key("cacheScope") {
             result.insert("cacheScope".to_owned(), "private".into());
         }
         tracing::debug!(
@@ -345,6 +356,8 @@ mod tests {
             policy: Arc::new(policy),
             token: None,
             id: json!(2),
+            trim: true,
+            annotate: false,
         }
     }
 
