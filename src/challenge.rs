@@ -84,6 +84,15 @@ pub enum ErrorCode {
     BodyUnreadable,
     /// The layers are assembled wrongly, e.g. a scope guard without a bearer layer (500).
     Misconfigured,
+    // Verification beyond one issuer's JWTs (issue 15).
+    /// The token header's `typ` is not one the verifier accepts, e.g. an ID token where RFC 9068
+    /// `at+jwt` is required (401).
+    InvalidTokenType,
+    /// The introspection endpoint says the token is not active: revoked, expired or unknown
+    /// (RFC 7662 `active: false`) (401).
+    TokenInactive,
+    /// The token cannot be checked: the introspection endpoint is failing or too slow (503).
+    IntrospectionUnavailable,
 }
 
 impl ErrorCode {
@@ -113,6 +122,9 @@ impl ErrorCode {
             Self::BodyTooLarge => "REQUEST_BODY_TOO_LARGE",
             Self::BodyUnreadable => "REQUEST_BODY_UNREADABLE",
             Self::Misconfigured => "SERVER_MISCONFIGURED",
+            Self::InvalidTokenType => "INVALID_TOKEN_TYPE",
+            Self::TokenInactive => "TOKEN_INACTIVE",
+            Self::IntrospectionUnavailable => "INTROSPECTION_UNAVAILABLE",
         }
     }
 
@@ -131,7 +143,9 @@ impl ErrorCode {
             | Self::TokenNotYetValid
             | Self::InvalidIssuer
             | Self::InvalidAudience
-            | Self::MissingClaim => StatusCode::UNAUTHORIZED,
+            | Self::MissingClaim
+            | Self::InvalidTokenType
+            | Self::TokenInactive => StatusCode::UNAUTHORIZED,
             Self::MalformedAuthorizationHeader
             | Self::MultipleCredentials
             | Self::TokenInQuery
@@ -139,7 +153,9 @@ impl ErrorCode {
             | Self::BodyUnreadable => StatusCode::BAD_REQUEST,
             Self::InsufficientScope | Self::OperationNotAllowed => StatusCode::FORBIDDEN,
             Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::KeysUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::KeysUnavailable | Self::IntrospectionUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Misconfigured => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -167,7 +183,7 @@ impl ErrorCode {
             Some(error) => error,
             None => match self {
                 Self::MissingToken => "unauthorized",
-                Self::KeysUnavailable => "temporarily_unavailable",
+                Self::KeysUnavailable | Self::IntrospectionUnavailable => "temporarily_unavailable",
                 Self::BodyTooLarge => "request_too_large",
                 Self::OperationNotAllowed => "access_denied",
                 _ => "server_error",

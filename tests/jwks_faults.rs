@@ -144,8 +144,12 @@ async fn jwks_down_at_start_up_is_fetched_when_the_first_token_needs_it() {
 }
 
 #[tokio::test]
-async fn token_without_kid_is_unknown_key_id() {
+async fn token_without_kid_is_unknown_key_id_when_the_jwks_has_several_keys() {
+    // With a single key a token without `kid` may use it (tests/verification.rs); with several
+    // the key cannot be chosen.
     let issuer = IssuerServer::start().await;
+    let other = tower_mcp_auth::dev::DevIssuer::generate().unwrap();
+    issuer.publish(json!({"keys": [issuer.signer.jwk(), other.jwk()]}));
     let verifier = verifier(&issuer, Duration::ZERO).await;
     let token = issuer
         .signer

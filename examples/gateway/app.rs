@@ -24,7 +24,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 use tower_mcp_auth::auth0::{Auth0Health, Auth0LogWebhookService};
 use tower_mcp_auth::prm::PrmError;
-use tower_mcp_auth::token::JwksVerifier;
+use tower_mcp_auth::token::{IntrospectionVerifier, JwksVerifier};
 use tower_mcp_auth::{
     AccessToken, BearerAuthLayer, PrmRoute, ProtectedResourceMetadata, ScopeGuardLayer,
 };
@@ -36,11 +36,15 @@ use tower_mcp_auth::health::AuthHealth;
 use crate::health::{self, HealthState};
 use crate::policy::GatewayPolicy;
 use crate::proxy::{self, Proxy};
+use crate::verifier::GatewayVerifier;
 
 /// Everything the router is built from, resolved (dev-mode defaults applied).
 pub struct Settings {
     pub verifier: JwksVerifier,
-    pub resource_url: Url,
+    /// With `OAUTH_INTROSPECTION=true`: opaque tokens are introspected.
+    pub introspection: Option<IntrospectionVerifier>,
+    /// The resource exactly as configured: the metadata's `resource`.
+    pub resource: String,
     pub functions_base: Option<Url>,
     pub mcp_upstream: Option<Url>,
     pub proxy: Proxy,
@@ -62,7 +66,7 @@ struct ProxyState {
 /// The RFC 9728 metadata: the resource, its issuer, the policy's scopes, and (as the seeds'
 /// MCP servers publish it) the scopes of each tool under `scopes`.
 fn metadata_route(settings: &Settings) -> Result<PrmRoute, PrmError> {
-    let mut metadata = ProtectedResourceMetadata::new(settings.resource_url.as_str());
+    let mut metadata = ProtectedResourceMetadata::new(settings.resource.as_str());
     metadata.authorization_servers = Some(vec![settings.verifier.issuer().to_owned()]);
     metadata.resource_name = Some("tower-mcp-auth gateway".to_owned());
     if !settings.policy.tools.is_empty() {
@@ -78,7 +82,8 @@ pub fn router(settings: Settings) -> Result<Router, PrmError> {
     let prm = metadata_route(&settings)?;
     // One challenge for both layers, naming the metadata URL this very router serves.
     let challenge = prm.challenge();
-    let bearer = BearerAuthLayer::new(settings.verifier.clone()).challenge(challenge.clone());
+    let verifier = GatewayVerifier::new(settings.verifier.clone(), settings.introspection.clone());
+    let bearer = BearerAuthLayer::new(verifier).challenge(challenge.clone());
     let guard = ScopeGuardLayer::new(settings.policy.policy.clone()).challenge(challenge);
 
     let state = ProxyState {
