@@ -89,10 +89,15 @@ async fn garbage_empty_and_odd_key_sets_keep_the_last_good_keys() {
             "symmetric key",
             json!({"keys": [{"kty": "oct", "kid": "hmac", "k": "c2VjcmV0"}]}).to_string(),
         ),
+        // A single key without `kid` is a usable key set now (tests/verification.rs); among
+        // several keys it cannot be chosen, and a set of only such keys is unusable.
         (
-            "key without kid",
-            json!({"keys": [{"kty": "RSA", "n": issuer.signer.jwk()["n"], "e": "AQAB"}]})
-                .to_string(),
+            "keys without kid",
+            json!({"keys": [
+                {"kty": "RSA", "n": issuer.signer.jwk()["n"], "e": "AQAB"},
+                {"kty": "RSA", "n": issuer.signer.jwk()["n"], "e": "AQAB"},
+            ]})
+            .to_string(),
         ),
         (
             "encryption key",

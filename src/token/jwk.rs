@@ -68,6 +68,16 @@ pub(crate) struct KeySet {
     pub(crate) len: usize,
 }
 
+impl KeySet {
+    /// How many keys a token can choose: those with a `kid`, or the sole key without one.
+    pub(crate) fn usable(&self) -> usize {
+        match &self.sole {
+            Some(sole) if sole.kid.is_none() => 1,
+            _ => self.by_kid.len(),
+        }
+    }
+}
+
 #[derive(Deserialize)]
 struct Jwk {
     kty: String,

@@ -145,12 +145,12 @@ impl KeyStore {
     /// A store holding the keys of `document` for good: no fetch, no refresh, no network.
     pub(crate) fn fixed(document: &[u8], algorithms: &[Algorithm]) -> Result<Self, String> {
         let set = parse_key_set(document, algorithms)?;
-        if set.len == 0 {
+        if set.usable() == 0 {
             return Err("the JWKS has no usable signing key".to_owned());
         }
         let status = JwksStatus {
             jwks_uri: String::new(),
-            key_count: set.len,
+            key_count: set.usable(),
             last_fetch_at: None,
             last_success_at: Some(SystemTime::now()),
             last_error: None,
@@ -289,7 +289,7 @@ impl KeyStore {
     async fn fetch_and_store(&self) -> Result<usize, String> {
         let Some(remote) = &self.remote else {
             // A fixed key set: nothing to fetch, the keys held are all there is.
-            return Ok(self.snapshot().set.len);
+            return Ok(self.snapshot().set.usable());
         };
         let result = fetch_key_set(remote, &self.algorithms, self.fetch_timeout).await;
         let now = SystemTime::now();
@@ -300,9 +300,9 @@ impl KeyStore {
         status.fetch_count += 1;
         status.last_fetch_at = Some(now);
         let outcome = match result {
-            Ok(set) if set.len == 0 => Err("the JWKS has no usable signing key".to_owned()),
+            Ok(set) if set.usable() == 0 => Err("the JWKS has no usable signing key".to_owned()),
             Ok(set) => {
-                let count = set.len;
+                let count = set.usable();
                 let snapshot = Arc::new(Snapshot {
                     set,
                     fetched_at: Some(Instant::now()),
