@@ -251,7 +251,10 @@ async fn first_of_sends_jwts_to_the_keys_and_opaque_tokens_to_introspection() {
     let forged = format!("{message}.{flipped}{}", &signature[1..]);
     let hits = server.hits();
     let body = app.refused(&forged, 401, "INVALID_SIGNATURE").await;
-    assert_eq!(body["error_description"], "The access token's signature does not verify");
+    assert_eq!(
+        body["error_description"],
+        "The access token's signature does not verify"
+    );
     assert_eq!(server.hits(), hits);
 }
 

@@ -1,4 +1,5 @@
-//! A real RFC 7662 introspection endpoint on loopback, with its issuer's metadata.
+//! A real RFC 7662 introspection endpoint on loopback, with its issuer's metadata and JWKS (as
+//! Okta, Keycloak and ZITADEL publish both: JWTs for some clients, opaque tokens for others).
 //!
 //! Modelled on RFC 7662 itself: `POST` form `token` (+ `token_type_hint`), client authentication
 //! required (`client_secret_basic`; a wrong or missing one is 401 `invalid_client`, RFC 6749
@@ -40,6 +41,7 @@ pub enum Mode {
 
 struct Inner {
     issuer: String,
+    jwks: Value,
     tokens: Mutex<HashMap<String, Value>>,
     mode: Mutex<Mode>,
     hits: AtomicUsize,
@@ -52,6 +54,8 @@ struct Inner {
 pub struct IntrospectionServer {
     pub issuer: String,
     pub endpoint: String,
+    /// The issuer's JWT signing key (published at its `jwks_uri`).
+    pub signer: Arc<tower_mcp_auth::dev::DevIssuer>,
     inner: Arc<Inner>,
 }
 
@@ -60,8 +64,10 @@ impl IntrospectionServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let issuer = format!("http://{addr}/");
+        let signer = Arc::new(tower_mcp_auth::dev::DevIssuer::generate().unwrap());
         let inner = Arc::new(Inner {
             issuer: issuer.clone(),
+            jwks: signer.jwks(),
             tokens: Mutex::new(HashMap::new()),
             mode: Mutex::new(Mode::Serve),
             hits: AtomicUsize::new(0),
@@ -71,11 +77,18 @@ impl IntrospectionServer {
         let app = Router::new()
             .route("/.well-known/openid-configuration", get(metadata))
             .route("/oauth/introspect", post(introspect))
+            .route(
+                "/.well-known/jwks.json",
+                get(
+                    |State(inner): State<Arc<Inner>>| async move { axum::Json(inner.jwks.clone()) },
+                ),
+            )
             .with_state(inner.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         Self {
             endpoint: format!("http://{addr}/oauth/introspect"),
             issuer,
+            signer,
             inner,
         }
     }
@@ -120,6 +133,7 @@ async fn metadata(State(inner): State<Arc<Inner>>) -> Response {
         "authorization_endpoint": format!("{base}/authorize"),
         "token_endpoint": format!("{base}/oauth/token"),
         "introspection_endpoint": format!("{base}/oauth/introspect"),
+        "jwks_uri": format!("{base}/.well-known/jwks.json"),
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic"],
         "response_types_supported": ["code"],
     }))
