@@ -27,7 +27,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use libfuzzer_sys::fuzz_target;
 use serde_json::json;
 use tower_mcp_auth::ErrorCode;
-use tower_mcp_auth::token::{Algorithm, JwksVerifier, TokenShape, TokenVerifier, classify, require_jws};
+use tower_mcp_auth::token::{
+    Algorithm, JwksVerifier, TokenShape, TokenVerifier, classify, require_jws,
+};
 
 const ISSUER: &str = "https://issuer.example/";
 const AUDIENCE: &str = "https://api.example/mcp";
