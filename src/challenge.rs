@@ -107,6 +107,15 @@ pub enum ErrorCode {
     /// The `Mcp-Session-Id` is unknown, expired, or belongs to another user (404: MCP clients
     /// start a new session).
     SessionNotFound,
+    // Verification beyond one issuer's JWTs (issue 15).
+    /// The token header's `typ` is not one the verifier accepts, e.g. an ID token where RFC 9068
+    /// `at+jwt` is required (401).
+    InvalidTokenType,
+    /// The introspection endpoint says the token is not active: revoked, expired or unknown
+    /// (RFC 7662 `active: false`) (401).
+    TokenInactive,
+    /// The token cannot be checked: the introspection endpoint is failing or too slow (503).
+    IntrospectionUnavailable,
 }
 
 impl ErrorCode {
@@ -144,6 +153,9 @@ impl ErrorCode {
             Self::ConnectionNamesCheckedHeader => "CONNECTION_NAMES_CHECKED_HEADER",
             Self::BodyReadTimeout => "REQUEST_BODY_TIMEOUT",
             Self::SessionNotFound => "MCP_SESSION_NOT_FOUND",
+            Self::InvalidTokenType => "INVALID_TOKEN_TYPE",
+            Self::TokenInactive => "TOKEN_INACTIVE",
+            Self::IntrospectionUnavailable => "INTROSPECTION_UNAVAILABLE",
         }
     }
 
@@ -162,7 +174,9 @@ impl ErrorCode {
             | Self::TokenNotYetValid
             | Self::InvalidIssuer
             | Self::InvalidAudience
-            | Self::MissingClaim => StatusCode::UNAUTHORIZED,
+            | Self::MissingClaim
+            | Self::InvalidTokenType
+            | Self::TokenInactive => StatusCode::UNAUTHORIZED,
             Self::MalformedAuthorizationHeader
             | Self::MultipleCredentials
             | Self::TokenInQuery
@@ -179,7 +193,9 @@ impl ErrorCode {
             Self::SessionNotFound => StatusCode::NOT_FOUND,
             Self::InsufficientScope | Self::OperationNotAllowed => StatusCode::FORBIDDEN,
             Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::KeysUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::KeysUnavailable | Self::IntrospectionUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Misconfigured => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -207,7 +223,7 @@ impl ErrorCode {
             Some(error) => error,
             None => match self {
                 Self::MissingToken => "unauthorized",
-                Self::KeysUnavailable => "temporarily_unavailable",
+                Self::KeysUnavailable | Self::IntrospectionUnavailable => "temporarily_unavailable",
                 Self::BodyTooLarge => "request_too_large",
                 Self::OperationNotAllowed => "access_denied",
                 Self::UnsupportedContentEncoding | Self::UnsupportedContentType => {

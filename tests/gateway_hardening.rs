@@ -246,7 +246,11 @@ async fn only_allowed_headers_cross_and_connection_cannot_remove_them() {
     let (status, body) = status_and_body(&answer);
     assert_eq!(status, 400, "{answer}");
     assert_eq!(body["code"], "CONNECTION_NAMES_CHECKED_HEADER", "{answer}");
-    assert_eq!(up.backend.seen.lock().unwrap().len(), 1, "the backend saw it");
+    assert_eq!(
+        up.backend.seen.lock().unwrap().len(),
+        1,
+        "the backend saw it"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ use tower_http::trace::TraceLayer;
 use tower_mcp_auth::auth0::{Auth0Health, Auth0LogWebhookService};
 use tower_mcp_auth::prm::PrmError;
 use tower_mcp_auth::scope::ToolsListFilterLayer;
-use tower_mcp_auth::token::JwksVerifier;
+use tower_mcp_auth::token::{IntrospectionVerifier, JwksVerifier};
 use tower_mcp_auth::{
     AccessToken, AuthError, BearerAuthLayer, Challenge, PrmRoute, ProtectedResourceMetadata,
     ScopeGuardLayer,
@@ -41,11 +41,15 @@ use crate::health::{self, HealthState};
 use crate::policy::GatewayPolicy;
 use crate::proxy::{self, Proxy};
 use crate::tool_path;
+use crate::verifier::GatewayVerifier;
 
 /// Everything the router is built from, resolved (dev-mode defaults applied).
 pub struct Settings {
     pub verifier: JwksVerifier,
-    pub resource_url: Url,
+    /// With `OAUTH_INTROSPECTION=true`: opaque tokens are introspected.
+    pub introspection: Option<IntrospectionVerifier>,
+    /// The resource exactly as configured: the metadata's `resource`.
+    pub resource: String,
     pub functions_base: Option<Url>,
     pub mcp_upstream: Option<Url>,
     pub proxy: Proxy,
@@ -74,7 +78,7 @@ struct ProxyState {
 /// The RFC 9728 metadata: the resource, its issuer, the policy's scopes, and (as the seeds'
 /// MCP servers publish it) the scopes of each tool under `scopes`.
 fn metadata_route(settings: &Settings) -> Result<PrmRoute, PrmError> {
-    let mut metadata = ProtectedResourceMetadata::new(settings.resource_url.as_str());
+    let mut metadata = ProtectedResourceMetadata::new(settings.resource.as_str());
     metadata.authorization_servers = Some(vec![settings.verifier.issuer().to_owned()]);
     metadata.resource_name = Some("tower-mcp-auth gateway".to_owned());
     if !settings.policy.tools.is_empty() {
@@ -99,7 +103,8 @@ pub fn router(settings: Settings) -> Result<Router, PrmError> {
         challenge = challenge.scope_hint(policy.all_scopes_hint());
         guard = guard.challenge_all_policy_scopes();
     }
-    let bearer = BearerAuthLayer::new(settings.verifier.clone()).challenge(challenge.clone());
+    let verifier = GatewayVerifier::new(settings.verifier.clone(), settings.introspection.clone());
+    let bearer = BearerAuthLayer::new(verifier).challenge(challenge.clone());
     // /debug-token always needs a token, whatever is public.
     let debug_bearer = bearer.clone();
     // With public operations, a request without a token goes on to the guard, which lets only

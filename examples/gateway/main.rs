@@ -21,6 +21,7 @@ mod print_action;
 mod proxy;
 mod server;
 mod tool_path;
+mod verifier;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -32,7 +33,6 @@ use axum::http::StatusCode;
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 use tower_mcp_auth::auth0::{Auth0Health, Auth0LogWebhookService, DcrPromoter, ManagementClient};
-use tower_mcp_auth::token::JwksVerifier;
 use url::Url;
 
 use crate::config::{Config, Mode};
@@ -193,7 +193,7 @@ async fn run(config: Config) -> Result<(), BoxError> {
         shutdown_signal(),
     ));
 
-    let (issuer, audience, resource_url) = match (&config.mode, &dev) {
+    let (issuer, audience, resource_url, resource) = match (&config.mode, &dev) {
         (Mode::Production { issuer, audience }, _) => (
             issuer.clone(),
             audience.clone(),
@@ -201,20 +201,39 @@ async fn run(config: Config) -> Result<(), BoxError> {
                 .resource_url
                 .clone()
                 .ok_or("RESOURCE_URL is required")?,
+            config.resource.clone().unwrap_or_else(|| audience.clone()),
         ),
         (Mode::Dev, Some(dev)) => {
             let resource = match &config.resource_url {
                 Some(url) => url.clone(),
                 None => Url::parse(&format!("{base}/mcp"))?,
             };
-            (dev.issuer_url.clone(), resource.to_string(), resource)
+            let raw = config
+                .resource
+                .clone()
+                .unwrap_or_else(|| resource.to_string());
+            (dev.issuer_url.clone(), resource.to_string(), resource, raw)
         }
         (Mode::Dev, None) => return Err("dev mode without its issuer".into()),
     };
-    let verifier = JwksVerifier::builder(issuer, audience.clone())
+    let verifier = config
+        .verification
+        .jwks_builder(&issuer, &audience)
         .build()
         .await
         .map_err(|e| format!("the token verifier could not start: {e}"))?;
+    let introspection = match config
+        .verification
+        .introspection_builder(&issuer, &audience)
+    {
+        Some(builder) => Some(
+            builder
+                .build()
+                .await
+                .map_err(|e| format!("token introspection could not start: {e}"))?,
+        ),
+        None => None,
+    };
     // Keeps /health/auth0 current even when no token needs a new key.
     tower_mcp_auth::health::AuthHealth::new(verifier.clone())
         .spawn_jwks_probe(config.jwks_probe_interval);
@@ -234,7 +253,8 @@ async fn run(config: Config) -> Result<(), BoxError> {
     };
     let settings = app::Settings {
         verifier,
-        resource_url: resource_url.clone(),
+        introspection,
+        resource,
         functions_base: functions_base.clone(),
         mcp_upstream: config.mcp_upstream.clone(),
         proxy: proxy::Proxy::new(signer, config.backend_timeout)?,
