@@ -23,6 +23,11 @@ pub struct Client {
     pub is_first_party: Option<bool>,
     /// Free-form string metadata (at most 10 keys in Auth0).
     pub client_metadata: Map<String, Value>,
+    /// A CIMD client's Client ID Metadata Document URL (the `client_id` clients send).
+    pub external_client_id: Option<String>,
+    /// `dcr` (registered by Dynamic Client Registration) or `cimd`; absent on other clients
+    /// (Management API OAS `ClientExternalMetadataTypeEnum`).
+    pub external_metadata_type: Option<String>,
 }
 
 /// The body of `PATCH /api/v2/clients/{id}`: only the fields that are set are sent.
@@ -64,6 +69,9 @@ pub struct Connection {
     pub name: String,
     /// Its strategy, e.g. `google-oauth2`, `auth0`.
     pub strategy: Option<String>,
+    /// Whether it is a domain-level connection: the only kind third-party applications (every
+    /// DCR and CIMD client) can log in with (Auth0 docs, "Promote connections to domain level").
+    pub is_domain_connection: bool,
 }
 
 /// One item of `PATCH /api/v2/connections/{id}/clients` (1 to 50 per request).
@@ -93,12 +101,17 @@ pub struct ClientConnectionsPage {
 pub struct ClientGrant {
     /// The grant id (`cgr_…`).
     pub id: String,
-    /// The client.
+    /// The client; empty for a default grant (`default_for`).
     pub client_id: String,
     /// The API identifier.
     pub audience: String,
     /// The granted scopes.
     pub scope: Vec<String>,
+    /// `user` (user-delegated flows: authorization code, refresh token) or `client` (client
+    /// credentials). Auth0 creates `client` grants when the request omits it.
+    pub subject_type: Option<String>,
+    /// `third_party_clients` for the tenant's default permissions for third-party apps.
+    pub default_for: Option<String>,
 }
 
 /// The body of `POST /api/v2/client-grants`.
@@ -156,6 +169,9 @@ pub(crate) struct TokenResponse {
     pub(crate) access_token: String,
     #[serde(default)]
     pub(crate) expires_in: Option<u64>,
+    /// The granted scopes, space-separated (Auth0 sends them with `client_credentials`).
+    #[serde(default)]
+    pub(crate) scope: Option<String>,
 }
 
 #[cfg(test)]
