@@ -8,6 +8,10 @@
 //! its tokens.
 #![allow(dead_code)]
 
+// The tenant-wide pieces (settings, APIs, CIMD, discovery, DCR, the can-log-in decision).
+#[path = "fake_auth0_tenant/mod.rs"]
+pub mod tenant;
+
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -67,12 +71,17 @@ struct Fault {
     kind: FaultKind,
 }
 
+/// A client grant as Auth0 keys it: a `client_id` (empty for a default grant) or a
+/// `default_for`, and a `subject_type` (`client` when the request names none: terraform
+/// `TestAccClientGrant_DefaultFor.yaml` answers `"subject_type":"client"` to a request without it).
 #[derive(Debug, Clone)]
 pub struct Grant {
     pub id: String,
     pub client_id: String,
     pub audience: String,
     pub scope: Vec<String>,
+    pub default_for: Option<String>,
+    pub subject_type: String,
 }
 
 #[derive(Debug, Clone)]
@@ -81,6 +90,8 @@ pub struct Connection {
     pub name: String,
     pub strategy: String,
     pub enabled: BTreeSet<String>,
+    /// Domain-level: usable by every third-party application (`configure-third-party-applications.mdx`).
+    pub is_domain_connection: bool,
 }
 
 #[derive(Debug, Default)]
@@ -88,7 +99,12 @@ pub struct FakeState {
     pub clients: BTreeMap<String, Value>,
     pub connections: Vec<Connection>,
     pub grants: Vec<Grant>,
-    valid_tokens: BTreeSet<String>,
+    /// Issued tokens still valid, with their scopes.
+    valid_tokens: BTreeMap<String, BTreeSet<String>>,
+    /// The scopes the M2M app holds; tokens issued from now on carry these.
+    pub mgmt_scopes: BTreeSet<String>,
+    /// Tenant settings, APIs, CIMD documents.
+    pub tenant: tenant::TenantState,
     token_seq: u64,
     pub token_requests: usize,
     pub token_lifetime_secs: u64,
@@ -171,6 +187,10 @@ impl FakeAuth0 {
     pub async fn start() -> Self {
         let state: Shared = Arc::new(Mutex::new(FakeState {
             token_lifetime_secs: 86_400,
+            mgmt_scopes: DEFAULT_MGMT_SCOPES
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
             ..FakeState::default()
         }));
         let app = Router::new()
@@ -184,6 +204,9 @@ impl FakeAuth0 {
             )
             .route("/api/v2/client-grants", get(list_grants).post(create_grant))
             .route("/api/v2/client-grants/{id}", patch(patch_grant))
+            .route("/api/v2/connections/{id}", patch(patch_connection))
+            .route("/api/v2/clients", get(list_clients))
+            .merge(tenant::routes())
             .layer(middleware::from_fn_with_state(state.clone(), gate))
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -214,7 +237,53 @@ impl FakeAuth0 {
             name: name.into(),
             strategy: name.into(),
             enabled: BTreeSet::new(),
+            is_domain_connection: false,
         });
+    }
+
+    /// Sets a connection's domain-level flag directly (the dashboard's *Promote Connection to
+    /// Domain Level*).
+    pub fn set_domain_connection(&self, connection_id: &str, on: bool) {
+        if let Some(c) = self
+            .state()
+            .connections
+            .iter_mut()
+            .find(|c| c.id == connection_id)
+        {
+            c.is_domain_connection = on;
+        }
+    }
+
+    /// The scopes the M2M app holds on the Management API (tokens issued from now on).
+    pub fn set_mgmt_scopes(&self, scopes: &[&str]) {
+        self.state().mgmt_scopes = scopes.iter().map(|s| (*s).to_owned()).collect();
+    }
+
+    /// The default permissions for third-party apps: a `default_for: "third_party_clients"`
+    /// user grant.
+    pub fn add_default_user_grant(&self, audience: &str, scope: &[&str]) -> String {
+        let mut s = self.state();
+        s.grant_seq += 1;
+        let id = format!("cgr_{}", s.grant_seq);
+        s.grants.push(Grant {
+            id: id.clone(),
+            client_id: String::new(),
+            audience: audience.into(),
+            scope: scope.iter().map(|x| (*x).to_owned()).collect(),
+            default_for: Some("third_party_clients".into()),
+            subject_type: "user".into(),
+        });
+        id
+    }
+
+    /// The default `user` grants for third-party apps.
+    pub fn default_grants(&self) -> Vec<Grant> {
+        self.state()
+            .grants
+            .iter()
+            .filter(|g| g.default_for.is_some())
+            .cloned()
+            .collect()
     }
 
     pub fn add_grant(&self, client_id: &str, audience: &str, scope: &[&str]) -> String {
@@ -226,6 +295,8 @@ impl FakeAuth0 {
             client_id: client_id.into(),
             audience: audience.into(),
             scope: scope.iter().map(|x| (*x).to_owned()).collect(),
+            default_for: None,
+            subject_type: "client".into(),
         });
         id
     }
@@ -374,11 +445,22 @@ async fn gate(State(state): State<Shared>, req: Request, next: Next) -> Response
             if let Some(FaultKind::Slow(d)) = other {
                 tokio::time::sleep(d).await;
             }
-            if path.starts_with("/api/v2/") && !authorized(&state, &parts.headers) {
+            let held = authorized(&state, &parts.headers);
+            let needed = required_scope(&method, &path);
+            if path.starts_with("/api/v2/") && held.is_none() {
                 auth0_error(
                     StatusCode::UNAUTHORIZED,
                     "Expired token received for JSON Web Token validation",
                     "invalid_token",
+                )
+            } else if let Some(scope) =
+                needed.filter(|s| !held.as_ref().is_some_and(|h| h.contains(*s)))
+            {
+                // Format of a real answer (auth0/auth0-deploy-cli#178).
+                auth0_error(
+                    StatusCode::FORBIDDEN,
+                    &format!("Insufficient scope, expected any of: {scope}"),
+                    "insufficient_scope",
                 )
             } else {
                 let req = Request::from_parts(parts, Body::from(bytes.clone()));
@@ -409,16 +491,46 @@ async fn gate(State(state): State<Shared>, req: Request, next: Next) -> Response
     response
 }
 
-fn authorized(state: &Shared, headers: &HeaderMap) -> bool {
-    let Some(value) = headers
+/// The scopes of the request's bearer token, if it is one the fake issued and still valid.
+fn authorized(state: &Shared, headers: &HeaderMap) -> Option<BTreeSet<String>> {
+    let token = headers
         .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    else {
-        return false;
-    };
-    value
-        .strip_prefix("Bearer ")
-        .is_some_and(|t| lock(state).valid_tokens.contains(t))
+        .and_then(|v| v.to_str().ok())?
+        .strip_prefix("Bearer ")?;
+    lock(state).valid_tokens.get(token).cloned()
+}
+
+/// The scopes the fake's M2M app holds by default: what the DCR webhook calls.
+pub const DEFAULT_MGMT_SCOPES: [&str; 7] = [
+    "read:clients",
+    "update:clients",
+    "read:connections",
+    "update:connections",
+    "read:client_grants",
+    "create:client_grants",
+    "update:client_grants",
+];
+
+/// The scope each endpoint needs (the OAS `security` of each operation,
+/// `../shared/research/auth0-2026.md` §Q8).
+fn required_scope(method: &Method, path: &str) -> Option<&'static str> {
+    if let Some(scope) = tenant::required_scope(method, path) {
+        return Some(scope);
+    }
+    let rest = path.strip_prefix("/api/v2/")?;
+    let segments: Vec<&str> = rest.split('/').collect();
+    match (method.as_str(), segments.as_slice()) {
+        ("GET", ["clients", _]) => Some("read:clients"),
+        ("PATCH", ["clients", _]) => Some("update:clients"),
+        ("GET", ["connections", ..]) => Some("read:connections"),
+        ("PATCH", ["connections", _]) | ("PATCH", ["connections", _, "clients"]) => {
+            Some("update:connections")
+        }
+        ("GET", ["client-grants"]) => Some("read:client_grants"),
+        ("POST", ["client-grants"]) => Some("create:client_grants"),
+        ("PATCH", ["client-grants", _]) => Some("update:client_grants"),
+        _ => None,
+    }
 }
 
 async fn token(State(state): State<Shared>, body: Bytes) -> Response {
@@ -441,10 +553,12 @@ async fn token(State(state): State<Shared>, body: Bytes) -> Response {
     }
     s.token_seq += 1;
     let token = format!("fake-mgmt-token-{}", s.token_seq);
-    s.valid_tokens.insert(token.clone());
+    let scopes = s.mgmt_scopes.clone();
+    let scope = scopes.iter().cloned().collect::<Vec<_>>().join(" ");
+    s.valid_tokens.insert(token.clone(), scopes);
     let body = json!({
         "access_token": token,
-        "scope": "read:clients update:clients read:connections update:connections read:client_grants create:client_grants update:client_grants",
+        "scope": scope,
         "expires_in": s.token_lifetime_secs,
         "token_type": "Bearer"
     });
@@ -504,7 +618,53 @@ async fn list_connections(
 
 fn connection_json(c: &Connection) -> Value {
     json!({"id": c.id, "name": c.name, "strategy": c.strategy, "realms": [c.name],
-           "is_domain_connection": false, "options": {}})
+           "is_domain_connection": c.is_domain_connection, "options": {}})
+}
+
+/// `PATCH /api/v2/connections/{id}`: `is_domain_connection` (the only field the fake models);
+/// answers the whole connection (OAS `patch_connections_by_id`).
+async fn patch_connection(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    axum::Json(req): axum::Json<Value>,
+) -> Response {
+    let mut s = lock(&state);
+    let Some(conn) = s.connections.iter_mut().find(|c| c.id == id) else {
+        return auth0_error(
+            StatusCode::NOT_FOUND,
+            "The connection does not exist",
+            "inexistent_connection",
+        );
+    };
+    if let Some(flag) = req.get("is_domain_connection") {
+        let Some(flag) = flag.as_bool() else {
+            return auth0_error(
+                StatusCode::BAD_REQUEST,
+                "Payload validation error",
+                "invalid_body",
+            );
+        };
+        conn.is_domain_connection = flag;
+    }
+    axum::Json(connection_json(conn)).into_response()
+}
+
+/// `GET /api/v2/clients`, with the `external_client_id` filter the CIMD docs use (bare array).
+async fn list_clients(
+    State(state): State<Shared>,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    let s = lock(&state);
+    let list: Vec<Value> = s
+        .clients
+        .values()
+        .filter(|c| {
+            q.get("external_client_id")
+                .is_none_or(|e| c["external_client_id"] == e.as_str())
+        })
+        .cloned()
+        .collect();
+    axum::Json(list).into_response()
 }
 
 /// `GET /api/v2/clients/{id}/connections`: checkpoint pagination, `next` is the last id seen.
@@ -577,9 +737,17 @@ async fn patch_connection_clients(
     StatusCode::NO_CONTENT.into_response()
 }
 
+/// Fields present only when set (the recorded default-for answer has no `client_id`).
 fn grant_json(g: &Grant) -> Value {
-    json!({"id": g.id, "client_id": g.client_id, "audience": g.audience, "scope": g.scope,
-           "organization_usage": "deny", "allow_any_organization": false})
+    let mut v = json!({"id": g.id, "audience": g.audience, "scope": g.scope,
+                       "subject_type": g.subject_type});
+    if !g.client_id.is_empty() {
+        v["client_id"] = json!(g.client_id);
+    }
+    if let Some(d) = &g.default_for {
+        v["default_for"] = json!(d);
+    }
+    v
 }
 
 async fn list_grants(
@@ -592,15 +760,27 @@ async fn list_grants(
         .iter()
         .filter(|g| q.get("client_id").is_none_or(|c| *c == g.client_id))
         .filter(|g| q.get("audience").is_none_or(|a| *a == g.audience))
+        .filter(|g| q.get("subject_type").is_none_or(|t| *t == g.subject_type))
+        .filter(|g| {
+            q.get("default_for")
+                .is_none_or(|d| g.default_for.as_deref() == Some(d.as_str()))
+        })
         .map(grant_json)
         .collect();
     axum::Json(list).into_response()
 }
 
+/// `POST /api/v2/client-grants`: exactly one of `client_id` / `default_for` (OAS
+/// `ClientGrantDefaultForEnum`: "Mutually exclusive with `client_id`"), `subject_type` defaulting
+/// to `client`, one grant per (client | default_for, audience, subject_type) → 409 (message from
+/// terraform-provider-auth0 #255). A default grant must name an existing API (404 "Resource
+/// server not found", OAS); per-client grants are not checked here (the promoter tests predate
+/// APIs in the fake).
 async fn create_grant(State(state): State<Shared>, axum::Json(req): axum::Json<Value>) -> Response {
     let mut s = lock(&state);
-    let (Some(client_id), Some(audience), Some(scope)) = (
-        req["client_id"].as_str().map(str::to_owned),
+    let client_id = req["client_id"].as_str().map(str::to_owned);
+    let default_for = req["default_for"].as_str().map(str::to_owned);
+    let (Some(audience), Some(scope)) = (
         req["audience"].as_str().map(str::to_owned),
         req["scope"].as_array(),
     ) else {
@@ -610,6 +790,33 @@ async fn create_grant(State(state): State<Shared>, axum::Json(req): axum::Json<V
             "invalid_body",
         );
     };
+    if client_id.is_some() == default_for.is_some()
+        || default_for
+            .as_deref()
+            .is_some_and(|d| d != "third_party_clients")
+    {
+        return auth0_error(
+            StatusCode::BAD_REQUEST,
+            "Payload validation error: exactly one of client_id and default_for",
+            "invalid_body",
+        );
+    }
+    let subject_type = req["subject_type"].as_str().unwrap_or("client").to_owned();
+    if subject_type != "client" && subject_type != "user" {
+        return auth0_error(
+            StatusCode::BAD_REQUEST,
+            "Payload validation error: subject_type",
+            "invalid_body",
+        );
+    }
+    if default_for.is_some() && s.tenant.api(&audience).is_none() {
+        return auth0_error(
+            StatusCode::NOT_FOUND,
+            "Resource server not found",
+            "inexistent_resource_server",
+        );
+    }
+    let client_id = client_id.unwrap_or_default();
     let scope: Vec<String> = scope
         .iter()
         .filter_map(|v| v.as_str().map(str::to_owned))
@@ -622,15 +829,19 @@ async fn create_grant(State(state): State<Shared>, axum::Json(req): axum::Json<V
             client_id: client_id.clone(),
             audience: audience.clone(),
             scope: race,
+            default_for: default_for.clone(),
+            subject_type: subject_type.clone(),
         });
     }
-    if s.grants
-        .iter()
-        .any(|g| g.client_id == client_id && g.audience == audience)
-    {
+    if s.grants.iter().any(|g| {
+        g.client_id == client_id
+            && g.default_for == default_for
+            && g.audience == audience
+            && g.subject_type == subject_type
+    }) {
         return auth0_error(
             StatusCode::CONFLICT,
-            "A resource with the same identifier already exists",
+            &format!("A client grant already exists between {client_id} and {audience}"),
             "conflict",
         );
     }
@@ -640,6 +851,8 @@ async fn create_grant(State(state): State<Shared>, axum::Json(req): axum::Json<V
         client_id,
         audience,
         scope,
+        default_for,
+        subject_type,
     };
     let body = grant_json(&grant);
     s.grants.push(grant);

@@ -16,13 +16,13 @@ pub use client::{
 };
 pub use error::ManagementError;
 pub use retry::RetryPolicy;
-pub use types::{
-    Client, ClientConnectionsPage, ClientGrant, ClientGrantPatch, ClientPatch, Connection,
-    EnabledClientStatus, NewClientGrant,
-};
 pub use tenant_calls::THIRD_PARTY_CLIENTS;
 pub use tenant_types::{
     CimdPreview, CimdRegistration, CimdValidation, NewDefaultClientGrant, NewResourceServer,
     ResourceServer, ResourceServerPatch, ResourceServerScope, TenantFlags, TenantSettings,
     TenantSettingsPatch,
+};
+pub use types::{
+    Client, ClientConnectionsPage, ClientGrant, ClientGrantPatch, ClientPatch, Connection,
+    EnabledClientStatus, NewClientGrant, SubjectType,
 };

@@ -13,7 +13,7 @@ use super::tenant_types::{
     CimdPreview, CimdRegistration, CimdRequest, DomainLevelPatch, NewDefaultClientGrant,
     NewResourceServer, ResourceServer, ResourceServerPatch, TenantSettings, TenantSettingsPatch,
 };
-use super::types::{Client, ClientGrant, Connection, ListOf};
+use super::types::{Client, ClientGrant, Connection, ListOf, SubjectType};
 
 /// `default_for` value of the tenant's default grant for third-party applications.
 pub const THIRD_PARTY_CLIENTS: &str = "third_party_clients";
@@ -111,7 +111,7 @@ impl ManagementClient {
             &[
                 ("audience", audience),
                 ("default_for", THIRD_PARTY_CLIENTS),
-                ("subject_type", "user"),
+                ("subject_type", SubjectType::User.as_str()),
             ],
         )?;
         let list: ListOf<ClientGrant> = self
@@ -123,7 +123,7 @@ impl ManagementClient {
             .filter(|g| {
                 g.audience == audience
                     && g.default_for.as_deref() == Some(THIRD_PARTY_CLIENTS)
-                    && g.subject_type.as_deref() == Some("user")
+                    && g.subject_type == SubjectType::User
             })
             .collect())
     }

@@ -8,6 +8,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::types::SubjectType;
+
 /// `GET /api/v2/tenants/settings`, reduced to what the set-up reads.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -126,7 +128,7 @@ pub struct NewDefaultClientGrant {
     /// The scopes every third-party client may ask users for.
     pub scope: Vec<String>,
     /// `user`: the grant covers user-delegated flows.
-    pub subject_type: String,
+    pub subject_type: SubjectType,
 }
 
 /// The result Auth0 gives of validating a Client ID Metadata Document.
@@ -211,7 +213,7 @@ mod tests {
             default_for: "third_party_clients".into(),
             audience: "https://api.example.com/mcp".into(),
             scope: vec!["search.read".into()],
-            subject_type: "user".into(),
+            subject_type: SubjectType::User,
         };
         assert_eq!(
             serde_json::to_value(&grant).expect("serialises"),

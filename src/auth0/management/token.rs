@@ -97,11 +97,7 @@ impl ManagementClient {
                         .clone()
                         .or_else(|| scope_claim(&parsed.access_token))
                         .map(|scope| scope.split_whitespace().map(str::to_owned).collect());
-                    return Ok((
-                        BearerToken(parsed.access_token.into()),
-                        lifetime,
-                        scopes,
-                    ));
+                    return Ok((BearerToken(parsed.access_token.into()), lifetime, scopes));
                 }
                 Attempt::Fail(ManagementError::Api {
                     status,

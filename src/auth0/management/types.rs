@@ -23,11 +23,18 @@ pub struct Client {
     pub is_first_party: Option<bool>,
     /// Free-form string metadata (at most 10 keys in Auth0).
     pub client_metadata: Map<String, Value>,
-    /// A CIMD client's Client ID Metadata Document URL (the `client_id` clients send).
-    pub external_client_id: Option<String>,
-    /// `dcr` (registered by Dynamic Client Registration) or `cimd`; absent on other clients
-    /// (Management API OAS `ClientExternalMetadataTypeEnum`).
+    /// The allowed redirect URIs (DCR sets them from the registration's `redirect_uris`).
+    pub callbacks: Vec<String>,
+    /// `strict` (every DCR client since April 2026) or `permissive`; absent on first-party,
+    /// legacy and CIMD clients. Set on creation, never changeable.
+    pub third_party_security_mode: Option<String>,
+    /// `dcr` for clients registered by Dynamic Client Registration, `cimd` for clients made from
+    /// a Client ID Metadata Document; absent on others.
     pub external_metadata_type: Option<String>,
+    /// `client` when the client registered itself (DCR), `admin` when an admin did (CIMD).
+    pub external_metadata_created_by: Option<String>,
+    /// A CIMD client's URL (its `client_id` towards the authorization server).
+    pub external_client_id: Option<String>,
 }
 
 /// The body of `PATCH /api/v2/clients/{id}`: only the fields that are set are sent.
@@ -69,8 +76,8 @@ pub struct Connection {
     pub name: String,
     /// Its strategy, e.g. `google-oauth2`, `auth0`.
     pub strategy: Option<String>,
-    /// Whether it is a domain-level connection: the only kind third-party applications (every
-    /// DCR and CIMD client) can log in with (Auth0 docs, "Promote connections to domain level").
+    /// Whether it is domain-level: usable by every third-party application of the tenant, the
+    /// only connections third-party applications can log in with.
     pub is_domain_connection: bool,
 }
 
@@ -94,6 +101,27 @@ pub struct ClientConnectionsPage {
     pub next: Option<String>,
 }
 
+/// Whom a client grant is for: Auth0 keeps one grant per client, API and subject type.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SubjectType {
+    /// User-delegated access: every flow whose token is about an end user (a ChatGPT login).
+    User,
+    /// Machine access (client credentials). Auth0's default when a request names none.
+    #[default]
+    Client,
+}
+
+impl SubjectType {
+    /// The wire value, `user` or `client`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::Client => "client",
+        }
+    }
+}
+
 /// A client grant: which API (`audience`) a client may get tokens for, with which scopes.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default)]
@@ -101,17 +129,16 @@ pub struct ClientConnectionsPage {
 pub struct ClientGrant {
     /// The grant id (`cgr_…`).
     pub id: String,
-    /// The client; empty for a default grant (`default_for`).
+    /// The client; empty for a `default_for` grant.
     pub client_id: String,
+    /// `third_party_clients` for the tenant's default permissions of third-party apps.
+    pub default_for: Option<String>,
     /// The API identifier.
     pub audience: String,
     /// The granted scopes.
     pub scope: Vec<String>,
-    /// `user` (user-delegated flows: authorization code, refresh token) or `client` (client
-    /// credentials). Auth0 creates `client` grants when the request omits it.
-    pub subject_type: Option<String>,
-    /// `third_party_clients` for the tenant's default permissions for third-party apps.
-    pub default_for: Option<String>,
+    /// `user` or `client`; a grant that names none is Auth0's default, `client`.
+    pub subject_type: SubjectType,
 }
 
 /// The body of `POST /api/v2/client-grants`.

@@ -17,7 +17,9 @@ pub enum TenantSetupError {
         missing: Vec<MissingScope>,
     },
     /// A configured connection does not exist in the tenant.
-    #[error("no Auth0 connection named {name:?}: set the connection name to an existing connection (Authentication → Social or Database)")]
+    #[error(
+        "no Auth0 connection named {name:?}: set the connection name to an existing connection (Authentication → Social or Database)"
+    )]
     ConnectionNotFound {
         /// The configured name.
         name: String,

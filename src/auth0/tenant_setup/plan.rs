@@ -128,11 +128,7 @@ pub struct RegistrationModes {
 impl fmt::Display for RegistrationModes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.dcr {
-            write!(
-                f,
-                "DCR on ({} third-party clients)",
-                self.dcr_security_mode
-            )?;
+            write!(f, "DCR on ({} third-party clients)", self.dcr_security_mode)?;
         } else {
             write!(f, "DCR off")?;
         }

@@ -8,7 +8,7 @@ use super::scopes;
 use crate::auth0::ManagementError;
 use crate::auth0::management::{
     NewDefaultClientGrant, NewResourceServer, ResourceServerPatch, ResourceServerScope,
-    THIRD_PARTY_CLIENTS, TenantFlags, TenantSettings, TenantSettingsPatch,
+    SubjectType, THIRD_PARTY_CLIENTS, TenantFlags, TenantSettings, TenantSettingsPatch,
 };
 
 /// A read's failure: a 403 names the scope the read needs (for an M2M token whose scopes the
@@ -120,8 +120,7 @@ pub(super) async fn plan(setup: &TenantSetup) -> Result<Plan, TenantSetupError> 
                 ));
             }
             let have: Vec<String> = api.scopes.iter().map(|s| s.value.clone()).collect();
-            let lacking: Vec<&String> =
-                setup.scopes.iter().filter(|s| !have.contains(s)).collect();
+            let lacking: Vec<&String> = setup.scopes.iter().filter(|s| !have.contains(s)).collect();
             if lacking.is_empty() {
                 changes.push(Change::right(
                     format!("{api_target} scopes"),
@@ -205,7 +204,7 @@ pub(super) async fn plan(setup: &TenantSetup) -> Result<Plan, TenantSetupError> 
                 default_for: THIRD_PARTY_CLIENTS.into(),
                 audience: setup.resource.clone(),
                 scope: setup.scopes.clone(),
-                subject_type: "user".into(),
+                subject_type: SubjectType::User,
             }),
         )),
         Some(grant) => {

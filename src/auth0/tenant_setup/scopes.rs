@@ -79,8 +79,7 @@ pub(super) fn for_step(step: &Step) -> MissingScope {
 pub(super) fn missing(needed: &[MissingScope], granted: &[String]) -> Vec<MissingScope> {
     let mut out: Vec<MissingScope> = Vec::new();
     for need in needed {
-        if !granted.iter().any(|g| g == need.scope) && !out.iter().any(|m| m.scope == need.scope)
-        {
+        if !granted.iter().any(|g| g == need.scope) && !out.iter().any(|m| m.scope == need.scope) {
             out.push(need.clone());
         }
     }
