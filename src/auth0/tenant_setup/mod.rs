@@ -115,6 +115,13 @@ impl TenantSetup {
         apply::apply(self, plan).await
     }
 
+    /// Makes the pending changes of a plan this set-up made (e.g. the one just shown to the
+    /// operator) without reading the tenant again. Each write is still idempotent, and a plan
+    /// that went stale fails at Auth0 (e.g. 409) rather than doing something else.
+    pub async fn apply_plan(&self, plan: Plan) -> Result<Applied, TenantSetupError> {
+        apply::apply(self, plan).await
+    }
+
     /// The resource URL (the API Identifier).
     pub fn resource(&self) -> &str {
         &self.resource

@@ -196,11 +196,12 @@ impl fmt::Display for Plan {
     /// scopes and the warnings.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "registration: {}", self.registration)?;
-        for change in &self.changes {
-            writeln!(f, "{change}")?;
-        }
+        // Up front: applying refuses to start while any is missing.
         for missing in &self.missing_scopes {
             writeln!(f, "! missing Management API scope {missing}")?;
+        }
+        for change in &self.changes {
+            writeln!(f, "{change}")?;
         }
         for warning in &self.warnings {
             writeln!(f, "! {warning}")?;
