@@ -178,20 +178,21 @@ fn map_document(url: &url::Url, doc: &Value) -> (Map<String, Value>, Value) {
     (mapped, validation)
 }
 
-/// The request body: exactly `{external_client_id}`.
-fn requested_url(body: &Value) -> Result<String, Response> {
-    let fields = body.as_object().filter(|o| o.len() == 1);
-    match fields
+/// The request body: exactly `{external_client_id}`; `None` otherwise.
+fn requested_url(body: &Value) -> Option<String> {
+    body.as_object()
+        .filter(|o| o.len() == 1)
         .and_then(|o| o.get("external_client_id"))
         .and_then(Value::as_str)
-    {
-        Some(url) => Ok(url.to_owned()),
-        None => Err(error(
-            StatusCode::BAD_REQUEST,
-            "Payload validation error: the body must be {\"external_client_id\": <url>}",
-            "invalid_body",
-        )),
-    }
+        .map(str::to_owned)
+}
+
+fn bad_body() -> Response {
+    error(
+        StatusCode::BAD_REQUEST,
+        "Payload validation error: the body must be {\"external_client_id\": <url>}",
+        "invalid_body",
+    )
 }
 
 fn client_for(url: &str) -> impl Fn(&&Value) -> bool + '_ {
@@ -202,9 +203,8 @@ pub(super) async fn preview(
     State(state): State<Shared>,
     axum::Json(body): axum::Json<Value>,
 ) -> Response {
-    let raw = match requested_url(&body) {
-        Ok(url) => url,
-        Err(r) => return r,
+    let Some(raw) = requested_url(&body) else {
+        return bad_body();
     };
     let url = match check_url(&raw) {
         Ok(url) => url,
@@ -233,9 +233,8 @@ pub(super) async fn register(
     headers: HeaderMap,
     axum::Json(body): axum::Json<Value>,
 ) -> Response {
-    let raw = match requested_url(&body) {
-        Ok(url) => url,
-        Err(r) => return r,
+    let Some(raw) = requested_url(&body) else {
+        return bad_body();
     };
     let url = match check_url(&raw) {
         Ok(url) => url,
