@@ -422,6 +422,41 @@ async fn a_missing_read_scope_stops_the_plan_before_any_call() {
 }
 
 #[tokio::test]
+async fn without_granted_scopes_in_the_token_a_403_on_a_read_names_the_scope() {
+    let fake = blank_tenant().await;
+    fake.state().tenant.token_omits_scope = true;
+    let held: Vec<&str> = ALL_MGMT_SCOPES
+        .iter()
+        .copied()
+        .filter(|s| *s != "read:resource_servers")
+        .collect();
+    fake.set_mgmt_scopes(&held);
+    let err = setup(&fake, &[]).plan().await.expect_err("no plan");
+    let TenantSetupError::MissingScopes { missing } = &err else {
+        panic!("{err:?}");
+    };
+    assert_eq!(
+        missing,
+        &vec![MissingScope {
+            scope: "read:resource_servers",
+            needed_for: "GET /api/v2/resource-servers/{id}"
+        }]
+    );
+    assert!(writes(&fake).is_empty());
+
+    // With every scope but no list in the token, the plan says it cannot check write scopes.
+    fake.set_mgmt_scopes(&ALL_MGMT_SCOPES);
+    let plan = setup(&fake, &[]).plan().await.expect("plan");
+    assert!(!plan.granted_scopes_known);
+    assert!(
+        plan.warnings
+            .iter()
+            .any(|w| w.contains("did not say which scopes it has")),
+        "{plan}"
+    );
+}
+
+#[tokio::test]
 async fn the_configuration_is_checked_before_any_call() {
     let fake = blank_tenant().await;
     let mgmt = fake

@@ -40,6 +40,10 @@ pub struct TenantState {
     pub documents: BTreeMap<String, Value>,
     /// Signs nothing the set-up needs; publishes the JWKS the discovery document names.
     pub signer: Arc<DevIssuer>,
+    /// Leave `scope` out of the token answer (Auth0 sends it for `client_credentials`; this
+    /// models a proxy or an opaque token that does not), so a caller learns of a missing scope
+    /// only from a 403.
+    pub token_omits_scope: bool,
     pub(super) seq: u64,
 }
 
@@ -62,6 +66,7 @@ impl Default for TenantState {
             resource_servers: Vec::new(),
             documents: super::cimd::captured_documents(),
             signer: Arc::new(DevIssuer::generate().expect("key generation")),
+            token_omits_scope: false,
             seq: 0,
         }
     }
