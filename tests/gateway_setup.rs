@@ -2,7 +2,7 @@
 //! processes against the fake Auth0.
 #![cfg(feature = "auth0")]
 
-#[path = "support/fake_auth0.rs"]
+#[path = "support/fake_auth0/mod.rs"]
 mod fake_auth0;
 #[path = "gateway_support/process.rs"]
 mod process;

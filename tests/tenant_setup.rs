@@ -4,15 +4,14 @@
 //! missing Management API scope.
 #![cfg(feature = "auth0")]
 
-#[path = "support/fake_auth0.rs"]
+#[path = "support/fake_auth0/mod.rs"]
 mod fake_auth0;
 
 use std::time::Duration;
 
+use fake_auth0::tenant::ALL_MGMT_SCOPES;
 use fake_auth0::tenant::cimd::{CHATGPT_CIMD_URL, CLAUDE_CIMD_URL};
-use fake_auth0::tenant::login::{strict_dcr_client, tpc_id};
-use fake_auth0::tenant::{ALL_MGMT_SCOPES, LoginRefusal};
-use fake_auth0::{Call, FakeAuth0, FaultKind};
+use fake_auth0::{Call, FakeAuth0, FaultKind, LoginRefusal, strict_dcr_client, tpc_id};
 use serde_json::{Value, json};
 use tower_mcp_auth::ScopePolicy;
 use tower_mcp_auth::auth0::tenant_setup::{Action, MissingScope};
@@ -285,7 +284,7 @@ async fn a_partly_set_up_tenant_plans_only_the_rest_and_keeps_what_is_there() {
     fake.add_resource_server(RESOURCE, "RS256", &["search.read", "admin:all"]);
     fake.set_domain_connection("con_google", true);
     fake.set_settings(json!({"resource_parameter_profile": "compatibility"}));
-    let other_grant = fake.add_grant("some-app", RESOURCE, &["admin:all"]);
+    let other_grant = fake.add_grant("some-app", RESOURCE, &["admin:all"], "user");
 
     let setup = setup(&fake, &[]);
     let plan = setup.plan().await.expect("plan");

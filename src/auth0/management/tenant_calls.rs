@@ -13,7 +13,7 @@ use super::tenant_types::{
     CimdPreview, CimdRegistration, CimdRequest, DomainLevelPatch, NewDefaultClientGrant,
     NewResourceServer, ResourceServer, ResourceServerPatch, TenantSettings, TenantSettingsPatch,
 };
-use super::types::{Client, ClientGrant, Connection, ListOf, SubjectType};
+use super::types::{Client, ClientGrant, Connection};
 
 /// `default_for` value of the tenant's default grant for third-party applications.
 pub const THIRD_PARTY_CLIENTS: &str = "third_party_clients";
@@ -96,36 +96,6 @@ impl ManagementClient {
         };
         self.json("promote_connection", Method::PATCH, url, Some(&body))
             .await
-    }
-
-    /// The tenant's default `user` grants for third-party applications on `audience`:
-    /// `GET /api/v2/client-grants?audience=…&default_for=third_party_clients&subject_type=user`,
-    /// filtered again here so a server that ignores a filter cannot hand back another grant
-    /// (`read:client_grants`).
-    pub async fn default_user_grants(
-        &self,
-        audience: &str,
-    ) -> Result<Vec<ClientGrant>, ManagementError> {
-        let url = self.url(
-            &["client-grants"],
-            &[
-                ("audience", audience),
-                ("default_for", THIRD_PARTY_CLIENTS),
-                ("subject_type", SubjectType::User.as_str()),
-            ],
-        )?;
-        let list: ListOf<ClientGrant> = self
-            .json("default_user_grants", Method::GET, url, None::<&()>)
-            .await?;
-        Ok(list
-            .into_vec()
-            .into_iter()
-            .filter(|g| {
-                g.audience == audience
-                    && g.default_for.as_deref() == Some(THIRD_PARTY_CLIENTS)
-                    && g.subject_type == SubjectType::User
-            })
-            .collect())
     }
 
     /// `POST /api/v2/client-grants` for the default permissions of third-party applications

@@ -141,7 +141,7 @@ pub struct ClientGrant {
     pub subject_type: SubjectType,
 }
 
-/// The body of `POST /api/v2/client-grants`.
+/// The body of `POST /api/v2/client-grants` for one client.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NewClientGrant {
     /// The client.
@@ -150,6 +150,8 @@ pub struct NewClientGrant {
     pub audience: String,
     /// The scopes to grant.
     pub scope: Vec<String>,
+    /// Always sent: when omitted Auth0 creates a `client` (machine) grant, which no login uses.
+    pub subject_type: SubjectType,
 }
 
 /// The body of `PATCH /api/v2/client-grants/{id}`.

@@ -184,15 +184,15 @@ pub(super) async fn plan(setup: &TenantSetup) -> Result<Plan, TenantSetupError> 
     }
 
     // 3. Default permissions for third-party apps: one `user` grant with every scope.
-    let grants = mgmt
-        .default_user_grants(&setup.resource)
+    let grant = mgmt
+        .default_third_party_user_grant(&setup.resource)
         .await
         .map_err(|e| read_error(e, scopes::READ_GRANTS))?;
     let target = format!(
         "default grant for third-party clients (user) on {}",
         setup.resource
     );
-    match grants.first() {
+    match grant.as_ref() {
         None => changes.push(pending(
             target,
             Action::Create,

@@ -21,7 +21,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
-use super::login::tpc_id;
+use super::super::populations::tpc_id;
 use super::settings::error;
 use super::{Shared, lock};
 

@@ -13,7 +13,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::login::{strict_dcr_client, tpc_id};
+use super::super::populations::{strict_dcr_client, tpc_id};
 use super::{Shared, lock};
 
 /// The issuer the fake's discovery names: its base URL with Auth0's trailing slash.

@@ -1,12 +1,11 @@
 //! The tenant-wide pieces of the fake Auth0 that the set-up (`gateway setup`, `TenantSetup`)
 //! and `gateway doctor` touch: tenant settings, APIs, CIMD registration and preview, the
-//! published discovery document, open DCR, and the can-log-in decision. The fake mounts
+//! published discovery document and open DCR. (The can-log-in decision is [`super::login`].) The fake mounts
 //! [`routes`] under its gate, so the calls are recorded, faults apply and the token's scopes
 //! are checked ([`required_scope`]).
 
 pub mod cimd;
 pub mod discovery;
-pub mod login;
 pub mod resource_servers;
 pub mod settings;
 
@@ -16,10 +15,10 @@ use axum::Router;
 use axum::http::{HeaderMap, Method, header};
 use axum::routing::{get, post};
 
-pub use login::LoginRefusal;
+pub use super::login::LoginRefusal;
 pub use settings::{ResourceServer, TenantState};
 
-use super::{FakeAuth0, FakeState, Shared, lock};
+use super::{FakeAuth0, FakeState, Grant, Shared, lock};
 
 /// Every Management API scope the fake knows: what a fully authorized set-up M2M app holds.
 pub const ALL_MGMT_SCOPES: [&str; 13] = [
@@ -146,14 +145,13 @@ impl FakeAuth0 {
         discovery::issuer(&self.base_url)
     }
 
-    /// See [`login::can_log_in`].
-    pub fn can_log_in(
-        &self,
-        client_id: &str,
-        audience: &str,
-        connection: &str,
-        scopes: &[&str],
-    ) -> Result<(), LoginRefusal> {
-        login::can_log_in(&lock(&self.state), client_id, audience, connection, scopes)
+    /// The default permissions for third-party apps (`default_for` grants).
+    pub fn default_grants(&self) -> Vec<Grant> {
+        self.state()
+            .grants
+            .iter()
+            .filter(|g| g.default_for.is_some())
+            .cloned()
+            .collect()
     }
 }
