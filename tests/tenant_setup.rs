@@ -332,6 +332,35 @@ async fn an_existing_default_grant_is_widened_not_replaced() {
 }
 
 #[tokio::test]
+async fn without_the_default_grant_the_set_up_leaves_grants_to_the_webhook() {
+    let fake = blank_tenant().await;
+    let mgmt = fake
+        .management_client(Duration::from_secs(5))
+        .build()
+        .expect("client");
+    let setup = TenantSetup::builder(mgmt, &policy(), RESOURCE)
+        .connection(CONNECTION)
+        .default_grant(false)
+        .build()
+        .expect("setup");
+    let plan = setup.plan().await.expect("plan");
+    assert!(
+        !pending(&plan).iter().any(|t| t.starts_with("default grant")),
+        "{plan}"
+    );
+    assert_eq!(pending(&plan).len(), 5);
+    setup.apply().await.expect("apply");
+    assert!(fake.default_grants().is_empty());
+    assert!(setup.plan().await.expect("plan").is_empty());
+    // A DCR client now needs its own user grant (the webhook's job): without one, no login.
+    let client_id = register_by_dcr(&fake).await;
+    assert_eq!(
+        fake.can_log_in(&client_id, RESOURCE, CONNECTION, &SCOPES),
+        Err(LoginRefusal::NoUserGrant)
+    );
+}
+
+#[tokio::test]
 async fn a_failure_halfway_through_apply_is_completed_by_the_next_apply() {
     let fake = blank_tenant().await;
     // As many 500s as the client's attempts (quick_retries: 4): promoting the connection fails.

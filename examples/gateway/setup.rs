@@ -85,6 +85,7 @@ fn build(env: &SetupEnv) -> Result<TenantSetup, TenantSetupError> {
         .connections(env.connections.iter().cloned())
         .cimd_client_ids(env.cimd_urls.iter().cloned())
         .dynamic_client_registration(env.dcr)
+        .default_grant(env.default_grant)
         .build()
 }
 

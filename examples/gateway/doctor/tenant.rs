@@ -21,7 +21,7 @@ pub(super) async fn check_tenant(
     let Mode::Production { issuer, audience } = &config.mode else {
         return;
     };
-    let (cimd_urls, dcr) = match crate::setup::env::intent(&|name| std::env::var(name).ok()) {
+    let intent = match crate::setup::env::intent(&|name| std::env::var(name).ok()) {
         Ok(intent) => intent,
         Err(problem) => {
             report.fail(
@@ -37,7 +37,7 @@ pub(super) async fn check_tenant(
         client,
         issuer,
         published_issuer,
-        !cimd_urls.is_empty(),
+        !intent.cimd_urls.is_empty(),
     )
     .await;
     let Some(management) = &config.management else {
@@ -75,8 +75,9 @@ pub(super) async fn check_tenant(
         .and_then(|mgmt| {
             TenantSetup::builder(mgmt, &config.policy.policy, resource)
                 .connections(management.connections.iter().cloned())
-                .cimd_client_ids(cimd_urls)
-                .dynamic_client_registration(dcr)
+                .cimd_client_ids(intent.cimd_urls)
+                .dynamic_client_registration(intent.dcr)
+                .default_grant(intent.default_grant)
                 .build()
         });
     let plan = match setup {

@@ -23,6 +23,8 @@ pub struct SetupEnv {
     pub cimd_urls: Vec<String>,
     /// `ENABLE_DCR` (default on).
     pub dcr: bool,
+    /// `DEFAULT_THIRD_PARTY_GRANT` (default on): whether the set-up manages the default grant.
+    pub default_grant: bool,
 }
 
 fn list(raw: Option<String>) -> Vec<String> {
@@ -34,19 +36,34 @@ fn list(raw: Option<String>) -> Vec<String> {
         .collect()
 }
 
-/// The intent the doctor checks discovery against: CIMD URLs and DCR on/off.
-pub fn intent(lookup: &impl Fn(&str) -> Option<String>) -> Result<(Vec<String>, bool), String> {
+/// What the operator intends beyond the gateway's own variables.
+#[derive(Debug, Clone)]
+pub struct Intent {
+    /// `CIMD_CLIENT_IDS`.
+    pub cimd_urls: Vec<String>,
+    /// `ENABLE_DCR`.
+    pub dcr: bool,
+    /// `DEFAULT_THIRD_PARTY_GRANT`.
+    pub default_grant: bool,
+}
+
+/// Reads the intent: CIMD URLs, DCR on/off, the default grant managed or not.
+pub fn intent(lookup: &impl Fn(&str) -> Option<String>) -> Result<Intent, String> {
     let get = |name: &str| {
         lookup(name)
             .map(|v| v.trim().to_owned())
             .filter(|v| !v.is_empty())
     };
-    let dcr = match get("ENABLE_DCR").as_deref() {
-        None | Some("1" | "true") => true,
-        Some("0" | "false") => false,
-        Some(other) => return Err(format!("ENABLE_DCR `{other}` must be 1 or 0")),
+    let flag = |name: &str| match get(name).as_deref() {
+        None | Some("1" | "true") => Ok(true),
+        Some("0" | "false") => Ok(false),
+        Some(other) => Err(format!("{name} `{other}` must be 1 or 0")),
     };
-    Ok((list(get("CIMD_CLIENT_IDS")), dcr))
+    Ok(Intent {
+        cimd_urls: list(get("CIMD_CLIENT_IDS")),
+        dcr: flag("ENABLE_DCR")?,
+        default_grant: flag("DEFAULT_THIRD_PARTY_GRANT")?,
+    })
 }
 
 impl SetupEnv {
@@ -128,9 +145,17 @@ impl SetupEnv {
                     .to_owned(),
             );
         }
-        let (cimd_urls, dcr) = intent(&lookup).unwrap_or_else(|problem| {
+        let Intent {
+            cimd_urls,
+            dcr,
+            default_grant,
+        } = intent(&lookup).unwrap_or_else(|problem| {
             problems.push(problem);
-            (Vec::new(), true)
+            Intent {
+                cimd_urls: Vec::new(),
+                dcr: true,
+                default_grant: true,
+            }
         });
         for url in &cimd_urls {
             if let Err(rule) = tower_mcp_auth::auth0::tenant_setup::check_cimd_url(url) {
@@ -151,6 +176,7 @@ impl SetupEnv {
                 connections,
                 cimd_urls,
                 dcr,
+                default_grant,
             })
         } else {
             Err(problems)

@@ -72,6 +72,7 @@ pub struct TenantSetup {
     connections: Vec<String>,
     cimd_urls: Vec<String>,
     dcr: bool,
+    default_grant: bool,
 }
 
 /// Configures a [`TenantSetup`]; see [`TenantSetup::builder`].
@@ -98,6 +99,7 @@ impl TenantSetup {
                 connections: Vec::new(),
                 cimd_urls: Vec::new(),
                 dcr: true,
+                default_grant: true,
             },
         }
     }
@@ -166,6 +168,15 @@ impl TenantSetupBuilder {
     /// Whether open Dynamic Client Registration should be on (default `true`).
     pub fn dynamic_client_registration(mut self, on: bool) -> Self {
         self.setup.dcr = on;
+        self
+    }
+
+    /// Whether the set-up manages the tenant's default grant for third-party apps (default
+    /// `true`). Turn it off when clients get their grants one by one — from the DCR webhook with
+    /// its callback allow-list — since a default grant lets every registered client ask for
+    /// every scope. An existing default grant is then left as it is.
+    pub fn default_grant(mut self, on: bool) -> Self {
+        self.setup.default_grant = on;
         self
     }
 

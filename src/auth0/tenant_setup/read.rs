@@ -58,7 +58,7 @@ pub(super) async fn plan(setup: &TenantSetup) -> Result<Plan, TenantSetupError> 
         .await
         .map_err(TenantSetupError::Read)?;
     if let Some(granted) = &granted {
-        let missing = scopes::missing(&scopes::reads(cimd), granted);
+        let missing = scopes::missing(&scopes::reads(cimd, setup.default_grant), granted);
         if !missing.is_empty() {
             return Err(TenantSetupError::MissingScopes { missing });
         }
@@ -183,57 +183,60 @@ pub(super) async fn plan(setup: &TenantSetup) -> Result<Plan, TenantSetupError> 
         }
     }
 
-    // 3. Default permissions for third-party apps: one `user` grant with every scope.
-    let grant = mgmt
-        .default_third_party_user_grant(&setup.resource)
-        .await
-        .map_err(|e| read_error(e, scopes::READ_GRANTS))?;
-    let target = format!(
-        "default grant for third-party clients (user) on {}",
-        setup.resource
-    );
-    match grant.as_ref() {
-        None => changes.push(pending(
-            target,
-            Action::Create,
-            "absent".into(),
-            format!("scopes {}", join(&setup.scopes)),
-            "without default permissions, DCR and CIMD clients cannot get a user token for any \
-             API (unauthorized_client)",
-            Step::CreateDefaultGrant(NewDefaultClientGrant {
-                default_for: THIRD_PARTY_CLIENTS.into(),
-                audience: setup.resource.clone(),
-                scope: setup.scopes.clone(),
-                subject_type: SubjectType::User,
-            }),
-        )),
-        Some(grant) => {
-            let lacking: Vec<&String> = setup
-                .scopes
-                .iter()
-                .filter(|s| !grant.scope.contains(s))
-                .collect();
-            if lacking.is_empty() {
-                changes.push(Change::right(
-                    target,
-                    format!("scopes {}", join(&grant.scope)),
-                    "third-party clients may ask users for every scope of the policy",
-                ));
-            } else {
-                let mut scope = grant.scope.clone();
-                scope.extend(lacking.into_iter().cloned());
-                changes.push(pending(
-                    target,
-                    Action::Change,
-                    format!("scopes {}", join(&grant.scope)),
-                    format!("scopes {}", join(&scope)),
-                    "a scope the grant lacks is cut from every third-party client's token; \
-                     existing scopes are kept",
-                    Step::WidenDefaultGrant {
-                        grant_id: grant.id.clone(),
-                        scope,
-                    },
-                ));
+    // 3. Default permissions for third-party apps: one `user` grant with every scope (unless
+    //    the operator grants per client, e.g. through the webhook's callback allow-list).
+    if setup.default_grant {
+        let grant = mgmt
+            .default_third_party_user_grant(&setup.resource)
+            .await
+            .map_err(|e| read_error(e, scopes::READ_GRANTS))?;
+        let target = format!(
+            "default grant for third-party clients (user) on {}",
+            setup.resource
+        );
+        match grant.as_ref() {
+            None => changes.push(pending(
+                target,
+                Action::Create,
+                "absent".into(),
+                format!("scopes {}", join(&setup.scopes)),
+                "without default permissions, DCR and CIMD clients cannot get a user token for any \
+                 API (unauthorized_client)",
+                Step::CreateDefaultGrant(NewDefaultClientGrant {
+                    default_for: THIRD_PARTY_CLIENTS.into(),
+                    audience: setup.resource.clone(),
+                    scope: setup.scopes.clone(),
+                    subject_type: SubjectType::User,
+                }),
+            )),
+            Some(grant) => {
+                let lacking: Vec<&String> = setup
+                    .scopes
+                    .iter()
+                    .filter(|s| !grant.scope.contains(s))
+                    .collect();
+                if lacking.is_empty() {
+                    changes.push(Change::right(
+                        target,
+                        format!("scopes {}", join(&grant.scope)),
+                        "third-party clients may ask users for every scope of the policy",
+                    ));
+                } else {
+                    let mut scope = grant.scope.clone();
+                    scope.extend(lacking.into_iter().cloned());
+                    changes.push(pending(
+                        target,
+                        Action::Change,
+                        format!("scopes {}", join(&grant.scope)),
+                        format!("scopes {}", join(&scope)),
+                        "a scope the grant lacks is cut from every third-party client's token; \
+                         existing scopes are kept",
+                        Step::WidenDefaultGrant {
+                            grant_id: grant.id.clone(),
+                            scope,
+                        },
+                    ));
+                }
             }
         }
     }

@@ -30,9 +30,13 @@ pub(super) const READ_CLIENTS: MissingScope = MissingScope {
     needed_for: "GET /api/v2/clients?external_client_id=… and POST /api/v2/clients/cimd/preview",
 };
 
-/// Every scope the reads need; `cimd` when CIMD URLs are configured.
-pub(super) fn reads(cimd: bool) -> Vec<MissingScope> {
-    let mut all = vec![READ_SETTINGS, READ_API, READ_CONNECTIONS, READ_GRANTS];
+/// Every scope the reads need; `cimd` when CIMD URLs are configured, `grants` when the default
+/// grant is managed.
+pub(super) fn reads(cimd: bool, grants: bool) -> Vec<MissingScope> {
+    let mut all = vec![READ_SETTINGS, READ_API, READ_CONNECTIONS];
+    if grants {
+        all.push(READ_GRANTS);
+    }
     if cimd {
         all.push(READ_CLIENTS);
     }
