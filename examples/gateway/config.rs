@@ -10,9 +10,15 @@ use url::Url;
 
 use crate::policy::GatewayPolicy;
 
+mod limits;
 mod values;
 
-use values::{duration_ms, is_loopback_http, management_config, parse_http_url, parse_origins};
+pub use limits::Limits;
+
+use values::{
+    duration_ms, is_loopback_http, management_config, parse_backend_url, parse_http_url,
+    parse_origins,
+};
 
 /// A secret value; `Debug` and `Display` print `[redacted]`.
 #[derive(Clone, PartialEq, Eq)]
@@ -103,6 +109,8 @@ pub struct Config {
     pub debug_token_endpoint: bool,
     pub backend_timeout: Duration,
     pub jwks_probe_interval: Duration,
+    /// Header, request and concurrency limits, and what `/health/auth0` shows.
+    pub limits: Limits,
 }
 
 /// Every problem found in the environment, reported together.
@@ -205,9 +213,9 @@ impl Config {
         };
 
         let functions_base = get("FUNCTIONS_BASE")
-            .and_then(|raw| parse_http_url("FUNCTIONS_BASE", &raw, &mut problems));
-        let mcp_upstream =
-            get("MCP_UPSTREAM").and_then(|raw| parse_http_url("MCP_UPSTREAM", &raw, &mut problems));
+            .and_then(|raw| parse_backend_url("FUNCTIONS_BASE", &raw, &mut problems));
+        let mcp_upstream = get("MCP_UPSTREAM")
+            .and_then(|raw| parse_backend_url("MCP_UPSTREAM", &raw, &mut problems));
         // An invalid value was reported above; only a missing one is reported here.
         if production && get("FUNCTIONS_BASE").is_none() && get("MCP_UPSTREAM").is_none() {
             problems.push(
@@ -248,6 +256,7 @@ impl Config {
         let backend_timeout = duration_ms(&get, "BACKEND_TIMEOUT_MS", 30_000, &mut problems);
         let jwks_probe_interval =
             duration_ms(&get, "JWKS_PROBE_INTERVAL_MS", 60_000, &mut problems);
+        let limits = limits::limits(&get, production, backend_timeout, &mut problems);
         if let Some(format) = get("LOG_FORMAT")
             && format != "json"
             && format != "text"
@@ -258,6 +267,8 @@ impl Config {
         let policy = crate::policy::from_values(
             get("TOOL_SCOPES").as_deref(),
             get("REQUIRED_SCOPES").as_deref(),
+            get("UNKNOWN_TOOLS").as_deref(),
+            get("ACTION_SCOPES").as_deref(),
             !production,
         )
         .unwrap_or_else(|problem| {
@@ -279,6 +290,7 @@ impl Config {
             debug_token_endpoint,
             backend_timeout,
             jwks_probe_interval,
+            limits,
         };
         if problems.is_empty() {
             Ok(config)

@@ -20,7 +20,9 @@ mod hmac;
 mod policy;
 mod print_action;
 mod proxy;
+mod server;
 mod setup;
+mod tool_path;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -42,7 +44,7 @@ const USAGE: &str = "usage: gateway [serve | doctor [--token TOKEN | --token -] 
   serve          run the gateway (the default)
   doctor         check the configuration against the real issuer and Management API;
                  with --token, explain what is wrong with an access token (- reads stdin)
-  print-action   print the Auth0 Post-Login Action with REQUIRED_SCOPES from the policy
+  print-action   print the Auth0 Post-Login Action adding ACTION_SCOPES for every user
   setup          plan the tenant-wide Auth0 set-up (API, domain-level connection, default
                  grant, tenant settings, CIMD_CLIENT_IDS); --apply makes it, --json for scripts
 
@@ -104,7 +106,7 @@ fn init_logging() {
     }
 }
 
-/// Prints the Post-Login Action with `REQUIRED_SCOPES` = every scope of the configured policy.
+/// Prints the Post-Login Action with `SCOPES_FOR_EVERYONE` = the configured `ACTION_SCOPES`.
 fn print_action() -> ExitCode {
     let config = match Config::from_env() {
         Ok(config) => config,
@@ -113,7 +115,7 @@ fn print_action() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match print_action::render(print_action::TEMPLATE, config.policy.policy.all_scopes()) {
+    match print_action::render(print_action::TEMPLATE, &config.policy.action_scopes) {
         Ok(action) => {
             print!("{action}");
             ExitCode::SUCCESS
@@ -189,11 +191,12 @@ async fn run(config: Config) -> Result<(), BoxError> {
             }
         }
     }));
-    let server = tokio::spawn(async move {
-        axum::serve(listener, outer)
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-    });
+    let server = tokio::spawn(server::run(
+        listener,
+        outer,
+        config.limits.clone(),
+        shutdown_signal(),
+    ));
 
     let (issuer, audience, resource_url) = match (&config.mode, &dev) {
         (Mode::Production { issuer, audience }, _) => (
@@ -242,6 +245,7 @@ async fn run(config: Config) -> Result<(), BoxError> {
         proxy: proxy::Proxy::new(signer, config.backend_timeout)?,
         app_origin: config.app_origin.clone(),
         debug_token_endpoint: config.debug_token_endpoint,
+        health_details: config.limits.health_details,
         mode: if dev.is_some() { "dev" } else { "production" },
         webhook,
         policy: config.policy.clone(),
@@ -254,8 +258,8 @@ async fn run(config: Config) -> Result<(), BoxError> {
         resource = %resource_url,
         metadata = tower_mcp_auth::prm::metadata_url(resource_url.as_str()).unwrap_or_default(),
         audience = %audience,
-        functions_base = functions_base.as_ref().map(|u| u.as_str()),
-        mcp_upstream = config.mcp_upstream.as_ref().map(|u| u.as_str()),
+        functions_base = functions_base.as_ref().map(proxy::redacted),
+        mcp_upstream = config.mcp_upstream.as_ref().map(proxy::redacted),
         debug_token_endpoint = config.debug_token_endpoint,
         dcr_webhook = if config.management.is_some() { "on: POST /auth0-log-webhook" } else { "off (MGMT_* and LOG_WEBHOOK_SECRET not set)" },
         "gateway listening"
