@@ -345,7 +345,9 @@ async fn without_the_default_grant_the_set_up_leaves_grants_to_the_webhook() {
         .expect("setup");
     let plan = setup.plan().await.expect("plan");
     assert!(
-        !pending(&plan).iter().any(|t| t.starts_with("default grant")),
+        !pending(&plan)
+            .iter()
+            .any(|t| t.starts_with("default grant")),
         "{plan}"
     );
     assert_eq!(pending(&plan).len(), 5);

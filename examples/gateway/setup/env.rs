@@ -130,6 +130,8 @@ impl SetupEnv {
         let policy = crate::policy::from_values(
             get("TOOL_SCOPES").as_deref(),
             get("REQUIRED_SCOPES").as_deref(),
+            get("UNKNOWN_TOOLS").as_deref(),
+            get("ACTION_SCOPES").as_deref(),
             false,
         )
         .map(|gateway| gateway.policy)
