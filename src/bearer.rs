@@ -64,6 +64,7 @@ pub struct BearerAuthLayer<V> {
     refusals: Arc<Refusals>,
     cache: Option<Arc<TokenCache>>,
     max_token_len: usize,
+    optional: bool,
 }
 
 impl<V> Clone for BearerAuthLayer<V> {
@@ -73,6 +74,7 @@ impl<V> Clone for BearerAuthLayer<V> {
             refusals: Arc::clone(&self.refusals),
             cache: self.cache.clone(),
             max_token_len: self.max_token_len,
+            optional: self.optional,
         }
     }
 }
@@ -83,6 +85,7 @@ impl<V> std::fmt::Debug for BearerAuthLayer<V> {
             .field("challenge", self.refusals.challenge())
             .field("cache", &self.cache.as_ref().map(|c| c.len()))
             .field("max_token_len", &self.max_token_len)
+            .field("optional", &self.optional)
             .finish_non_exhaustive()
     }
 }
@@ -96,6 +99,7 @@ impl<V: TokenVerifier> BearerAuthLayer<V> {
             refusals: Arc::new(Refusals::new(Challenge::new())),
             cache: Some(Arc::new(TokenCache::new(DEFAULT_TOKEN_CACHE_CAPACITY))),
             max_token_len: DEFAULT_MAX_TOKEN_LEN,
+            optional: false,
         }
     }
 
@@ -121,6 +125,16 @@ impl<V: TokenVerifier> BearerAuthLayer<V> {
     /// Keeps at most `capacity` verified tokens.
     pub fn token_cache_capacity(mut self, capacity: usize) -> Self {
         self.cache = Some(Arc::new(TokenCache::new(capacity)));
+        self
+    }
+
+    /// Optional bearer: a request with no credentials at all goes on without an
+    /// [`AccessToken`], marked [`Anonymous`](crate::Anonymous), and the
+    /// [`ScopeGuardLayer`](crate::ScopeGuardLayer) decides (it lets only the policy's public
+    /// operations through). A request *with* a credential is verified as always: a malformed,
+    /// expired or otherwise invalid one is refused (401/400), so clients re-authorize on it.
+    pub fn optional(mut self) -> Self {
+        self.optional = true;
         self
     }
 
@@ -193,6 +207,16 @@ where
         let layer = &self.layer;
         let credential = match bearer_credential(req.headers(), req.uri(), layer.max_token_len) {
             Ok(credential) => credential,
+            // Only a request with no `Authorization` header at all is anonymous: another scheme
+            // (`Basic …`) is a credential this layer cannot verify, refused as without the option.
+            Err(error)
+                if layer.optional
+                    && error.code() == ErrorCode::MissingToken
+                    && !req.headers().contains_key(http::header::AUTHORIZATION) =>
+            {
+                req.extensions_mut().insert(crate::Anonymous);
+                return ResponseFuture::inner(self.inner.call(req));
+            }
             Err(error) => return ResponseFuture::refused(layer.refuse(&error, &req)),
         };
 

@@ -10,9 +10,11 @@ use url::Url;
 
 use crate::policy::GatewayPolicy;
 
+mod client_auth;
 mod limits;
 mod values;
 
+pub use client_auth::{ClientAuth, DEV_PUBLIC_TOOL};
 pub use limits::Limits;
 
 use values::{
@@ -106,6 +108,8 @@ pub struct Config {
     pub management: Option<ManagementConfig>,
     /// From `TOOL_SCOPES` / `REQUIRED_SCOPES` (dev mode without them: the demo tools' policy).
     pub policy: GatewayPolicy,
+    /// Callers without a token and the challenge mode (`PUBLIC_*`, `AUTH_CHALLENGE`, …).
+    pub client_auth: ClientAuth,
     pub debug_token_endpoint: bool,
     pub backend_timeout: Duration,
     pub jwks_probe_interval: Duration,
@@ -264,11 +268,14 @@ impl Config {
             problems.push(format!("LOG_FORMAT `{format}` must be `json` or `text`"));
         }
 
-        let policy = crate::policy::from_values(
+        let client_auth = client_auth::client_auth(&get, !production, &mut problems);
+        let policy = crate::policy::from_values_with(
             get("TOOL_SCOPES").as_deref(),
             get("REQUIRED_SCOPES").as_deref(),
             get("UNKNOWN_TOOLS").as_deref(),
             get("ACTION_SCOPES").as_deref(),
+            get(tower_mcp_auth::scope::SCOPE_IMPLIES).as_deref(),
+            &client_auth,
             !production,
         )
         .unwrap_or_else(|problem| {
@@ -287,6 +294,7 @@ impl Config {
             hmac_secret,
             management,
             policy,
+            client_auth,
             debug_token_endpoint,
             backend_timeout,
             jwks_probe_interval,

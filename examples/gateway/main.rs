@@ -249,6 +249,7 @@ async fn run(config: Config) -> Result<(), BoxError> {
         mode: if dev.is_some() { "dev" } else { "production" },
         webhook,
         policy: config.policy.clone(),
+        client_auth: config.client_auth.clone(),
     };
     let _ = app_cell.set(app::router(settings).map_err(|e| format!("RESOURCE_URL: {e}"))?);
 
@@ -269,7 +270,12 @@ async fn run(config: Config) -> Result<(), BoxError> {
             "DEV MODE: embedded issuer and demo backend; set OAUTH_ISSUER for production"
         );
         let token = dev.mint(&audience, dev_mode::DEMO_TOKEN_SCOPE)?;
-        println!("{}", dev_mode::banner(&base, &token));
+        let public = config
+            .client_auth
+            .public_tools
+            .iter()
+            .any(|tool| tool == dev_mode::PUBLIC_TOOL);
+        println!("{}", dev_mode::banner(&base, &token, public));
     }
     println!("gateway listening on {base}");
 

@@ -74,7 +74,7 @@ fn check_token_scopes(report: &mut Report, policy: &GatewayPolicy, token: &Acces
         .policy
         .default_scopes()
         .iter()
-        .filter(|scope| !token.has_scope(scope))
+        .filter(|scope| !policy.policy.token_satisfies(token, scope))
         .map(String::as_str)
         .collect();
     let mut refused: Vec<String> = Vec::new();
@@ -99,6 +99,50 @@ fn check_token_scopes(report: &mut Report, policy: &GatewayPolicy, token: &Acces
             "token scopes",
             format!("{}: {}", ErrorCode::InsufficientScope, refused.join(", ")),
             fix_for(ErrorCode::InsufficientScope),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ClientAuth;
+    use serde_json::json;
+
+    fn token(scope: &str) -> AccessToken {
+        AccessToken::from_claims(json!({
+            "iss": "i", "sub": "s", "aud": "a", "exp": 4_102_444_800u64, "scope": scope
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn doctor_counts_implied_scopes_as_held() {
+        let policy = |implies: Option<&str>| {
+            crate::policy::from_values_with(
+                Some("docs.create=docs.write,docs.read"),
+                Some("mcp:access"),
+                None,
+                None,
+                implies,
+                &ClientAuth::default(),
+                false,
+            )
+            .unwrap()
+        };
+        let token = token("admin docs.write");
+        let mut report = Report::default();
+        check_token_scopes(&mut report, &policy(None), &token);
+        assert_eq!(report.failed, 1, "mcp:access and docs.read are missing");
+        let mut report = Report::default();
+        check_token_scopes(
+            &mut report,
+            &policy(Some("admin=mcp:*; docs.write=docs.read")),
+            &token,
+        );
+        assert_eq!(
+            report.failed, 0,
+            "admin implies mcp:access, docs.write docs.read"
         );
     }
 }
