@@ -127,11 +127,15 @@ impl SetupEnv {
                 "the resource `{resource}` must be an https:// URL (RFC 8707 `resource`)"
             ));
         }
-        let policy = crate::policy::from_values(
+        // The scopes as the gateway reads them; which operations are public does not change
+        // the scopes the API and the default grant must hold.
+        let policy = crate::policy::from_values_with(
             get("TOOL_SCOPES").as_deref(),
             get("REQUIRED_SCOPES").as_deref(),
             get("UNKNOWN_TOOLS").as_deref(),
             get("ACTION_SCOPES").as_deref(),
+            get(tower_mcp_auth::scope::SCOPE_IMPLIES).as_deref(),
+            &crate::config::ClientAuth::default(),
             false,
         )
         .map(|gateway| gateway.policy)
