@@ -99,6 +99,14 @@ pub fn from_values_with(
         .map_err(|error| error.to_string())?
         .json_rpc_route("/mcp")
         .unknown_tools(unknown_tools(unknown, !tools.is_empty())?);
+    // Paths reach the guard in canonical form only (`tool_path::canonical_paths_only` runs
+    // first), so a route rule per named tool matches exactly the calls the handler checks by
+    // the decoded name: a second check, and what a 401 without a token asks for.
+    for (tool, scopes) in &tools {
+        if crate::proxy::is_tool_name(tool) && !client_auth.public_tools.contains(tool) {
+            builder = builder.route(Method::POST, &format!("/tools/{tool}"), scopes.clone());
+        }
+    }
     if let Some(implications) = scope_implies {
         builder = builder
             .scope_implications(implications)

@@ -277,8 +277,15 @@ where
         // What the body is decides whether the default scopes are checked here or per call; a
         // body the guard will refuse counts as no JSON-RPC, so the route's scopes (and a token)
         // are asked for first and an anonymous caller learns nothing from the body's refusal.
+        // Only a route the policy marks as JSON-RPC can hold a public call: elsewhere a body is
+        // not read as MCP calls, so the route's rules (and a token) decide.
         let plan = body_read::plan(&req, &layer.policy);
-        let json_rpc = matches!(plan, BodyPlan::Read { .. });
+        let json_rpc = matches!(
+            plan,
+            BodyPlan::Read {
+                json_rpc_route: true
+            }
+        );
         // With public operations, the default scopes are checked per JSON-RPC call (public
         // calls need none) instead of here.
         let requirement = layer.policy.route_rules_requirement(
