@@ -13,6 +13,7 @@ use tower_mcp_auth::ErrorCode;
 use crate::config::{Config, Mode};
 
 mod management;
+mod tenant;
 mod token;
 
 /// Management API scopes the DCR promotion needs (SPEC-NOTES, Auth0 section).
@@ -207,6 +208,14 @@ pub async fn run(args: &[String]) -> Result<bool, String> {
         None => None,
     };
 
+    tenant::check_tenant(
+        &mut report,
+        &client,
+        &config,
+        verifier.as_ref().map(|v| v.issuer()),
+    )
+    .await;
+
     if let Some(token) = token {
         let verifiers = token::Verifiers {
             jwt: verifier.as_ref(),
@@ -288,9 +297,10 @@ async fn check_discovery(report: &mut Report, client: &reqwest::Client, issuer: 
         .get("registration_endpoint")
         .is_some_and(Value::is_string)
     {
+        // Auth0 publishes it whatever the tenant's DCR flag: the set-up checks below read the flag.
         report.ok(
             "Dynamic Client Registration",
-            "enabled (registration_endpoint published)",
+            "registration_endpoint published",
         );
     } else {
         report.warn(

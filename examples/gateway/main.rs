@@ -4,6 +4,7 @@
 //! cargo run --example gateway                 # dev mode: no Auth0 needed
 //! cargo run --example gateway -- doctor       # check a real configuration from the outside
 //! cargo run --example gateway -- print-action # the Auth0 Post-Login Action for this policy
+//! cargo run --example gateway -- setup        # plan the Auth0 tenant set-up (--apply makes it)
 //! ```
 //!
 //! Configuration comes from the environment (and an optional `.env` file); `.env.sample` lists
@@ -20,6 +21,7 @@ mod policy;
 mod print_action;
 mod proxy;
 mod server;
+mod setup;
 mod tool_path;
 mod verifier;
 
@@ -37,12 +39,14 @@ use url::Url;
 
 use crate::config::{Config, Mode};
 
-const USAGE: &str = "usage: gateway [serve | doctor [--token TOKEN | --token -] | print-action]
+const USAGE: &str = "usage: gateway [serve | doctor [--token TOKEN | --token -] | print-action | setup [--apply] [--json]]
 
   serve          run the gateway (the default)
   doctor         check the configuration against the real issuer and Management API;
                  with --token, explain what is wrong with an access token (- reads stdin)
   print-action   print the Auth0 Post-Login Action adding ACTION_SCOPES for every user
+  setup          plan the tenant-wide Auth0 set-up (API, domain-level connection, default
+                 grant, tenant settings, CIMD_CLIENT_IDS); --apply makes it, --json for scripts
 
 Configuration: environment variables or a .env file; see .env.sample.";
 
@@ -75,6 +79,7 @@ fn main() -> ExitCode {
             }
         },
         Some("print-action") => print_action(),
+        Some("setup") => setup::main(&runtime, &args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             ExitCode::SUCCESS
