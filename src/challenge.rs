@@ -34,6 +34,16 @@ use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 use crate::body::LayerBody;
 pub use crate::error::{AuthError, ErrorCode};
 
+/// A `realm` that [`Challenge::realm`] refuses: it contains `"` or `\`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "realm `{realm}` contains `\"` or `\\`, which some MCP clients' challenge parsers cannot read"
+)]
+pub struct InvalidRealm {
+    /// The realm as given.
+    pub realm: String,
+}
+
 /// What every challenge of one protected resource says besides the error: the RFC 9728
 /// `resource_metadata` URL, an optional `realm`, and an optional `scope` hint for 401s (MCP
 /// 2025-11-25: it guides the scopes a client asks for).
@@ -54,10 +64,23 @@ impl Challenge {
         Self::default()
     }
 
-    /// Sets the `realm` attribute.
-    pub fn realm(mut self, realm: impl Into<String>) -> Self {
-        self.realm = Some(realm.into());
-        self
+    /// Sets the `realm` attribute; a realm containing `"` or `\` is refused: escaped, it is
+    /// valid HTTP, but VS Code's challenge parser toggles on every `"` and would lose every
+    /// later attribute, `resource_metadata` included.
+    ///
+    /// ```
+    /// use tower_mcp_auth::Challenge;
+    ///
+    /// assert!(Challenge::new().realm("mcp").is_ok());
+    /// assert!(Challenge::new().realm(r#"my "mcp""#).is_err());
+    /// ```
+    pub fn realm(mut self, realm: impl Into<String>) -> Result<Self, InvalidRealm> {
+        let realm = realm.into();
+        if realm.contains(['"', '\\']) {
+            return Err(InvalidRealm { realm });
+        }
+        self.realm = Some(realm);
+        Ok(self)
     }
 
     /// Sets the RFC 9728 §5.1 `resource_metadata` URL.
@@ -88,6 +111,16 @@ impl Challenge {
 
     /// Renders the `WWW-Authenticate` header value for `error` (RFC 6750 §3).
     pub fn www_authenticate(&self, error: &AuthError) -> HeaderValue {
+        self.www_authenticate_with_error(error, error.code().rfc6750_error())
+    }
+
+    /// [`www_authenticate`](Self::www_authenticate) with `rfc_error` as the `error` attribute
+    /// (a tool-result challenge names one even for a missing token).
+    pub(crate) fn www_authenticate_with_error(
+        &self,
+        error: &AuthError,
+        rfc_error: Option<&str>,
+    ) -> HeaderValue {
         let mut out = String::from("Bearer");
         let mut push = |name: &str, value: &str| {
             out.push_str(if out.len() == "Bearer".len() {
@@ -106,16 +139,23 @@ impl Challenge {
         if let Some(url) = &self.resource_metadata {
             push("resource_metadata", url);
         }
-        if let Some(rfc_error) = error.code().rfc6750_error() {
+        // `error` and `scope` come before `error_description`: the TS, Python and rmcp
+        // parsers take the first `scope=` / `error=` anywhere in the header, and a description
+        // can contain either (a resource URI with a query string).
+        if let Some(rfc_error) = rfc_error {
             push("error", rfc_error);
-            push("error_description", &rfc6750_text(error.description()));
         }
-        if error.code() == ErrorCode::InsufficientScope {
+        if error.code() == ErrorCode::InsufficientScope
+            || (error.is_token_required() && !error.required_scopes().is_empty())
+        {
             push("scope", &rfc6750_text(&error.required_scopes().join(" ")));
         } else if error.code().status() == StatusCode::UNAUTHORIZED
             && let Some(hint) = &self.scope_hint
         {
             push("scope", &rfc6750_text(hint));
+        }
+        if rfc_error.is_some() {
+            push("error_description", &rfc6750_text(error.description()));
         }
         // Every byte pushed is visible ASCII or space, so this cannot fail; the fallback keeps
         // the no-panic promise regardless.
@@ -301,11 +341,12 @@ mod tests {
         let err = AuthError::new(ErrorCode::TokenExpired, "The access token expired");
         let value = challenge()
             .realm("mcp")
+            .unwrap()
             .scope_hint(["a", "b"])
             .www_authenticate(&err);
         assert_eq!(
             value,
-            r#"Bearer realm="mcp", resource_metadata="https://rs.example/.well-known/oauth-protected-resource", error="invalid_token", error_description="The access token expired", scope="a b""#
+            r#"Bearer realm="mcp", resource_metadata="https://rs.example/.well-known/oauth-protected-resource", error="invalid_token", scope="a b", error_description="The access token expired""#
         );
     }
 
@@ -318,17 +359,21 @@ mod tests {
         );
         let value = challenge().scope_hint(["other"]).www_authenticate(&err);
         let value = value.to_str().unwrap();
-        assert!(value.contains(r#"error="insufficient_scope""#), "{value}");
-        assert!(value.ends_with(r#"scope="search.read x""#), "{value}");
+        assert!(
+            value.contains(
+                r#"error="insufficient_scope", scope="search.read x", error_description=""#
+            ),
+            "{value}"
+        );
         assert!(!value.contains("other"));
     }
 
     #[test]
     fn hostile_description_stays_one_valid_quoted_string() {
         let err = AuthError::new(ErrorCode::MalformedToken, "a \"quoted\" \\ back\nslash é");
-        let value = challenge().realm("r\"e\\alm").www_authenticate(&err);
+        let value = challenge().realm("r?e?alm").unwrap().www_authenticate(&err);
         let value = value.to_str().unwrap();
-        assert!(value.contains(r#"realm="r\"e\\alm""#), "{value}");
+        assert!(value.contains(r#"realm="r?e?alm""#), "{value}");
         assert!(
             value.contains(r#"error_description="a 'quoted' / back?slash ?""#),
             "{value}"

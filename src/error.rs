@@ -96,6 +96,15 @@ pub enum ErrorCode {
     /// The `Mcp-Session-Id` is unknown, expired, or belongs to another user (404: MCP clients
     /// start a new session).
     SessionNotFound,
+    // Verification beyond one issuer's JWTs (issue 15).
+    /// The token header's `typ` is not one the verifier accepts, e.g. an ID token where RFC 9068
+    /// `at+jwt` is required (401).
+    InvalidTokenType,
+    /// The introspection endpoint says the token is not active: revoked, expired or unknown
+    /// (RFC 7662 `active: false`) (401).
+    TokenInactive,
+    /// The token cannot be checked: the introspection endpoint is failing or too slow (503).
+    IntrospectionUnavailable,
 }
 
 impl ErrorCode {
@@ -133,6 +142,9 @@ impl ErrorCode {
         Self::ConnectionNamesCheckedHeader,
         Self::BodyReadTimeout,
         Self::SessionNotFound,
+        Self::InvalidTokenType,
+        Self::TokenInactive,
+        Self::IntrospectionUnavailable,
     ];
 
     /// The stable string form, e.g. `"ACCESS_TOKEN_IS_ENCRYPTED_JWE"`.
@@ -169,6 +181,9 @@ impl ErrorCode {
             Self::ConnectionNamesCheckedHeader => "CONNECTION_NAMES_CHECKED_HEADER",
             Self::BodyReadTimeout => "REQUEST_BODY_TIMEOUT",
             Self::SessionNotFound => "MCP_SESSION_NOT_FOUND",
+            Self::InvalidTokenType => "INVALID_TOKEN_TYPE",
+            Self::TokenInactive => "TOKEN_INACTIVE",
+            Self::IntrospectionUnavailable => "INTROSPECTION_UNAVAILABLE",
         }
     }
 
@@ -187,7 +202,9 @@ impl ErrorCode {
             | Self::TokenNotYetValid
             | Self::InvalidIssuer
             | Self::InvalidAudience
-            | Self::MissingClaim => StatusCode::UNAUTHORIZED,
+            | Self::MissingClaim
+            | Self::InvalidTokenType
+            | Self::TokenInactive => StatusCode::UNAUTHORIZED,
             Self::MalformedAuthorizationHeader
             | Self::MultipleCredentials
             | Self::TokenInQuery
@@ -204,7 +221,9 @@ impl ErrorCode {
             Self::SessionNotFound => StatusCode::NOT_FOUND,
             Self::InsufficientScope | Self::OperationNotAllowed => StatusCode::FORBIDDEN,
             Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::KeysUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::KeysUnavailable | Self::IntrospectionUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Misconfigured => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -232,7 +251,7 @@ impl ErrorCode {
             Some(error) => error,
             None => match self {
                 Self::MissingToken => "unauthorized",
-                Self::KeysUnavailable => "temporarily_unavailable",
+                Self::KeysUnavailable | Self::IntrospectionUnavailable => "temporarily_unavailable",
                 Self::BodyTooLarge => "request_too_large",
                 Self::OperationNotAllowed => "access_denied",
                 Self::UnsupportedContentEncoding | Self::UnsupportedContentType => {
@@ -308,6 +327,28 @@ impl AuthError {
         )
     }
 
+    /// The request has no token, and `operation` is not public: a 401 whose challenge `scope`
+    /// names `scopes` (what the client should ask for: the operation's, or every scope of the
+    /// policy), and whose JSON body names the operation.
+    pub fn token_required(operation: impl Into<String>, scopes: Vec<String>) -> Self {
+        let operation = operation.into();
+        let description = if scopes.is_empty() {
+            format!("{operation} requires an access token; send Authorization: Bearer <token>")
+        } else {
+            format!(
+                "{operation} requires an access token with the scope(s) {}",
+                scopes.join(" ")
+            )
+        };
+        Self {
+            code: ErrorCode::MissingToken,
+            description: description.into(),
+            required_scopes: scopes,
+            missing_scopes: Vec::new(),
+            operation: Some(operation),
+        }
+    }
+
     /// The token lacks scopes: `required` are every scope `operation` needs (they go in the
     /// challenge's `scope` attribute, MCP SEP-2350), `missing` the ones the token lacks.
     pub fn insufficient_scope(
@@ -359,14 +400,24 @@ impl AuthError {
     /// [`to_json`](Self::to_json) both come from it, so they cannot disagree.
     fn body(&self) -> JsonBody<'_> {
         let scope_error = self.code == ErrorCode::InsufficientScope;
+        let token_required = self.is_token_required();
         JsonBody {
             code: self.code.as_str(),
             error: self.code.body_error(),
             error_description: &self.description,
             missing_scopes: scope_error.then_some(self.missing_scopes.as_slice()),
-            operation: self.operation.as_deref().filter(|_| scope_error),
-            scope: scope_error.then(|| self.required_scopes.join(" ")),
+            operation: self
+                .operation
+                .as_deref()
+                .filter(|_| scope_error || token_required),
+            scope: (scope_error || (token_required && !self.required_scopes.is_empty()))
+                .then(|| self.required_scopes.join(" ")),
         }
+    }
+
+    /// A [`token_required`](Self::token_required) refusal (no token, for a named operation).
+    pub(crate) fn is_token_required(&self) -> bool {
+        self.code == ErrorCode::MissingToken && self.operation.is_some()
     }
 
     /// The JSON body's bytes, written directly (no intermediate `Value`).
@@ -383,7 +434,8 @@ impl AuthError {
     }
 
     /// The JSON body: `{"error", "code", "error_description"}`, plus `scope`,
-    /// `missing_scopes` and `operation` for `insufficient_scope`.
+    /// `missing_scopes` and `operation` for `insufficient_scope`, and `scope` (when it names
+    /// any) and `operation` for a [`token_required`](Self::token_required) refusal.
     ///
     /// For [`ErrorCode::JsonRpcParseError`] and [`ErrorCode::TrailingData`] the body is a
     /// JSON-RPC 2.0 parse error (`{"jsonrpc": "2.0", "id": null, "error": {"code": -32700,
@@ -463,6 +515,9 @@ mod tests {
             ConnectionNamesCheckedHeader => 28,
             BodyReadTimeout => 29,
             SessionNotFound => 30,
+            InvalidTokenType => 31,
+            TokenInactive => 32,
+            IntrospectionUnavailable => 33,
         }
     }
 
@@ -471,7 +526,7 @@ mod tests {
         for (index, code) in ErrorCode::ALL.iter().enumerate() {
             assert_eq!(position(*code), index, "{code}");
         }
-        assert_eq!(ErrorCode::ALL.len(), 31);
+        assert_eq!(ErrorCode::ALL.len(), 34);
     }
 
     /// The README's "Errors clients see" table: one row per code (or group of codes), with the
@@ -514,6 +569,8 @@ mod tests {
             AuthError::missing_token(),
             AuthError::new(ErrorCode::InvalidSignature, "bad \"sig\" \u{e9}"),
             AuthError::new(ErrorCode::JsonRpcParseError, "not JSON"),
+            AuthError::token_required("tools/call search", vec!["search.read".into()]),
+            AuthError::token_required("tools/call search", Vec::new()),
             AuthError::insufficient_scope(
                 "tools/call docs.create",
                 vec!["docs.read".into(), "docs.write".into()],

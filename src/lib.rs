@@ -88,6 +88,7 @@
 /// issuer's claims), re-exported so callers use the same version.
 pub use serde_json;
 
+mod anonymous;
 #[cfg(feature = "auth0")]
 pub mod auth0;
 pub mod bearer;
@@ -106,13 +107,14 @@ pub mod rmcp;
 pub mod scope;
 pub mod token;
 
+pub use anonymous::Anonymous;
 #[cfg(feature = "auth0")]
 pub use auth0::{
     Auth0Health, Auth0LogWebhookService, DcrPromoter, ManagementClient, ManagementError,
     RetryPolicy,
 };
 pub use bearer::BearerAuthLayer;
-pub use challenge::Challenge;
+pub use challenge::{Challenge, InvalidRealm};
 pub use error::{AuthError, ErrorCode};
 pub use mcp_auth::McpAuth;
 pub use prm::{PrmRoute, ProtectedResourceMetadata};

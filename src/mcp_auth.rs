@@ -56,7 +56,7 @@ use std::time::Duration;
 use tower_layer::Layer;
 
 use crate::bearer::{BearerAuth, BearerAuthLayer};
-use crate::challenge::Challenge;
+use crate::challenge::{Challenge, InvalidRealm};
 use crate::prm::{PrmError, PrmRoute, ProtectedResourceMetadata};
 use crate::scope::{ScopeGuard, ScopeGuardLayer, ScopePolicy};
 use crate::token::TokenVerifier;
@@ -117,12 +117,13 @@ impl<V: TokenVerifier> McpAuth<V> {
         })
     }
 
-    /// Sets the `realm` attribute of every challenge.
-    pub fn realm(mut self, realm: impl Into<String>) -> Self {
-        self.challenge = self.challenge.realm(realm);
+    /// Sets the `realm` attribute of every challenge; a realm containing `"` or `\` is refused
+    /// (see [`Challenge::realm`]).
+    pub fn realm(mut self, realm: impl Into<String>) -> Result<Self, InvalidRealm> {
+        self.challenge = self.challenge.realm(realm)?;
         self.bearer = self.bearer.challenge(self.challenge.clone());
         self.guard = self.guard.challenge(self.challenge.clone());
-        self
+        Ok(self)
     }
 
     /// Refuses bearer tokens longer than `bytes` before parsing them (default 16 KiB).

@@ -4,6 +4,7 @@
 //! cargo run --example gateway                 # dev mode: no Auth0 needed
 //! cargo run --example gateway -- doctor       # check a real configuration from the outside
 //! cargo run --example gateway -- print-action # the Auth0 Post-Login Action for this policy
+//! cargo run --example gateway -- setup        # plan the Auth0 tenant set-up (--apply makes it)
 //! ```
 //!
 //! Configuration comes from the environment (and an optional `.env` file); `.env.sample` lists
@@ -20,20 +21,21 @@ mod policy;
 mod print_action;
 mod proxy;
 mod server;
+mod setup;
 mod tool_path;
+mod verifier;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use tokio::net::TcpListener;
 use tower_mcp_auth::auth0::{Auth0Health, Auth0LogWebhookService, DcrPromoter, ManagementClient};
-use tower_mcp_auth::token::JwksVerifier;
 use url::Url;
 
 use crate::config::{Config, Mode};
 
-/// The command line: `serve` (the default), `doctor [--token TOKEN|-]`, `print-action`; `--help`
-/// on each.
+/// The command line: `serve` (the default), `doctor [--token TOKEN|-]`, `print-action`,
+/// `setup [--apply] [--json]`; `--help` on each.
 fn cli() -> clap::Command {
     use clap::{Arg, Command};
     Command::new("gateway")
@@ -53,6 +55,25 @@ fn cli() -> clap::Command {
         .subcommand(
             Command::new("print-action")
                 .about("Print the Auth0 Post-Login Action adding ACTION_SCOPES for every user"),
+        )
+        .subcommand(
+            Command::new("setup")
+                .about(
+                    "Plan the tenant-wide Auth0 set-up (API, domain-level connection, default \
+                     grant, tenant settings, CIMD_CLIENT_IDS); writes nothing without --apply",
+                )
+                .arg(
+                    Arg::new("apply")
+                        .long("apply")
+                        .action(clap::ArgAction::SetTrue)
+                        .help("Apply the plan"),
+                )
+                .arg(
+                    Arg::new("json")
+                        .long("json")
+                        .action(clap::ArgAction::SetTrue)
+                        .help("Print one JSON object on stdout, for scripts"),
+                ),
         )
 }
 
@@ -95,6 +116,13 @@ fn main() -> ExitCode {
             }
         }
         Some(("print-action", _)) => print_action(),
+        Some(("setup", args)) => setup::main(
+            &runtime,
+            setup::Flags {
+                apply: args.get_flag("apply"),
+                json: args.get_flag("json"),
+            },
+        ),
         // clap accepts only the subcommands declared above.
         Some((other, _)) => {
             eprintln!("error: unknown command `{other}`");
@@ -181,7 +209,7 @@ async fn run(config: Config) -> Result<(), BoxError> {
     };
     let signer = hmac::Signer::new(&hmac_secret);
 
-    let (issuer, audience, resource_url) = match (&config.mode, &dev) {
+    let (issuer, audience, resource_url, resource) = match (&config.mode, &dev) {
         (Mode::Production { issuer, audience }, _) => (
             issuer.clone(),
             audience.clone(),
@@ -189,20 +217,39 @@ async fn run(config: Config) -> Result<(), BoxError> {
                 .resource_url
                 .clone()
                 .ok_or("RESOURCE_URL is required")?,
+            config.resource.clone().unwrap_or_else(|| audience.clone()),
         ),
         (Mode::Dev, Some(dev)) => {
             let resource = match &config.resource_url {
                 Some(url) => url.clone(),
                 None => Url::parse(&format!("{base}/mcp"))?,
             };
-            (dev.issuer_url.clone(), resource.to_string(), resource)
+            let raw = config
+                .resource
+                .clone()
+                .unwrap_or_else(|| resource.to_string());
+            (dev.issuer_url.clone(), resource.to_string(), resource, raw)
         }
         (Mode::Dev, None) => return Err("dev mode without its issuer".into()),
     };
-    let verifier = JwksVerifier::builder(issuer, audience.clone())
+    let verifier = config
+        .verification
+        .jwks_builder(&issuer, &audience)
         .build()
         .await
         .map_err(|e| format!("the token verifier could not start: {e}"))?;
+    let introspection = match config
+        .verification
+        .introspection_builder(&issuer, &audience)
+    {
+        Some(builder) => Some(
+            builder
+                .build()
+                .await
+                .map_err(|e| format!("token introspection could not start: {e}"))?,
+        ),
+        None => None,
+    };
     // Keeps /health/auth0 current even when no token needs a new key.
     tower_mcp_auth::health::AuthHealth::new(verifier.clone())
         .spawn_jwks_probe(config.jwks_probe_interval);
@@ -222,7 +269,8 @@ async fn run(config: Config) -> Result<(), BoxError> {
     };
     let settings = app::Settings {
         verifier,
-        resource_url: resource_url.clone(),
+        introspection,
+        resource,
         functions_base: functions_base.clone(),
         mcp_upstream: config.mcp_upstream.clone(),
         proxy: proxy::Proxy::new(signer.clone(), config.backend_timeout)?,
@@ -232,6 +280,7 @@ async fn run(config: Config) -> Result<(), BoxError> {
         mode: if dev.is_some() { "dev" } else { "production" },
         webhook,
         policy: config.policy.clone(),
+        client_auth: config.client_auth.clone(),
     };
     let app = app::router(settings).map_err(|e| format!("RESOURCE_URL: {e}"))?;
     let app = match &dev {
@@ -262,7 +311,12 @@ async fn run(config: Config) -> Result<(), BoxError> {
             "DEV MODE: embedded issuer and demo backend; set OAUTH_ISSUER for production"
         );
         let token = dev.mint(&audience, dev_mode::DEMO_TOKEN_SCOPE)?;
-        println!("{}", dev_mode::banner(&base, &token));
+        let public = config
+            .client_auth
+            .public_tools
+            .iter()
+            .any(|tool| tool == dev_mode::PUBLIC_TOOL);
+        println!("{}", dev_mode::banner(&base, &token, public));
     }
     println!("gateway listening on {base}");
 

@@ -71,12 +71,15 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
+use crate::Anonymous;
 use crate::body::{LayerBody, POLLED_AFTER_COMPLETION};
 use crate::challenge::{AuthError, Challenge, ErrorCode, MetadataWarning};
 use crate::scope::ScopePolicy;
 use crate::scope::authorize::authorize_body;
 use crate::scope::body_read::{self, BodyPlan, DEFAULT_BODY_READ_TIMEOUT};
 use crate::scope::sessions::{Observation, SessionBinding, SessionStore};
+use crate::scope::tool_result::{ChallengeMode, tool_result_refusal};
+use crate::scope::tools_list::ToolsListRequest;
 use crate::token::AccessToken;
 
 /// The default bound on a JSON-RPC request body the guard reads: 1 MiB.
@@ -99,6 +102,9 @@ pub struct ScopeGuardLayer {
     body_read_timeout: Option<Duration>,
     sessions: Option<Arc<SessionStore>>,
     metadata_warning: MetadataWarning,
+    mode: ChallengeMode,
+    /// Set by [`ScopeGuardLayer::challenge_all_policy_scopes`]: what every 401 asks for.
+    all_scopes: Option<Arc<[String]>>,
 }
 
 impl ScopeGuardLayer {
@@ -113,6 +119,8 @@ impl ScopeGuardLayer {
             body_read_timeout: Some(DEFAULT_BODY_READ_TIMEOUT),
             sessions: Some(Arc::new(SessionStore::new(SessionBinding::new()))),
             metadata_warning: MetadataWarning::default(),
+            mode: ChallengeMode::Http,
+            all_scopes: None,
         }
     }
 
@@ -141,6 +149,24 @@ impl ScopeGuardLayer {
         self
     }
 
+    /// How a refused protected `tools/call` is answered: HTTP 401/403 ([`ChallengeMode::Http`],
+    /// the default) or a JSON-RPC tool result with the challenge in
+    /// `_meta["mcp/www_authenticate"]` ([`ChallengeMode::ToolResult`], for ChatGPT).
+    pub fn challenge_mode(mut self, mode: ChallengeMode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Every 401 this guard writes (a protected call without a token) asks for every scope of
+    /// the policy ([`ScopePolicy::all_scopes_hint`]) instead of that operation's: for clients
+    /// whose step-up on a later 403 is unreliable (Claude: anthropics/claude-code#73712,
+    /// anthropics/claude-ai-mcp#931), so the first login gets every scope. Give the bearer
+    /// layer the same hint: `Challenge::scope_hint(policy.all_scopes_hint())`.
+    pub fn challenge_all_policy_scopes(mut self) -> Self {
+        self.all_scopes = Some(self.policy.all_scopes_hint().into());
+        self
+    }
+
     /// Uses `challenge` for every refusal (share it with the bearer layer). It replaces the whole
     /// challenge, including a [`resource_metadata`](Self::resource_metadata) URL set before.
     pub fn challenge(mut self, challenge: Challenge) -> Self {
@@ -163,6 +189,22 @@ impl ScopeGuardLayer {
     /// The policy enforced.
     pub fn policy(&self) -> &ScopePolicy {
         &self.policy
+    }
+
+    /// Like [`refuse`](Self::refuse) for a refusal of the JSON-RPC `body`: in tool-result mode a
+    /// refused `tools/call` becomes a tool result.
+    fn refuse_body(&self, error: &AuthError, headers: &HeaderMap, body: &[u8]) -> Refusal {
+        if self.mode == ChallengeMode::ToolResult
+            && let Some(result) = tool_result_refusal(&self.challenge, error, headers, body)
+        {
+            tracing::debug!(
+                code = %error.code(),
+                operation = error.operation(),
+                "scope guard refused the call with a tool result"
+            );
+            return result;
+        }
+        self.refuse(error, headers)
     }
 
     fn refuse(&self, error: &AuthError, headers: &HeaderMap) -> Refusal {
@@ -225,14 +267,37 @@ where
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let layer = &self.layer;
-        let Some(token) = req.extensions().get::<AccessToken>() else {
+        let token = req.extensions().get::<AccessToken>();
+        if token.is_none() && req.extensions().get::<Anonymous>().is_none() {
             return ResponseFuture::refused(layer.refuse(&no_access_token(), req.headers()));
-        };
+        }
         let path = req.uri().path();
-        if let Err(error) = layer
+        if layer
             .policy
-            .route_requirement(req.method(), path)
-            .check(token, || format!("{} {path}", req.method()))
+            .public_operations()
+            .is_public_route(req.method(), path)
+        {
+            return ResponseFuture::inner(self.inner.call(req.map(LayerBody::inner)), None);
+        }
+        // What the body is decides whether the default scopes are checked here or per call; a
+        // body the guard will refuse counts as no JSON-RPC, so the route's scopes (and a token)
+        // are asked for first and an anonymous caller learns nothing from the body's refusal.
+        let plan = body_read::plan(&req, &layer.policy);
+        let json_rpc = matches!(plan, BodyPlan::Read { .. });
+        // With public operations, the default scopes are checked per JSON-RPC call (public
+        // calls need none) instead of here.
+        let requirement = layer.policy.route_rules_requirement(
+            req.method(),
+            path,
+            !(json_rpc && layer.policy.has_public_operations()),
+        );
+        // A caller without a token passes this step only towards a public call in the body.
+        let deferred = token.is_none() && json_rpc && requirement.is_empty();
+        if !deferred
+            && let Err(error) =
+                requirement.check_principal(token, layer.all_scopes.as_deref(), || {
+                    format!("{} {path}", req.method())
+                })
         {
             return ResponseFuture::refused(layer.refuse(&error, req.headers()));
         }
@@ -243,7 +308,7 @@ where
             },
             None => None,
         };
-        let json_rpc_route = match body_read::plan(&req, &layer.policy) {
+        let json_rpc_route = match plan {
             BodyPlan::Pass => {
                 let future = self.inner.call(req.map(LayerBody::inner));
                 return ResponseFuture::inner(future, observation);
@@ -440,19 +505,21 @@ where
                             return Poll::Ready(Ok(response.map(LayerBody::cast)));
                         }
                     };
-                    let verdict = match parts.extensions.get::<AccessToken>() {
-                        Some(token) => authorize_body(
-                            &layer.policy,
-                            &parts.headers,
-                            token,
-                            &bytes,
-                            json_rpc_route,
-                        ),
-                        None => Err(no_access_token()),
-                    };
+                    let verdict = authorize_body(
+                        &layer.policy,
+                        &parts.headers,
+                        parts.extensions.get::<AccessToken>(),
+                        layer.all_scopes.as_deref(),
+                        &bytes,
+                        json_rpc_route,
+                    );
                     if let Err(error) = verdict {
-                        let response = layer.refuse(&error, &parts.headers);
+                        let response = layer.refuse_body(&error, &parts.headers, &bytes);
                         return Poll::Ready(Ok(response.map(LayerBody::cast)));
+                    }
+                    let mut parts = parts;
+                    if let Some(mark) = ToolsListRequest::of(&bytes) {
+                        parts.extensions.insert(mark);
                     }
                     let request = Request::from_parts(parts, LayerBody::full(bytes));
                     let future = inner.call(request);
