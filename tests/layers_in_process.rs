@@ -98,7 +98,7 @@ async fn scope_guard_refuses_a_route_without_its_scope_in_process() {
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     assert_eq!(
         response.headers()[header::WWW_AUTHENTICATE],
-        r#"Bearer resource_metadata="https://rs.example/prm", error="insufficient_scope", error_description="GET /mcp requires the scope(s) admin; the token lacks admin", scope="admin""#
+        r#"Bearer resource_metadata="https://rs.example/prm", error="insufficient_scope", scope="admin", error_description="GET /mcp requires the scope(s) admin; the token lacks admin""#
     );
     assert_eq!(json_of(response).await["missing_scopes"], json!(["admin"]));
 }
