@@ -60,6 +60,7 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
+pub mod audit;
 #[cfg(feature = "auth0")]
 pub mod auth0;
 pub mod bearer;
@@ -69,6 +70,7 @@ pub mod dev;
 #[cfg(feature = "axum")]
 pub mod extract;
 pub mod health;
+pub mod metrics;
 pub mod prm;
 mod refusals;
 pub mod scope;

@@ -217,7 +217,11 @@ where
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let shared = self.shared.clone();
         ResponseFuture {
-            inner: Box::pin(async move { Ok(shared.handle(request).await) }),
+            inner: Box::pin(async move {
+                let response = shared.handle(request).await;
+                crate::metrics::webhook_delivery(response.status());
+                Ok(response)
+            }),
         }
     }
 }
@@ -349,6 +353,7 @@ impl Shared {
         }))
         .buffer_unordered(self.concurrency);
         while let Some((client_id, log_ids, outcome)) = results.next().await {
+            crate::metrics::webhook_client(&outcome);
             match outcome {
                 Ok(PromotionOutcome::Promoted(_)) => summary.promoted.push(client_id),
                 Ok(PromotionOutcome::AlreadyPromoted) => summary.already_promoted.push(client_id),
@@ -363,6 +368,7 @@ impl Shared {
             done.extend(log_ids);
         }
         self.complete(done);
+        crate::metrics::webhook_entries(&summary.entries);
         summary
     }
 

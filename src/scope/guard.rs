@@ -53,7 +53,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
-use http::{HeaderMap, Method, Request, Response, header};
+use http::{Method, Request, Response, header};
 use http_body::Body;
 use http_body_util::combinators::Collect;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
@@ -61,8 +61,10 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
+use crate::audit::Head;
 use crate::body::ResponseBody;
 use crate::challenge::{AuthError, Challenge, ErrorCode, is_grpc};
+use crate::metrics::Decider;
 use crate::scope::authorize::authorize_body;
 use crate::scope::{GuardedBody, ScopePolicy};
 use crate::token::AccessToken;
@@ -116,7 +118,8 @@ impl ScopeGuardLayer {
         &self.policy
     }
 
-    fn refuse(&self, error: &AuthError, headers: &HeaderMap) -> Refusal {
+    fn refuse(&self, error: &AuthError, request: &impl Head) -> Refusal {
+        crate::audit::refused(Decider::ScopeGuard, request, error);
         match error.code() {
             ErrorCode::Misconfigured => tracing::error!(
                 code = %error.code(),
@@ -131,7 +134,7 @@ impl ScopeGuardLayer {
                 "scope guard refused the request"
             ),
         }
-        self.challenge.response(error, headers)
+        self.challenge.response(error, request.headers())
     }
 }
 
@@ -179,7 +182,7 @@ where
                 ErrorCode::Misconfigured,
                 "The server's authorization layers are misconfigured",
             );
-            return ResponseFuture::refused(layer.refuse(&error, req.headers()));
+            return ResponseFuture::refused(layer.refuse(&error, &req));
         };
         let path = req.uri().path();
         if let Err(error) = layer
@@ -187,14 +190,15 @@ where
             .route_requirement(req.method(), path)
             .check(token, || format!("{} {path}", req.method()))
         {
-            return ResponseFuture::refused(layer.refuse(&error, req.headers()));
+            return ResponseFuture::refused(layer.refuse(&error, &req));
         }
         if !carries_json_rpc(&req) {
+            crate::audit::allowed(Decider::ScopeGuard, &req, None);
             return ResponseFuture::inner(self.inner.call(req.map(GuardedBody::inner)));
         }
         // A declared length over the bound is refused before reading anything.
         if req.body().size_hint().lower() > layer.max_body_bytes as u64 {
-            return ResponseFuture::refused(layer.refuse(&too_large(layer), req.headers()));
+            return ResponseFuture::refused(layer.refuse(&too_large(layer), &req));
         }
         let (parts, body) = req.into_parts();
         // The ready service handles this request; the clone waits for the next `poll_ready`.
@@ -340,7 +344,7 @@ where
                                     "The request body could not be read",
                                 )
                             };
-                            let response = layer.refuse(&error, &parts.headers);
+                            let response = layer.refuse(&error, &parts);
                             return Poll::Ready(Ok(response.map(ResponseBody::cast)));
                         }
                     };
@@ -352,9 +356,10 @@ where
                         )),
                     };
                     if let Err(error) = verdict {
-                        let response = layer.refuse(&error, &parts.headers);
+                        let response = layer.refuse(&error, &parts);
                         return Poll::Ready(Ok(response.map(ResponseBody::cast)));
                     }
+                    crate::audit::allowed_body(Decider::ScopeGuard, &parts, &bytes);
                     let request = Request::from_parts(parts, GuardedBody::full(bytes));
                     let future = inner.call(request);
                     this.state.set(State::Inner { future });

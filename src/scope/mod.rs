@@ -10,7 +10,7 @@ mod authorize;
 mod builder;
 mod config;
 mod guard;
-mod jsonrpc;
+pub(crate) mod jsonrpc;
 mod mcp_headers;
 mod policy;
 
