@@ -5,8 +5,8 @@
 //! GET  /health/auth0                              JWKS / Auth0 state (200 or 503)
 //! GET  /.well-known/oauth-protected-resource[/path]   PrmRoute (RFC 9728), public
 //! POST /tools/{tool}   ─┐
-//! ANY  /mcp            ─┴─ BearerAuthLayer ─► ScopeGuardLayer ─► proxy (FUNCTIONS_BASE/{tool},
-//!                                                                  MCP_UPSTREAM)
+//! ANY  /mcp            ─┴─ BearerAuthLayer ─► ScopeGuardLayer ─► rate limits (RATE_LIMIT_*)
+//!                            ─► proxy (FUNCTIONS_BASE/{tool}, MCP_UPSTREAM)
 //! GET  /debug-token       BearerAuthLayer ─► the caller's verified claims (opt-in)
 //! POST /auth0-log-webhook Auth0LogWebhookService (shared secret; with MGMT_* set)
 //! ```
@@ -36,6 +36,7 @@ use tower_mcp_auth::health::AuthHealth;
 use crate::health::{self, HealthState};
 use crate::policy::GatewayPolicy;
 use crate::proxy::{self, Proxy};
+use crate::rate_limit::{self, RateLimits};
 
 /// Everything the router is built from, resolved (dev-mode defaults applied).
 pub struct Settings {
@@ -50,6 +51,8 @@ pub struct Settings {
     pub policy: GatewayPolicy,
     /// The DCR webhook and its health state, when `MGMT_*` and `LOG_WEBHOOK_SECRET` are set.
     pub webhook: Option<(Auth0LogWebhookService, Auth0Health)>,
+    /// Per user, client and tool, when any `RATE_LIMIT_*` is set.
+    pub rate_limits: Option<Arc<RateLimits>>,
 }
 
 #[derive(Clone)]
@@ -91,7 +94,16 @@ pub fn router(settings: Settings) -> Result<Router, PrmError> {
         tools = tools.route("/mcp", any(mcp_passthrough));
     }
     // On an axum Router the layer added last runs first: bearer, then the scope guard.
-    let mut protected = tools.with_state(state).layer(guard);
+    let mut tools = tools.with_state(state);
+    if let Some(limits) = settings.rate_limits {
+        // Inside the guard: only verified, authorized requests are counted.
+        rate_limit::spawn_eviction(Arc::clone(&limits));
+        tools = tools.layer(axum::middleware::from_fn_with_state(
+            limits,
+            rate_limit::enforce,
+        ));
+    }
+    let mut protected = tools.layer(guard);
     if settings.debug_token_endpoint {
         // Token only, no scope guard: a token that lacks scopes is what one debugs.
         protected = protected.merge(
