@@ -7,7 +7,7 @@
 //!
 //! | name | type | labels | meaning |
 //! | --- | --- | --- | --- |
-//! | `tower_mcp_auth_requests_total` | counter | `layer` (`bearer`, `scope_guard`), `outcome` (`allowed` or the refusal's [`ErrorCode`](crate::ErrorCode), e.g. `INVALID_AUDIENCE`) | decisions of the layers |
+//! | `tower_mcp_auth_requests_total` | counter | `layer` (`bearer`, `scope_guard`), `outcome` (`allowed` or the refusal's [code](crate::ErrorCode), e.g. `INVALID_AUDIENCE`) | decisions of the layers |
 //! | `tower_mcp_auth_token_cache_requests_total` | counter | `result` (`hit`, `miss`) | verified-token cache look-ups of the bearer layer |
 //! | `tower_mcp_auth_token_verification_seconds` | histogram | `result` (`valid`, `invalid`) | time to verify a token on a cache miss (signature, claims, a key refresh if one was waited for) |
 //! | `tower_mcp_auth_jwks_fetches_total` | counter | `jwks_uri`, `result` (`success`, `failure`) | JWKS fetch attempts |
@@ -36,10 +36,10 @@
 //!         VERIFICATION_SECONDS_BUCKETS,
 //!     )
 //!     .expect("buckets are not empty");
-//! let recorder = builder.build_recorder();
-//! let handle = recorder.handle();
-//! metrics::with_local_recorder(&recorder, tower_mcp_auth::metrics::describe);
-//! assert!(handle.render().contains("# HELP tower_mcp_auth_requests_total"));
+//! let handle = builder.install_recorder().expect("no other recorder");
+//! tower_mcp_auth::metrics::describe(); // `# HELP` lines for every metric
+//! // Serve `handle.render()` at `GET /metrics`, and call `handle.run_upkeep()` now and then.
+//! # let _ = handle.render();
 //! ```
 
 #[cfg(feature = "metrics")]
