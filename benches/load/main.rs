@@ -10,6 +10,8 @@
 //!   rounds, the scenario order rotating every round (A/B alternation), each round with a
 //!   warm-up that is not counted.
 //! - Peak RSS is the server's `VmHWM`, reset before every round (`/proc/<pid>/clear_refs`).
+//! - `LOAD_BASELINE_EXE=<a build of this bench without the metrics feature>` adds the repeated-
+//!   token scenario served by that binary, the baseline of what the metrics cost (BENCHMARKS.md).
 //! - Server CPU per request (from `/proc/<pid>/stat`) is reported too: unlike requests/s, it does
 //!   not depend on whether the client or the server is the bottleneck.
 
