@@ -184,12 +184,9 @@ pub async fn enforce(
     next: Next,
 ) -> Response {
     let Some(token) = request.extensions().get::<AccessToken>().cloned() else {
-        // Behind the bearer layer there is always a token: without one, refuse (fail closed).
-        return crate::proxy::error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "SERVER_MISCONFIGURED",
-            "The rate limiter runs without a verified token",
-        );
+        // No token behind the scope guard: the guard let an anonymous request through to a
+        // public operation (optional bearer). There is no caller to count; it is not limited.
+        return next.run(request).await;
     };
     let (request, tools) = match tools_called(request, limits.limits_tools()).await {
         Ok(found) => found,
