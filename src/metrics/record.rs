@@ -1,7 +1,7 @@
 //! Recording into the installed recorder (feature `metrics`).
 //!
-//! The per-request metrics (decisions, cache look-ups) use keys built once and kept in statics:
-//! no label string is allocated or hashed per request, and without a recorder a call costs one
+//! The per-request metrics (decisions, cache look-ups) use keys of static parts, built once and
+//! kept in statics: no label is allocated, copied or hashed per request, and without a recorder a call costs one
 //! thread-local and one atomic load. The rare events (JWKS fetches, webhook batches, Management
 //! API calls) use the macros.
 
@@ -26,11 +26,9 @@ impl Keys {
         Self([const { OnceLock::new() }; SLOTS])
     }
 
-    fn with(&self, slot: usize, build: impl FnOnce() -> Key, f: impl FnOnce(&Key)) {
-        match self.0.get(slot) {
-            Some(cell) => f(cell.get_or_init(build)),
-            None => f(&build()),
-        }
+    /// The key of `slot`, built by `build` once; `None` past the slots.
+    fn get(&self, slot: usize, build: impl FnOnce() -> Key) -> Option<&Key> {
+        self.0.get(slot).map(|cell| cell.get_or_init(build))
     }
 }
 
@@ -54,17 +52,30 @@ pub(crate) fn decision(layer: Decider, code: Option<ErrorCode>) {
     // A fieldless enum's discriminant: a dense index, whatever variants are added later.
     let slot = code.map_or(0, |code| code as usize + 1);
     let build = || {
-        Key::from_parts(
-            REQUESTS_TOTAL,
-            vec![
-                Label::from_static_parts("layer", layer.as_str()),
-                Label::from_static_parts("outcome", outcome(code)),
-            ],
-        )
+        // Leaked once per (layer, code), at most 2 × SLOTS small slices: a key of static parts
+        // is what recorders copy for free (`Key::to_retained`); an owned one they clone, an
+        // allocation per request.
+        let labels: &'static [Label] = Box::leak(Box::new([
+            Label::from_static_parts("layer", layer.as_str()),
+            Label::from_static_parts("outcome", outcome(code)),
+        ]));
+        Key::from_static_parts(REQUESTS_TOTAL, labels)
     };
-    table.with(slot, build, |key| {
-        with_recorder(|recorder| recorder.register_counter(key, &METADATA).increment(1));
-    });
+    let owned;
+    let key = match table.get(slot, build) {
+        Some(key) => key,
+        None => {
+            owned = Key::from_parts(
+                REQUESTS_TOTAL,
+                vec![
+                    Label::from_static_parts("layer", layer.as_str()),
+                    Label::from_static_parts("outcome", outcome(code)),
+                ],
+            );
+            &owned
+        }
+    };
+    with_recorder(|recorder| recorder.register_counter(key, &METADATA).increment(1));
 }
 
 static CACHE_HIT_LABELS: [Label; 1] = [Label::from_static_parts("result", "hit")];
