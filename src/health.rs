@@ -32,7 +32,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 
 #[cfg(feature = "auth0")]
-use crate::auth0::{Auth0Health, ManagementCallRecord};
+use crate::auth0::{Auth0Health, ClientProblem, ManagementCallRecord};
 use crate::token::JwksVerifier;
 
 /// The health sources of one protected server. Cheap to clone.
@@ -105,6 +105,25 @@ pub struct WebhookHealth {
     pub enabled: bool,
     /// When it last received an authenticated delivery.
     pub last_event_at: Option<u64>,
+    /// Clients it could not make work (absent while there are none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problems: Option<WebhookProblems>,
+}
+
+/// What the webhook could not do, and why: refusals no redelivery fixes, and third-party clients
+/// that cannot log in until the tenant is changed.
+#[cfg(feature = "auth0")]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WebhookProblems {
+    /// Clients whose promotion Auth0 refused for good, since start.
+    pub refused_clients: u64,
+    /// The last refusal.
+    pub last_refusal: Option<ClientProblem>,
+    /// Third-party clients whose login connection is not domain-level, since start.
+    pub login_blocked_clients: u64,
+    /// The last of them, with the fix.
+    pub last_login_blocked: Option<ClientProblem>,
 }
 
 impl AuthHealth {
@@ -154,6 +173,15 @@ impl AuthHealth {
             webhook: WebhookHealth {
                 enabled: auth0.is_some(),
                 last_event_at: auth0.as_ref().and_then(|a| a.last_event_at),
+                problems: auth0
+                    .as_ref()
+                    .filter(|a| a.refused_clients + a.login_blocked_clients > 0)
+                    .map(|a| WebhookProblems {
+                        refused_clients: a.refused_clients,
+                        last_refusal: a.last_refusal.clone(),
+                        login_blocked_clients: a.login_blocked_clients,
+                        last_login_blocked: a.last_login_blocked.clone(),
+                    }),
             },
         }
     }

@@ -15,7 +15,7 @@
 //! | `tower_mcp_auth_jwks_last_success_timestamp_seconds` | gauge | `jwks_uri` | Unix time of the last successful fetch: seconds since it are `time() - this` |
 //! | `tower_mcp_auth_webhook_deliveries_total` | counter | `status` (`200`, `400`, `401`, `403`, `405`, `413`, `503`, `other`) | log-stream batches answered, by HTTP status (`503`: a promotion failed, the stream will redeliver) |
 //! | `tower_mcp_auth_webhook_entries_total` | counter | `kind` (`received`, `malformed`, `already_processed`, `ignored`, `dcr_without_client_id`) | log entries of accepted batches |
-//! | `tower_mcp_auth_webhook_clients_total` | counter | `outcome` (`promoted`, `already_promoted`, `skipped`, `failed`), `reason` (`none`; for `skipped`: `not_found`, `name_not_matched`, `hand_made_first_party`, `other`) | DCR clients handled by the webhook |
+//! | `tower_mcp_auth_webhook_clients_total` | counter | `outcome` (`promoted`, `already_promoted`, `skipped`, `login_blocked`, `refused`, `deferred`, `failed`), `reason` (`none`; for `skipped`: `not_found`, `name_not_matched`, `hand_made_first_party`, `not_registered`, `callbacks_not_allowed`, `unknown_security_mode`) | DCR clients handled by the webhook (`failed`: a redelivery will retry it; `refused`: Auth0 refused for good; `deferred`: over the promotion budget) |
 //! | `tower_mcp_auth_management_requests_total` | counter | `operation` (`get_client`, `patch_client`, `find_connection`, `client_connections`, `enable_clients`, `list_client_grants`, `create_client_grant`, `patch_client_grant`, …), `status` (`2xx`, `3xx`, `4xx`, `429`, `5xx`, `timeout`, `transport`, `error`) | Management API calls, after retries |
 //! | `tower_mcp_auth_management_retries_total` | counter | `operation` | Management API attempts retried (429, 5xx, timeouts) |
 //!
@@ -133,10 +133,10 @@ mod silent {
 mod auth0_silent {
     use crate::auth0::ManagementError;
     use crate::auth0::promotion::PromotionOutcome;
-    use crate::auth0::summary::EntryCounts;
+    use crate::auth0::summary::WebhookSummary;
 
     pub(crate) fn webhook_delivery(_: http::StatusCode) {}
-    pub(crate) fn webhook_entries(_: &EntryCounts) {}
+    pub(crate) fn webhook_batch(_: &WebhookSummary) {}
     pub(crate) fn webhook_client(_: &Result<PromotionOutcome, ManagementError>) {}
     pub(crate) fn management_call<T>(
         _: &'static str,

@@ -1,10 +1,11 @@
 //! The Auth0 webhook against a failing Management API (slow, flapping 500/429, unexpected JSON)
 //! and a flood of forged deliveries. A failed promotion answers 5xx so the log stream redelivers,
 //! a half-done promotion is logged with what was done, a redelivery finishes the work, and a
-//! request without the right secret costs no body read and no Management API call.
+//! request without the right secret costs no body read and no Management API call. The clients
+//! are legacy (no security mode) with the first-party opt-in: the path with the most writes.
 #![cfg(feature = "auth0")]
 
-#[path = "support/fake_auth0.rs"]
+#[path = "support/fake_auth0/mod.rs"]
 mod fake_auth0;
 #[path = "support/log_capture.rs"]
 mod log_capture;
@@ -17,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use axum::http::Method;
 use bytes::Bytes;
-use fake_auth0::{FakeAuth0, FaultKind, dcr_client, dcr_entry};
+use fake_auth0::{FakeAuth0, FaultKind, dcr_entry, legacy_dcr_client as dcr_client};
 use http::{Request, StatusCode, header};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::{BodyExt, Full};
@@ -68,6 +69,7 @@ async fn setup() -> Setup {
     logs();
     let fake = FakeAuth0::start().await;
     fake.add_connection("con_google", "google-oauth2");
+    fake.add_api(AUDIENCE, &SCOPES);
     let health = Auth0Health::new();
     let mgmt = fake
         .management_client(REQUEST_TIMEOUT)
@@ -76,6 +78,7 @@ async fn setup() -> Setup {
         .expect("valid config");
     let promoter = DcrPromoter::builder(mgmt, AUDIENCE, SCOPES)
         .connections(["google-oauth2"])
+        .promote_first_party(true)
         .build();
     let webhook = Auth0LogWebhookService::builder(SECRET, promoter)
         .max_body_bytes(64 * 1024)
@@ -118,8 +121,11 @@ fn assert_fully_promoted(fake: &FakeAuth0, client_id: &str) {
     let client = fake.client(client_id);
     assert_eq!(client["app_type"], "regular_web");
     assert_eq!(client["is_first_party"], true);
-    assert!(fake.enabled_clients("con_google").contains(client_id));
-    let grants = fake.grants_for(client_id);
+    assert_eq!(
+        fake.can_log_in(client_id, AUDIENCE, "google-oauth2", &SCOPES),
+        Ok(())
+    );
+    let grants = fake.user_grants_for(client_id);
     assert_eq!(grants.len(), 1);
     assert_eq!(grants[0].audience, AUDIENCE);
     assert_eq!(grants[0].scope, SCOPES);
@@ -151,9 +157,7 @@ fn flap(fake: &FakeAuth0, method: Option<Method>, path: &str, times: usize) {
         let kind = if i % 2 == 0 {
             FaultKind::ServerError
         } else {
-            FaultKind::RateLimited {
-                retry_after_secs: 0,
-            }
+            FaultKind::RateLimited { reset_in_secs: 0 }
         };
         fake.inject(method.clone(), path, 1, kind);
     }

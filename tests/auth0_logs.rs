@@ -2,7 +2,7 @@
 //! never a secret or a token. Its own test binary, because it installs the global subscriber.
 #![cfg(feature = "auth0")]
 
-#[path = "support/fake_auth0.rs"]
+#[path = "support/fake_auth0/mod.rs"]
 mod fake_auth0;
 #[path = "support/log_capture.rs"]
 mod log_capture;
@@ -12,7 +12,8 @@ use std::time::Duration;
 use axum::http::Method;
 use bytes::Bytes;
 use fake_auth0::{
-    FakeAuth0, FaultKind, MGMT_CLIENT_ID, MGMT_CLIENT_SECRET, TENANT, dcr_client, dcr_entry,
+    FakeAuth0, FaultKind, MGMT_CLIENT_ID, MGMT_CLIENT_SECRET, TENANT, dcr_entry,
+    legacy_dcr_client as dcr_client,
 };
 use http::{Request, StatusCode, header};
 use http_body_util::Full;
@@ -31,6 +32,7 @@ fn webhook(fake: &FakeAuth0) -> Auth0LogWebhookService {
         .expect("valid config");
     let promoter = DcrPromoter::builder(mgmt, AUDIENCE, ["inner.dreams:read", "inner.events:read"])
         .connections(["google-oauth2"])
+        .promote_first_party(true)
         .build();
     Auth0LogWebhookService::builder(SECRET, promoter)
         .build()
@@ -66,6 +68,7 @@ async fn logs_name_client_audience_and_scopes_but_never_a_secret_or_token() {
 
     let fake = FakeAuth0::start().await;
     fake.add_connection("con_google", "google-oauth2");
+    fake.add_api(AUDIENCE, &["inner.dreams:read", "inner.events:read"]);
     let webhook = webhook(&fake);
     fake.add_client(dcr_client("dcr1", "ChatGPT"));
     fake.expire_tokens_after_api_calls(2);
@@ -87,7 +90,7 @@ async fn logs_name_client_audience_and_scopes_but_never_a_secret_or_token() {
     for line in [
         "promoting client",
         "created client grant",
-        "promoted+enabled+granted",
+        "client promoted",
     ] {
         let found = logs
             .lines()
@@ -100,7 +103,7 @@ async fn logs_name_client_audience_and_scopes_but_never_a_secret_or_token() {
     }
     let granted = logs
         .lines()
-        .find(|l| l.contains("promoted+enabled+granted"))
+        .find(|l| l.contains("client promoted"))
         .expect("line");
     assert!(
         granted.contains(AUDIENCE)

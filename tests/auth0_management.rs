@@ -1,20 +1,23 @@
 //! ManagementClient and DcrPromoter against the stateful fake Auth0 on loopback.
 #![cfg(feature = "auth0")]
 
-#[path = "support/fake_auth0.rs"]
+#[path = "support/fake_auth0/mod.rs"]
 mod fake_auth0;
 
 use std::time::{Duration, Instant};
 
 use axum::http::Method;
 use fake_auth0::{
-    FakeAuth0, FaultKind, MGMT_CLIENT_ID, MGMT_CLIENT_SECRET, TENANT, dcr_client, quick_retries,
+    FakeAuth0, FaultKind, MGMT_CLIENT_ID, MGMT_CLIENT_SECRET, TENANT,
+    legacy_dcr_client as dcr_client, quick_retries,
 };
 use serde_json::json;
 use tower_mcp_auth::auth0::{
-    Auth0Health, DcrPromoter, ManagementClient, ManagementError, PromotionOutcome, PromotionTarget,
-    SkipReason,
+    Auth0Health, DcrPromoter, DcrSignal, ManagementClient, ManagementError, NameFilter,
+    PromotionOutcome, PromotionTarget, SkipReason,
 };
+
+const DCR: DcrSignal = DcrSignal::SapiDescription;
 
 const AUDIENCE: &str = "https://inner.app/api";
 const SCOPES: [&str; 3] = [
@@ -32,12 +35,15 @@ fn mgmt(fake: &FakeAuth0) -> ManagementClient {
 async fn tenant() -> FakeAuth0 {
     let fake = FakeAuth0::start().await;
     fake.add_connection("con_google", "google-oauth2");
+    fake.add_api(AUDIENCE, &SCOPES);
     fake
 }
 
+/// The seeds' promotion of legacy clients, first-party included (the opt-in).
 fn promoter(fake: &FakeAuth0) -> DcrPromoter {
     DcrPromoter::builder(mgmt(fake), AUDIENCE, SCOPES)
         .connections(["google-oauth2"])
+        .promote_first_party(true)
         .build()
 }
 
@@ -77,16 +83,15 @@ async fn expired_token_is_dropped_and_the_call_retried_once_with_a_fresh_one() {
 }
 
 #[tokio::test]
-async fn rate_limited_call_waits_for_retry_after_then_succeeds() {
+async fn rate_limited_call_waits_until_x_ratelimit_reset_then_succeeds() {
     let fake = tenant().await;
     fake.add_client(dcr_client("c1", "ChatGPT"));
+    // Reset two epoch seconds ahead: at least one whole second to wait, whatever the rounding.
     fake.inject(
         Some(Method::GET),
         "/api/v2/clients/",
         1,
-        FaultKind::RateLimited {
-            retry_after_secs: 1,
-        },
+        FaultKind::RateLimited { reset_in_secs: 2 },
     );
     let started = Instant::now();
     let got = mgmt(&fake)
@@ -96,7 +101,7 @@ async fn rate_limited_call_waits_for_retry_after_then_succeeds() {
     assert_eq!(got.name, "ChatGPT");
     assert!(
         started.elapsed() >= Duration::from_secs(1),
-        "Retry-After honoured"
+        "X-RateLimit-Reset honoured"
     );
     let statuses: Vec<u16> = fake.api_calls().iter().map(|c| c.status).collect();
     assert_eq!(statuses, [429, 200]);
@@ -168,7 +173,10 @@ async fn refused_credentials_never_show_the_secret_or_a_token() {
 async fn promotion_sets_client_fields_enables_connection_and_grants_all_scopes() {
     let fake = tenant().await;
     fake.add_client(dcr_client("dcr1", "ChatGPT connector"));
-    let outcome = promoter(&fake).promote("dcr1").await.expect("promoted");
+    let outcome = promoter(&fake)
+        .promote("dcr1", DCR)
+        .await
+        .expect("promoted");
     let PromotionOutcome::Promoted(changes) = outcome else {
         panic!("expected Promoted, got {outcome:?}");
     };
@@ -199,9 +207,9 @@ async fn second_promotion_sends_no_write() {
     let fake = tenant().await;
     fake.add_client(dcr_client("dcr1", "ChatGPT"));
     let promoter = promoter(&fake);
-    promoter.promote("dcr1").await.expect("first run");
+    promoter.promote("dcr1", DCR).await.expect("first run");
     fake.clear_calls();
-    let outcome = promoter.promote("dcr1").await.expect("second run");
+    let outcome = promoter.promote("dcr1", DCR).await.expect("second run");
     assert_eq!(outcome, PromotionOutcome::AlreadyPromoted);
     assert!(
         fake.api_writes().is_empty(),
@@ -214,8 +222,16 @@ async fn second_promotion_sends_no_write() {
 async fn existing_grant_gets_missing_scopes_added_and_keeps_extras() {
     let fake = tenant().await;
     fake.add_client(dcr_client("dcr1", "ChatGPT"));
-    fake.add_grant("dcr1", AUDIENCE, &["inner.dreams:read", "admin:extra"]);
-    let outcome = promoter(&fake).promote("dcr1").await.expect("promoted");
+    fake.add_grant(
+        "dcr1",
+        AUDIENCE,
+        &["inner.dreams:read", "admin:extra"],
+        "user",
+    );
+    let outcome = promoter(&fake)
+        .promote("dcr1", DCR)
+        .await
+        .expect("promoted");
     let PromotionOutcome::Promoted(changes) = outcome else {
         panic!("expected Promoted, got {outcome:?}");
     };
@@ -243,7 +259,7 @@ async fn grant_conflict_409_is_resolved_by_patching_in_missing_scopes() {
     fake.add_client(dcr_client("dcr1", "ChatGPT"));
     fake.race_next_grant_create(&["inner.events:read", "someone:else"]);
     promoter(&fake)
-        .promote("dcr1")
+        .promote("dcr1", DCR)
         .await
         .expect("promoted despite the 409");
     let grant_calls: Vec<(Method, u16)> = fake
@@ -270,7 +286,10 @@ async fn grant_conflict_409_is_resolved_by_patching_in_missing_scopes() {
 async fn client_whose_name_does_not_match_is_skipped_untouched() {
     let fake = tenant().await;
     fake.add_client(dcr_client("other", "Some other DCR app"));
-    let outcome = promoter(&fake).promote("other").await.expect("skipped");
+    let promoter = DcrPromoter::builder(mgmt(&fake), AUDIENCE, SCOPES)
+        .name_filter(NameFilter::contains("chatgpt"))
+        .build();
+    let outcome = promoter.promote("other", DCR).await.expect("skipped");
     assert_eq!(
         outcome,
         PromotionOutcome::Skipped(SkipReason::NameNotMatched {
@@ -286,7 +305,10 @@ async fn hand_made_first_party_app_is_never_changed() {
     let mut app = dcr_client("handmade", "ChatGPT internal tool");
     app["is_first_party"] = json!(true);
     fake.add_client(app.clone());
-    let outcome = promoter(&fake).promote("handmade").await.expect("skipped");
+    let outcome = promoter(&fake)
+        .promote("handmade", DCR)
+        .await
+        .expect("skipped");
     assert_eq!(
         outcome,
         PromotionOutcome::Skipped(SkipReason::HandMadeFirstParty)
@@ -296,21 +318,28 @@ async fn hand_made_first_party_app_is_never_changed() {
 }
 
 #[tokio::test]
-async fn target_fields_are_configurable_and_none_keeps_third_party() {
+async fn legacy_client_stays_third_party_by_default_and_target_fields_are_configurable() {
     let fake = tenant().await;
     fake.add_client(dcr_client("dcr1", "ChatGPT"));
     let promoter = DcrPromoter::builder(mgmt(&fake), AUDIENCE, SCOPES)
         .target(PromotionTarget {
-            is_first_party: None,
+            app_type: Some("spa".into()),
             ..PromotionTarget::default()
         })
         .build();
-    promoter.promote("dcr1").await.expect("promoted");
+    promoter.promote("dcr1", DCR).await.expect("promoted");
     assert_eq!(fake.client("dcr1")["is_first_party"], false);
+    assert_eq!(fake.client("dcr1")["app_type"], "spa");
     assert_eq!(fake.client("dcr1")["token_endpoint_auth_method"], "none");
+    let patch = fake
+        .api_writes()
+        .into_iter()
+        .find(|c| c.path == "/api/v2/clients/dcr1")
+        .expect("patched");
+    assert!(patch.body.get("is_first_party").is_none(), "{}", patch.body);
     fake.clear_calls();
     assert_eq!(
-        promoter.promote("dcr1").await.expect("again"),
+        promoter.promote("dcr1", DCR).await.expect("again"),
         PromotionOutcome::AlreadyPromoted
     );
     assert!(fake.api_writes().is_empty());
@@ -319,7 +348,7 @@ async fn target_fields_are_configurable_and_none_keeps_third_party() {
 #[tokio::test]
 async fn deleted_client_is_skipped_not_failed() {
     let fake = tenant().await;
-    let outcome = promoter(&fake).promote("gone").await.expect("skipped");
+    let outcome = promoter(&fake).promote("gone", DCR).await.expect("skipped");
     assert_eq!(outcome, PromotionOutcome::Skipped(SkipReason::NotFound));
 }
 
@@ -347,7 +376,10 @@ async fn enabling_a_client_keeps_every_other_enabled_client() {
     let fake = tenant().await;
     fake.enable_directly("con_google", "someone-else");
     fake.add_client(dcr_client("dcr1", "ChatGPT"));
-    promoter(&fake).promote("dcr1").await.expect("promoted");
+    promoter(&fake)
+        .promote("dcr1", DCR)
+        .await
+        .expect("promoted");
     let enabled: Vec<String> = fake.enabled_clients("con_google").into_iter().collect();
     assert_eq!(enabled, ["dcr1", "someone-else"]);
     let enable_call = fake
@@ -368,7 +400,10 @@ async fn unknown_connection_name_is_a_typed_error() {
     let promoter = DcrPromoter::builder(mgmt(&fake), AUDIENCE, SCOPES)
         .connections(["no-such-connection"])
         .build();
-    let err = promoter.promote("dcr1").await.expect_err("misconfigured");
+    let err = promoter
+        .promote("dcr1", DCR)
+        .await
+        .expect_err("misconfigured");
     assert_eq!(
         err,
         ManagementError::ConnectionNotFound {

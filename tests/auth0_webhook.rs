@@ -1,21 +1,41 @@
-//! Auth0LogWebhookService end to end against the stateful fake Auth0 on loopback.
+//! Auth0LogWebhookService end to end against the stateful fake Auth0 on loopback: the secret,
+//! the payload formats, the bounds, concurrency and redelivery, on a 2026 tenant (strict DCR
+//! clients, a domain-level connection, the API). Per-population behaviour is in
+//! `auth0_populations.rs`.
 #![cfg(feature = "auth0")]
 
-#[path = "support/fake_auth0.rs"]
+#[path = "support/fake_auth0/mod.rs"]
 mod fake_auth0;
 
 use std::time::Duration;
 
 use axum::http::Method;
 use bytes::Bytes;
-use fake_auth0::{FakeAuth0, FaultKind, TENANT, dcr_client, dcr_entry, login_entry};
+use fake_auth0::{
+    CHATGPT_CALLBACK, FakeAuth0, FaultKind, TENANT, dcr_entry as entry_for, login_entry,
+    strict_dcr_client, tpc_id,
+};
 use http::{Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 use tower_mcp_auth::auth0::{
-    Auth0Health, Auth0LogWebhookService, DcrPromoter, ManagementClient, WebhookSummary,
+    Auth0Health, Auth0LogWebhookService, DcrPromoter, ManagementClient, NameFilter, WebhookSummary,
 };
+
+/// The `tpc_` id of the strict client the tests call `seed`.
+fn id(seed: &str) -> String {
+    tpc_id(seed)
+}
+
+/// A strict DCR client with ChatGPT's callback.
+fn dcr_client(seed: &str, name: &str) -> Value {
+    strict_dcr_client(&id(seed), name, &[CHATGPT_CALLBACK])
+}
+
+fn dcr_entry(log_id: &str, seed: &str) -> Value {
+    entry_for(log_id, &id(seed))
+}
 
 const SECRET: &str = "log-webhook-shared-secret";
 const AUDIENCE: &str = "https://inner.app/api";
@@ -37,7 +57,10 @@ async fn setup() -> Setup {
 
 async fn setup_with(concurrency: usize) -> Setup {
     let fake = FakeAuth0::start().await;
+    // The 2026 tenant set-up: the API, and the login connection at domain level.
     fake.add_connection("con_google", "google-oauth2");
+    fake.set_domain_connection("con_google", true);
+    fake.add_api(AUDIENCE, &SCOPES);
     let health = Auth0Health::new();
     let mgmt = fake
         .management_client(Duration::from_millis(500))
@@ -104,28 +127,20 @@ fn array(entries: &[Value]) -> Vec<u8> {
     serde_json::to_vec(&Value::Array(entries.to_vec())).expect("json")
 }
 
-fn assert_fully_promoted(fake: &FakeAuth0, client_id: &str) {
-    let client = fake.client(client_id);
-    assert_eq!(client["app_type"], "regular_web");
+/// A user of ChatGPT can now log in through the client, with every scope; the client was
+/// never patched and has exactly one grant, a user grant.
+fn assert_fully_promoted(fake: &FakeAuth0, seed: &str) {
+    let client_id = id(seed);
     assert_eq!(
-        client["grant_types"],
-        json!(["authorization_code", "refresh_token"])
+        fake.can_log_in(&client_id, AUDIENCE, "google-oauth2", &SCOPES),
+        Ok(()),
+        "{seed} can log in"
     );
-    assert_eq!(client["token_endpoint_auth_method"], "none");
-    assert_eq!(client["is_first_party"], true);
-    assert!(
-        fake.enabled_clients("con_google").contains(client_id),
-        "{client_id} enabled"
-    );
-    let grants = fake.grants_for(client_id);
-    assert_eq!(grants.len(), 1, "one grant for {client_id}");
+    assert_eq!(fake.client(&client_id)["is_first_party"], false);
+    let grants = fake.grants_for(&client_id);
+    assert_eq!(grants.len(), 1, "one grant for {seed}");
+    assert_eq!(grants[0].subject_type, "user");
     assert_eq!(grants[0].audience, AUDIENCE);
-    for scope in SCOPES {
-        assert!(
-            grants[0].scope.iter().any(|s| s == scope),
-            "{client_id} has {scope}"
-        );
-    }
 }
 
 #[tokio::test]
@@ -134,7 +149,7 @@ async fn dcr_event_promotes_enables_and_grants_end_to_end() {
     s.fake.add_client(dcr_client("dcr1", "ChatGPT"));
     let (status, summary) = deliver(&s.webhook, array(&[dcr_entry("L1", "dcr1")])).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(summary.promoted.client_ids, ["dcr1"]);
+    assert_eq!(summary.promoted.client_ids, [id("dcr1")]);
     assert_eq!(
         (
             summary.already_promoted.count,
@@ -171,7 +186,7 @@ async fn second_event_for_a_promoted_client_sends_no_write() {
     s.fake.clear_calls();
     let (status, summary) = deliver(&s.webhook, array(&[dcr_entry("L9", "dcr1")])).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(summary.already_promoted.client_ids, ["dcr1"]);
+    assert_eq!(summary.already_promoted.client_ids, [id("dcr1")]);
     assert!(
         s.fake.api_writes().is_empty(),
         "writes: {:?}",
@@ -187,8 +202,8 @@ async fn grant_409_with_missing_scopes_patches_them_in_and_keeps_extras() {
         .race_next_grant_create(&["inner.dreams:read", "ops:extra"]);
     let (status, summary) = deliver(&s.webhook, array(&[dcr_entry("L1", "dcr1")])).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(summary.promoted.client_ids, ["dcr1"]);
-    let grants = s.fake.grants_for("dcr1");
+    assert_eq!(summary.promoted.client_ids, [id("dcr1")]);
+    let grants = s.fake.grants_for(&id("dcr1"));
     assert_eq!(grants.len(), 1);
     assert_eq!(
         grants[0].scope,
@@ -214,24 +229,22 @@ async fn rate_limited_call_is_retried_and_the_batch_succeeds() {
     let s = setup().await;
     s.fake.add_client(dcr_client("dcr1", "ChatGPT"));
     s.fake.inject(
-        Some(Method::PATCH),
-        "/api/v2/clients/",
+        Some(Method::POST),
+        "/api/v2/client-grants",
         1,
-        FaultKind::RateLimited {
-            retry_after_secs: 0,
-        },
+        FaultKind::RateLimited { reset_in_secs: 0 },
     );
     let (status, summary) = deliver(&s.webhook, array(&[dcr_entry("L1", "dcr1")])).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(summary.promoted.client_ids, ["dcr1"]);
-    let patches: Vec<u16> = s
+    assert_eq!(summary.promoted.client_ids, [id("dcr1")]);
+    let creates: Vec<u16> = s
         .fake
         .api_writes()
         .into_iter()
-        .filter(|c| c.path == "/api/v2/clients/dcr1")
+        .filter(|c| c.path == "/api/v2/client-grants")
         .map(|c| c.status)
         .collect();
-    assert_eq!(patches, [429, 200]);
+    assert_eq!(creates, [429, 201]);
     assert_fully_promoted(&s.fake, "dcr1");
 }
 
@@ -240,24 +253,24 @@ async fn persistent_server_error_answers_503_and_a_redelivery_completes() {
     let s = setup().await;
     s.fake.add_client(dcr_client("dcr1", "ChatGPT"));
     s.fake.add_client(dcr_client("dcr2", "ChatGPT"));
-    // Four attempts of dcr1's client PATCH fail: its promotion fails after retries.
+    // Four attempts of dcr1's grant listing fail: its promotion fails after retries.
     s.fake.inject(
-        Some(Method::PATCH),
-        "/api/v2/clients/dcr1",
+        Some(Method::GET),
+        &format!("/api/v2/client-grants?client_id={}", id("dcr1")),
         4,
         FaultKind::ServerError,
     );
     let body = array(&[dcr_entry("L1", "dcr1"), dcr_entry("L2", "dcr2")]);
     let (status, summary) = deliver(&s.webhook, body.clone()).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(summary.failed.client_ids, ["dcr1"]);
-    assert_eq!(summary.promoted.client_ids, ["dcr2"]);
+    assert_eq!(summary.failed.client_ids, [id("dcr1")]);
+    assert_eq!(summary.promoted.client_ids, [id("dcr2")]);
     let last = s.health.snapshot().last_management_call.expect("recorded");
     assert!(last.at > 0);
 
     let (status, summary) = deliver(&s.webhook, body).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(summary.promoted.client_ids, ["dcr1"]);
+    assert_eq!(summary.promoted.client_ids, [id("dcr1")]);
     assert_eq!(
         summary.entries.already_processed, 1,
         "dcr2's entry was completed the first time"
@@ -267,7 +280,7 @@ async fn persistent_server_error_answers_503_and_a_redelivery_completes() {
 }
 
 #[tokio::test]
-async fn twenty_concurrent_dcr_events_on_one_connection_all_get_enabled() {
+async fn twenty_concurrent_dcr_events_all_end_with_a_working_login() {
     let s = setup_with(8).await;
     let ids: Vec<String> = (0..20).map(|i| format!("dcr{i:02}")).collect();
     for id in &ids {
@@ -290,11 +303,13 @@ async fn twenty_concurrent_dcr_events_on_one_connection_all_get_enabled() {
     assert!(results.iter().all(|(status, _)| *status == StatusCode::OK));
     let promoted: usize = results.iter().map(|(_, s)| s.promoted.count).sum();
     assert_eq!(promoted, 20);
-    let enabled = s.fake.enabled_clients("con_google");
-    for id in &ids {
-        assert!(enabled.contains(id), "{id} enabled");
+    for seed in &ids {
+        assert_fully_promoted(&s.fake, seed);
     }
-    assert_eq!(enabled.len(), 20);
+    assert!(
+        s.fake.enabled_clients("con_google").is_empty(),
+        "no per-client connection for third-party clients"
+    );
     assert_eq!(
         s.fake.token_requests(),
         1,
@@ -353,7 +368,7 @@ async fn x_webhook_secret_header_is_accepted() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         body["promoted"],
-        json!({"count": 1, "client_ids": ["dcr1"]})
+        json!({"count": 1, "client_ids": [id("dcr1")]})
     );
 }
 
@@ -370,9 +385,9 @@ async fn json_lines_and_single_object_payloads_are_accepted() {
     let object = serde_json::to_vec(&dcr_entry("L3", "dcr3")).expect("json");
     let (status, summary) = deliver(&s.webhook, object).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(summary.promoted.client_ids, ["dcr3"]);
-    for id in ["dcr1", "dcr2", "dcr3"] {
-        assert_fully_promoted(&s.fake, id);
+    assert_eq!(summary.promoted.client_ids, [id("dcr3")]);
+    for seed in ["dcr1", "dcr2", "dcr3"] {
+        assert_fully_promoted(&s.fake, seed);
     }
 }
 
@@ -388,7 +403,7 @@ async fn malformed_entries_are_skipped_and_good_ones_promoted() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(summary.entries.received, 4);
     assert_eq!(summary.entries.malformed, 3);
-    assert_eq!(summary.promoted.client_ids, ["dcr1"]);
+    assert_eq!(summary.promoted.client_ids, [id("dcr1")]);
 }
 
 #[tokio::test]
@@ -412,7 +427,7 @@ async fn non_dcr_events_are_ignored_without_any_call() {
     let mut update = dcr_entry("L3", "dcr1");
     update["data"]["description"] = json!("Update a client");
     update["data"]["details"]["request"]["method"] = json!("patch");
-    update["data"]["details"]["request"]["path"] = json!("/api/v2/clients/dcr1");
+    update["data"]["details"]["request"]["path"] = json!(format!("/api/v2/clients/{}", id("dcr1")));
     let (status, summary) = deliver(
         &s.webhook,
         array(&[login_entry("L1"), login_entry("L2"), update]),
@@ -433,8 +448,8 @@ async fn non_dcr_events_are_ignored_without_any_call() {
 #[tokio::test]
 async fn token_expiring_mid_batch_is_refreshed_and_the_batch_completes() {
     let s = setup_with(1).await;
-    for id in ["dcr1", "dcr2", "dcr3"] {
-        s.fake.add_client(dcr_client(id, "ChatGPT"));
+    for seed in ["dcr1", "dcr2", "dcr3"] {
+        s.fake.add_client(dcr_client(seed, "ChatGPT"));
     }
     s.fake.expire_tokens_after_api_calls(5);
     let body = array(&[
@@ -454,8 +469,8 @@ async fn token_expiring_mid_batch_is_refreshed_and_the_batch_completes() {
             .count(),
         1
     );
-    for id in ["dcr1", "dcr2", "dcr3"] {
-        assert_fully_promoted(&s.fake, id);
+    for seed in ["dcr1", "dcr2", "dcr3"] {
+        assert_fully_promoted(&s.fake, seed);
     }
 }
 
@@ -493,12 +508,12 @@ async fn duplicate_events_for_one_client_promote_it_once() {
     let body = array(&[dcr_entry("L1", "dcr1"), dcr_entry("L2", "dcr1")]);
     let (status, summary) = deliver(&s.webhook, body).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(summary.promoted.client_ids, ["dcr1"]);
+    assert_eq!(summary.promoted.client_ids, [id("dcr1")]);
     let gets = s
         .fake
         .api_calls()
         .iter()
-        .filter(|c| c.method == Method::GET && c.path == "/api/v2/clients/dcr1")
+        .filter(|c| c.method == Method::GET && c.path == format!("/api/v2/clients/{}", id("dcr1")))
         .count();
     assert_eq!(gets, 1);
 }
@@ -506,7 +521,9 @@ async fn duplicate_events_for_one_client_promote_it_once() {
 #[tokio::test]
 async fn skipped_clients_and_entries_without_client_id_are_reported_not_failed() {
     let s = setup().await;
-    s.fake.add_client(dcr_client("other", "Some CRM"));
+    let mut foreign = dcr_client("other", "ChatGPT");
+    foreign["callbacks"] = json!(["https://crm.example/cb"]);
+    s.fake.add_client(foreign);
     let mut handmade = dcr_client("handmade", "ChatGPT ops console");
     handmade["is_first_party"] = json!(true);
     s.fake.add_client(handmade);
@@ -519,6 +536,31 @@ async fn skipped_clients_and_entries_without_client_id_are_reported_not_failed()
     assert_eq!(summary.skipped.count, 2);
     assert_eq!(summary.entries.dcr_without_client_id, 1);
     assert!(s.fake.api_writes().is_empty());
+}
+
+#[tokio::test]
+async fn the_optional_name_filter_narrows_further() {
+    let s = setup().await;
+    let mgmt = s
+        .fake
+        .management_client(Duration::from_millis(500))
+        .build()
+        .expect("valid config");
+    let promoter = DcrPromoter::builder(mgmt, AUDIENCE, SCOPES)
+        .connections(["google-oauth2"])
+        .name_filter(NameFilter::contains("chatgpt"))
+        .build();
+    let webhook = Auth0LogWebhookService::builder(SECRET, promoter)
+        .build()
+        .expect("non-empty secret");
+    s.fake.add_client(dcr_client("crm", "Some CRM"));
+    s.fake.add_client(dcr_client("gpt", "ChatGPT"));
+    let body = array(&[dcr_entry("L1", "crm"), dcr_entry("L2", "gpt")]);
+    let (status, summary) = deliver(&webhook, body).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(summary.skipped.client_ids, [id("crm")]);
+    assert_eq!(summary.promoted.client_ids, [id("gpt")]);
+    assert!(s.fake.grants_for(&id("crm")).is_empty());
 }
 
 #[test]
@@ -539,9 +581,9 @@ async fn promotions_run_at_most_the_configured_number_at_once() {
     let s = setup_with(2).await;
     let entries: Vec<Value> = (0..8)
         .map(|i| {
-            let id = format!("dcr{i}");
-            s.fake.add_client(dcr_client(&id, "ChatGPT"));
-            dcr_entry(&format!("L{i}"), &id)
+            let seed = format!("dcr{i}");
+            s.fake.add_client(dcr_client(&seed, "ChatGPT"));
+            dcr_entry(&format!("L{i}"), &seed)
         })
         .collect();
     s.fake.inject(
@@ -575,4 +617,44 @@ async fn mounted_in_an_axum_router_it_answers_on_its_path() {
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
     assert_fully_promoted(&s.fake, "dcr1");
+}
+
+#[tokio::test]
+async fn promotions_beyond_the_budget_are_deferred_to_a_redelivery_with_no_call() {
+    let s = setup().await;
+    let mgmt = s
+        .fake
+        .management_client(Duration::from_millis(500))
+        .build()
+        .expect("valid config");
+    let promoter = DcrPromoter::builder(mgmt, AUDIENCE, SCOPES)
+        .connections(["google-oauth2"])
+        .build();
+    let webhook = Auth0LogWebhookService::builder(SECRET, promoter)
+        .max_promotions_per_minute(2)
+        .concurrency(1)
+        .build()
+        .expect("non-empty secret");
+    for seed in ["b1", "b2", "b3"] {
+        s.fake.add_client(dcr_client(seed, "ChatGPT"));
+    }
+    let body = array(&[
+        dcr_entry("L1", "b1"),
+        dcr_entry("L2", "b2"),
+        dcr_entry("L3", "b3"),
+    ]);
+
+    let (status, summary) = deliver(&webhook, body.clone()).await;
+
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(summary.promoted.client_ids, [id("b1"), id("b2")]);
+    assert_eq!(summary.deferred.client_ids, [id("b3")]);
+    assert!(
+        !s.fake.calls().iter().any(|c| c.path.contains(&id("b3"))),
+        "a deferred client costs no call"
+    );
+    let (status, summary) = deliver(&webhook, body).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(summary.entries.already_processed, 2);
+    assert_eq!(summary.deferred.client_ids, [id("b3")]);
 }

@@ -4,7 +4,7 @@
 
 #[path = "gateway_support/backends.rs"]
 mod backends;
-#[path = "support/fake_auth0.rs"]
+#[path = "support/fake_auth0/mod.rs"]
 mod fake_auth0;
 #[path = "support/issuer_server.rs"]
 mod issuer_server;
@@ -12,7 +12,10 @@ mod issuer_server;
 mod process;
 
 use backends::*;
-use fake_auth0::{FakeAuth0, MGMT_CLIENT_ID, MGMT_CLIENT_SECRET, TENANT, dcr_client, dcr_entry};
+use fake_auth0::{
+    CHATGPT_CALLBACK, FakeAuth0, MGMT_CLIENT_ID, MGMT_CLIENT_SECRET, TENANT, dcr_entry,
+    strict_dcr_client, tpc_id,
+};
 use issuer_server::{AUDIENCE, IssuerServer, now};
 use process::command;
 use serde_json::{Value, json};
@@ -127,8 +130,24 @@ async fn log_stream_webhook_promotes_a_dcr_client_and_shows_in_health() {
     let issuer = IssuerServer::start().await;
     let up = upstreams().await;
     let fake = FakeAuth0::start().await;
+    // A 2026 tenant: the API, the login connection at domain level; strict DCR clients.
     fake.add_connection("con_google", "google-oauth2");
-    fake.add_client(dcr_client("dcr1", "ChatGPT"));
+    fake.set_domain_connection("con_google", true);
+    fake.add_api(AUDIENCE, &["search.read", "docs.write"]);
+    let chatgpt = tpc_id("chatgpt");
+    let claude = tpc_id("claude");
+    let foreign = tpc_id("foreign");
+    fake.add_client(strict_dcr_client(&chatgpt, "ChatGPT", &[CHATGPT_CALLBACK]));
+    fake.add_client(strict_dcr_client(
+        &claude,
+        "Claude",
+        &["https://claude.ai/api/mcp/auth_callback"],
+    ));
+    fake.add_client(strict_dcr_client(
+        &foreign,
+        "ChatGPT",
+        &[CHATGPT_CALLBACK, "https://attacker.example/cb"],
+    ));
     let mut vars = production_env(&issuer, &up.functions_base);
     vars.extend([
         ("MGMT_DOMAIN", TENANT),
@@ -138,10 +157,19 @@ async fn log_stream_webhook_promotes_a_dcr_client_and_shows_in_health() {
         ("LOG_WEBHOOK_SECRET", WEBHOOK_SECRET),
         ("GOOGLE_CONNECTION_NAME", "google-oauth2"),
         ("TOOL_SCOPES", "search.read,docs.write"),
+        (
+            "DCR_ALLOWED_CALLBACKS",
+            "https://chatgpt.com/connector_platform_oauth_redirect,https://claude.ai/api/mcp/auth_callback",
+        ),
     ]);
     let gateway = start(vars);
     let client = reqwest::Client::new();
-    let batch = serde_json::to_string(&json!([dcr_entry("L1", "dcr1")])).unwrap();
+    let batch = serde_json::to_string(&json!([
+        dcr_entry("L1", &chatgpt),
+        dcr_entry("L2", &claude),
+        dcr_entry("L3", &foreign)
+    ]))
+    .unwrap();
 
     let (_, before) = health(&gateway).await;
     assert_eq!(
@@ -173,22 +201,42 @@ async fn log_stream_webhook_promotes_a_dcr_client_and_shows_in_health() {
         .unwrap();
     assert_eq!(delivered.status(), 200);
     let summary = json_of(delivered).await;
+    let mut promoted: Vec<String> =
+        serde_json::from_value(summary["promoted"]["client_ids"].clone()).unwrap();
+    promoted.sort();
+    let mut expected = vec![chatgpt.clone(), claude.clone()];
+    expected.sort();
+    assert_eq!(promoted, expected, "{summary}");
     assert_eq!(
-        summary["promoted"],
-        json!({"count": 1, "client_ids": ["dcr1"]})
+        summary["skipped"],
+        json!({"count": 1, "client_ids": [foreign.clone()]})
     );
     assert_eq!(summary["failed"]["count"], 0);
 
-    let promoted = fake.client("dcr1");
-    assert_eq!(promoted["is_first_party"], true);
-    assert_eq!(promoted["token_endpoint_auth_method"], "none");
-    assert!(fake.enabled_clients("con_google").contains("dcr1"));
-    let grants = fake.grants_for("dcr1");
-    assert_eq!(grants.len(), 1);
-    assert_eq!(grants[0].audience, AUDIENCE);
-    let mut granted = grants[0].scope.clone();
-    granted.sort();
-    assert_eq!(granted, ["docs.write", "search.read"]);
+    for id in [&chatgpt, &claude] {
+        assert_eq!(
+            fake.can_log_in(
+                id,
+                AUDIENCE,
+                "google-oauth2",
+                &["search.read", "docs.write"]
+            ),
+            Ok(())
+        );
+        assert_eq!(fake.client(id)["is_first_party"], false);
+        let grants = fake.grants_for(id);
+        assert_eq!(grants.len(), 1);
+        assert_eq!(grants[0].subject_type, "user");
+        let mut granted = grants[0].scope.clone();
+        granted.sort();
+        assert_eq!(granted, ["docs.write", "search.read"]);
+    }
+    assert!(fake.grants_for(&foreign).is_empty());
+    assert!(
+        gateway.stderr().contains("possible attack"),
+        "{}",
+        gateway.stderr()
+    );
 
     let (status, after) = health(&gateway).await;
     assert_eq!(status, 200);

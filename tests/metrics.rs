@@ -2,7 +2,7 @@
 //! fetches and webhook batches (feature `metrics`). One test: the recorder is process-global.
 #![cfg(all(feature = "metrics", feature = "auth0"))]
 
-#[path = "support/fake_auth0.rs"]
+#[path = "support/fake_auth0/mod.rs"]
 mod fake_auth0;
 #[path = "support/issuer_server.rs"]
 mod issuer_server;
@@ -13,17 +13,29 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::post;
 use bytes::Bytes;
-use fake_auth0::{FakeAuth0, FaultKind, dcr_client, dcr_entry, login_entry};
+use fake_auth0::{
+    CHATGPT_CALLBACK, FakeAuth0, FaultKind, dcr_entry as entry_for, login_entry, strict_dcr_client,
+    tpc_id,
+};
 use http::{Method, Request, StatusCode, header};
 use http_body_util::{BodyExt, Full};
 use issuer_server::{AUDIENCE, IssuerServer, JwksMode, now};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use serde_json::{Value, json};
 use tower::ServiceExt;
-use tower_mcp_auth::auth0::{Auth0LogWebhookService, DcrPromoter};
+use tower_mcp_auth::auth0::{Auth0LogWebhookService, DcrPromoter, NameFilter};
 use tower_mcp_auth::metrics::*;
 use tower_mcp_auth::token::JwksVerifier;
 use tower_mcp_auth::{BearerAuthLayer, ScopeGuardLayer, ScopePolicy};
+
+/// A strict DCR client with ChatGPT's callback, as a 2026 tenant registers it.
+fn dcr_client(seed: &str, name: &str) -> Value {
+    strict_dcr_client(&tpc_id(seed), name, &[CHATGPT_CALLBACK])
+}
+
+fn dcr_entry(log_id: &str, seed: &str) -> Value {
+    entry_for(log_id, &tpc_id(seed))
+}
 
 const SECRET: &str = "log-webhook-shared-secret";
 const TOOLS_CALL: &str =
@@ -184,7 +196,15 @@ async fn a_known_sequence_is_counted_exactly() {
     //    that are malformed, not DCR, or name no client.
     let fake = FakeAuth0::start().await;
     fake.add_connection("con_google", "google-oauth2");
+    fake.set_domain_connection("con_google", true);
+    fake.add_api(AUDIENCE, &["search.read"]);
     fake.add_client(dcr_client("dcr-new", "ChatGPT"));
+    fake.add_client(strict_dcr_client(
+        &tpc_id("dcr-foreign"),
+        "ChatGPT",
+        &["https://attacker.example/callback"],
+    ));
+    fake.add_client(dcr_client("dcr-bad", "ChatGPT"));
     fake.add_client(dcr_client("dcr-done", "ChatGPT"));
     fake.add_client(dcr_client("dcr-crm", "Some CRM"));
     fake.add_client(dcr_client("dcr-broken", "ChatGPT"));
@@ -194,6 +214,7 @@ async fn a_known_sequence_is_counted_exactly() {
         .unwrap();
     let promoter = DcrPromoter::builder(mgmt, AUDIENCE, ["search.read"])
         .connections(["google-oauth2"])
+        .name_filter(NameFilter::contains("chatgpt"))
         .build();
     let webhook = Auth0LogWebhookService::builder(SECRET, promoter)
         .build()
@@ -203,11 +224,23 @@ async fn a_known_sequence_is_counted_exactly() {
         StatusCode::OK
     );
     // Every attempt of dcr-broken's first read fails: its promotion fails after 4 attempts.
+    let path = |seed: &str| format!("/api/v2/clients/{}", tpc_id(seed));
     fake.inject(
         Some(Method::GET),
-        "/api/v2/clients/dcr-broken",
+        &path("dcr-broken"),
         4,
         FaultKind::ServerError,
+    );
+    // A 400 no redelivery can change: acknowledged, counted as refused.
+    let invalid = r#"{"statusCode":400,"error":"Bad Request","message":"Payload validation error","errorCode":"invalid_body"}"#;
+    fake.inject(
+        Some(Method::GET),
+        &path("dcr-bad"),
+        1,
+        FaultKind::Body {
+            status: 400,
+            body: invalid,
+        },
     );
     let mut no_client = dcr_entry("L6", "x");
     no_client["data"]["client_id"] = Value::Null;
@@ -218,6 +251,8 @@ async fn a_known_sequence_is_counted_exactly() {
         dcr_entry("L3", "dcr-crm"),
         dcr_entry("L4", "dcr-deleted"),
         dcr_entry("L5", "dcr-broken"),
+        dcr_entry("L8", "dcr-foreign"),
+        dcr_entry("L9", "dcr-bad"),
         no_client,
         login_entry("L7"),
         json!({"no": "log_id"}),
@@ -289,7 +324,14 @@ async fn a_known_sequence_is_counted_exactly() {
     assert_eq!(clients("skipped", "not_found"), 1);
     assert_eq!(clients("failed", "none"), 1);
     let entries = |kind: &str| counter(&all, WEBHOOK_ENTRIES_TOTAL, &[("kind", kind)]);
-    assert_eq!(entries("received"), 10);
+    assert_eq!(clients("skipped", "callbacks_not_allowed"), 1);
+    assert_eq!(clients("refused", "none"), 1);
+    assert_eq!(
+        clients("deferred", "none"),
+        0,
+        "within the promotion budget"
+    );
+    assert_eq!(entries("received"), 12);
     assert_eq!(entries("malformed"), 1);
     assert_eq!(entries("already_processed"), 1);
     assert_eq!(entries("ignored"), 1);
@@ -316,7 +358,11 @@ async fn a_known_sequence_is_counted_exactly() {
         3,
         "attempts 1-3 of dcr-broken's read were retried"
     );
-    assert_eq!(management("get_client", "4xx"), 1, "dcr-deleted: 404");
+    assert_eq!(
+        management("get_client", "4xx"),
+        2,
+        "dcr-deleted: 404; dcr-bad: 400"
+    );
     assert!(management("get_client", "2xx") >= 4, "{all:#?}");
 }
 

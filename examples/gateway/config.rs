@@ -68,6 +68,10 @@ pub struct ManagementConfig {
     /// `MGMT_BASE_URL`: where the token endpoint and the API live, if not `https://MGMT_DOMAIN`
     /// (an Auth0 custom domain, a local mock).
     pub base_url: Option<Url>,
+    /// `DCR_ALLOWED_CALLBACKS`; `None` means ChatGPT's documented redirect URIs.
+    pub allowed_callbacks: Option<tower_mcp_auth::auth0::CallbackAllowList>,
+    /// `DCR_PROMOTE_FIRST_PARTY=true`: legacy DCR clients are made first-party (off by default).
+    pub promote_first_party: bool,
 }
 
 impl ManagementConfig {

@@ -278,7 +278,7 @@ async fn run(config: Config) -> Result<(), BoxError> {
     Ok(())
 }
 
-/// The log-stream webhook promoting ChatGPT's DCR clients, and its health state.
+/// The log-stream webhook promoting ChatGPT's registered clients, and its health state.
 fn webhook(
     management: &config::ManagementConfig,
     audience: &str,
@@ -297,9 +297,13 @@ fn webhook(
     let client = client
         .build()
         .map_err(|e| format!("the Management API client could not be built: {e}"))?;
-    let promoter = DcrPromoter::builder(client, audience, scopes)
+    let mut promoter = DcrPromoter::builder(client, audience, scopes)
         .connections(management.connections.clone())
-        .build();
+        .promote_first_party(management.promote_first_party);
+    if let Some(callbacks) = &management.allowed_callbacks {
+        promoter = promoter.callbacks(callbacks.clone());
+    }
+    let promoter = promoter.build();
     let service = Auth0LogWebhookService::builder(management.webhook_secret.expose(), promoter)
         .health(health.clone())
         .build()

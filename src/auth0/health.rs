@@ -45,6 +45,28 @@ pub struct Auth0HealthSnapshot {
     pub last_management_call: Option<ManagementCallRecord>,
     /// When a Management API call last succeeded (unix seconds), if ever.
     pub last_management_success_at: Option<u64>,
+    /// Clients whose promotion Auth0 refused in a way no redelivery can fix (a 400 on a field,
+    /// a 404), since start; their batches were acknowledged.
+    pub refused_clients: u64,
+    /// The last of them.
+    pub last_refusal: Option<ClientProblem>,
+    /// Third-party clients that cannot log in because the login connection is not
+    /// domain-level, since start: the tenant needs the fix, not a redelivery.
+    pub login_blocked_clients: u64,
+    /// The last of them.
+    pub last_login_blocked: Option<ClientProblem>,
+}
+
+/// One client the webhook could not make work, and why (no token or secret, ever).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct ClientProblem {
+    /// When (unix seconds).
+    pub at: u64,
+    /// The client.
+    pub client_id: String,
+    /// What is wrong and, where there is one, the fix.
+    pub reason: String,
 }
 
 /// The outcome of one Management API call, as the health endpoint shows it.
@@ -98,6 +120,24 @@ impl Auth0Health {
         });
     }
 
+    /// Records a client whose promotion Auth0 refused for good.
+    pub fn record_refusal(&self, client_id: &str, reason: impl Into<String>) {
+        let problem = problem(client_id, reason.into());
+        self.update(|s| {
+            s.refused_clients += 1;
+            s.last_refusal = Some(problem);
+        });
+    }
+
+    /// Records a third-party client that cannot log in until the tenant is fixed.
+    pub fn record_login_blocked(&self, client_id: &str, reason: impl Into<String>) {
+        let problem = problem(client_id, reason.into());
+        self.update(|s| {
+            s.login_blocked_clients += 1;
+            s.last_login_blocked = Some(problem);
+        });
+    }
+
     /// A copy of the current state.
     pub fn snapshot(&self) -> Auth0HealthSnapshot {
         // A poisoned lock only means a panic elsewhere mid-update of plain fields: still readable.
@@ -109,6 +149,14 @@ impl Auth0Health {
 
     fn update(&self, f: impl FnOnce(&mut Auth0HealthSnapshot)) {
         f(&mut self.state.lock().unwrap_or_else(PoisonError::into_inner));
+    }
+}
+
+fn problem(client_id: &str, reason: String) -> ClientProblem {
+    ClientProblem {
+        at: unix_now(),
+        client_id: client_id.to_owned(),
+        reason,
     }
 }
 

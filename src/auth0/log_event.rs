@@ -136,8 +136,14 @@ pub enum DcrSignal {
     SapiDescription,
     /// The request path (`details.request.path`, else `.url`) contains `/oidc/register`.
     RegisterPath,
-    /// A `POST` to `/api/v2/clients` (a client created through the Management API).
+    /// A `POST` to `/api/v2/clients` (a client created through the Management API). Such a
+    /// client is acted on only if Auth0 itself marks it as made by DCR
+    /// ([`made_by_registration`](super::population::made_by_registration)): an admin's
+    /// third-party app named "ChatGPT" is not ChatGPT's.
     CreateClientCall,
+    /// A `POST` to `/api/v2/clients/cimd/register`: an admin registered a client from its
+    /// Client ID Metadata Document URL (ChatGPT's or Claude's).
+    CimdRegistration,
 }
 
 /// Where the new client's id was read.
@@ -168,11 +174,12 @@ pub struct DcrEvent {
 /// 2. `type == "sapi"` and `description` contains "dynamic client registration" (any case);
 /// 3. the request path (`details.request.path`, else `details.request.url`) contains
 ///    `/oidc/register`;
-/// 4. a `POST` (any case) whose path is `/api/v2/clients`.
+/// 4. a `POST` (any case) whose path is `/api/v2/clients`;
+/// 5. a `POST` whose path is `/api/v2/clients/cimd/register`.
 ///
 /// The client id is read from `details.response.body.client_id`, then the event's `client_id`,
-/// then `details.request.body.client_id`. For rule 4 the event's `client_id` is the caller (the
-/// app that used the Management API), never the new client, so it is not used.
+/// then `details.request.body.client_id`. For rules 4 and 5 the event's `client_id` is the
+/// caller (the app that used the Management API), never the new client, so it is not used.
 pub fn match_dcr(data: &Value) -> Option<DcrEvent> {
     let event_type = data.get("type").and_then(Value::as_str).unwrap_or_default();
     let request = data.pointer("/details/request");
@@ -205,6 +212,10 @@ pub fn match_dcr(data: &Value) -> Option<DcrEvent> {
     } else if method.eq_ignore_ascii_case("post") && path.trim_end_matches('/') == "/api/v2/clients"
     {
         DcrSignal::CreateClientCall
+    } else if method.eq_ignore_ascii_case("post")
+        && path.trim_end_matches('/') == "/api/v2/clients/cimd/register"
+    {
+        DcrSignal::CimdRegistration
     } else {
         return None;
     };
@@ -218,10 +229,13 @@ pub fn match_dcr(data: &Value) -> Option<DcrEvent> {
     let client = string_at(response, "/body/client_id")
         .map(|id| (id, ClientIdSource::ResponseBody))
         .or_else(|| {
-            (signal != DcrSignal::CreateClientCall)
-                .then(|| string_at(Some(data), "/client_id"))
-                .flatten()
-                .map(|id| (id, ClientIdSource::EventClientId))
+            (!matches!(
+                signal,
+                DcrSignal::CreateClientCall | DcrSignal::CimdRegistration
+            ))
+            .then(|| string_at(Some(data), "/client_id"))
+            .flatten()
+            .map(|id| (id, ClientIdSource::EventClientId))
         })
         .or_else(|| {
             string_at(request, "/body/client_id").map(|id| (id, ClientIdSource::RequestBody))

@@ -147,6 +147,45 @@ fn dcr_matcher_table() {
             }),
         ),
         (
+            "CIMD registration by an admin",
+            sapi(
+                "Register a CIMD client",
+                "post",
+                "/api/v2/clients/cimd/register",
+                201,
+                new_client.clone(),
+            ),
+            Some(DcrEvent {
+                signal: CimdRegistration,
+                client: Some(("dcrNEW123".into(), ResponseBody)),
+            }),
+        ),
+        (
+            "CIMD registration never uses the caller's client_id",
+            sapi(
+                "Register a CIMD client",
+                "post",
+                "/api/v2/clients/cimd/register",
+                200,
+                json!({}),
+            ),
+            Some(DcrEvent {
+                signal: CimdRegistration,
+                client: None,
+            }),
+        ),
+        (
+            "CIMD preview is not a registration",
+            sapi(
+                "Preview a CIMD client",
+                "post",
+                "/api/v2/clients/cimd/preview",
+                200,
+                new_client.clone(),
+            ),
+            None,
+        ),
+        (
             "event client_id when the response has none",
             no_response_id,
             Some(DcrEvent {

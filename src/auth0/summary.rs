@@ -35,14 +35,27 @@ pub struct EntryCounts {
 
 /// The webhook's answer body.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct WebhookSummary {
     /// Clients this batch changed.
     pub promoted: ClientList,
     /// Clients that needed no change.
     pub already_promoted: ClientList,
-    /// Clients left alone (name filter, hand-made app, deleted).
+    /// Clients left alone: not registered by DCR or CIMD, a callback off the allow-list, the
+    /// name filter, a hand-made app, deleted.
     pub skipped: ClientList,
-    /// Clients whose promotion failed after retries (then the answer is 503).
+    /// Clients done as far as Auth0 allows, who still cannot log in: the login connection is not
+    /// domain-level (a tenant fix; no redelivery helps).
+    pub login_blocked: ClientList,
+    /// Clients whose promotion Auth0 refused in a way no redelivery can fix (a 400 on a field,
+    /// a 404): logged with the reason, acknowledged.
+    pub refused: ClientList,
+    /// Clients not attempted because the promotion budget
+    /// ([`max_promotions_per_minute`](super::Auth0LogWebhookServiceBuilder::max_promotions_per_minute))
+    /// is spent: then the answer is 503 and the stream delivers them again later.
+    pub deferred: ClientList,
+    /// Clients whose promotion failed in a way a redelivery can fix (429, 5xx, timeouts, the
+    /// Management token, a missing Management API scope): then the answer is 503.
     pub failed: ClientList,
     /// How the batch's entries were sorted.
     pub entries: EntryCounts,

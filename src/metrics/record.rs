@@ -151,7 +151,7 @@ mod auth0 {
     use super::super::*;
     use crate::auth0::ManagementError;
     use crate::auth0::promotion::{PromotionOutcome, SkipReason};
-    use crate::auth0::summary::EntryCounts;
+    use crate::auth0::summary::WebhookSummary;
 
     /// Counts one log-stream delivery by the status it was answered with.
     pub(crate) fn webhook_delivery(status: StatusCode) {
@@ -168,8 +168,10 @@ mod auth0 {
         counter!(WEBHOOK_DELIVERIES_TOTAL, "status" => status).increment(1);
     }
 
-    /// Counts the entries of one accepted batch by how they were sorted.
-    pub(crate) fn webhook_entries(entries: &EntryCounts) {
+    /// Counts the entries of one accepted batch by how they were sorted, and the clients the
+    /// promotion budget deferred to a redelivery.
+    pub(crate) fn webhook_batch(summary: &WebhookSummary) {
+        let entries = &summary.entries;
         let kinds = [
             ("received", entries.received),
             ("malformed", entries.malformed),
@@ -180,6 +182,8 @@ mod auth0 {
         for (kind, count) in kinds {
             counter!(WEBHOOK_ENTRIES_TOTAL, "kind" => kind).increment(count as u64);
         }
+        counter!(WEBHOOK_CLIENTS_TOTAL, "outcome" => "deferred", "reason" => "none")
+            .increment(summary.deferred.count as u64);
     }
 
     /// Counts one client's promotion by its outcome.
@@ -188,7 +192,10 @@ mod auth0 {
             Ok(PromotionOutcome::Promoted(_)) => ("promoted", "none"),
             Ok(PromotionOutcome::AlreadyPromoted) => ("already_promoted", "none"),
             Ok(PromotionOutcome::Skipped(reason)) => ("skipped", skip_reason(reason)),
-            Err(_) => ("failed", "none"),
+            Ok(PromotionOutcome::LoginBlocked(_)) => ("login_blocked", "none"),
+            // As the webhook settles them: 503 and a redelivery, or acknowledged for good.
+            Err(error) if error.redelivery_can_fix() => ("failed", "none"),
+            Err(_) => ("refused", "none"),
         };
         counter!(WEBHOOK_CLIENTS_TOTAL, "outcome" => outcome, "reason" => reason).increment(1);
     }
@@ -198,6 +205,9 @@ mod auth0 {
             SkipReason::NotFound => "not_found",
             SkipReason::NameNotMatched { .. } => "name_not_matched",
             SkipReason::HandMadeFirstParty => "hand_made_first_party",
+            SkipReason::NotRegistered { .. } => "not_registered",
+            SkipReason::CallbacksNotAllowed { .. } => "callbacks_not_allowed",
+            SkipReason::UnknownSecurityMode { .. } => "unknown_security_mode",
         }
     }
 

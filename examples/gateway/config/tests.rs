@@ -95,3 +95,71 @@ fn short_secrets_are_refused() {
         ]
     );
 }
+
+fn webhook_env(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+    let mut vars = vec![
+        ("OAUTH_ISSUER", "https://tenant.example.com/"),
+        ("OAUTH_AUDIENCE", "https://api.example.com/mcp"),
+        ("FUNCTIONS_BASE", "https://functions.example.com"),
+        (
+            "GATEWAY_HMAC_SECRET",
+            "hmac-secret-0123456789abcdefghijklmnop",
+        ),
+        ("MGMT_DOMAIN", "tenant.example.com"),
+        ("MGMT_CLIENT_ID", "m2m-client"),
+        ("MGMT_CLIENT_SECRET", "mgmt-secret-value"),
+        ("LOG_WEBHOOK_SECRET", "webhook-secret-0123456789abcdefghijk"),
+        ("GOOGLE_CONNECTION_NAME", "google-oauth2"),
+    ];
+    vars.extend_from_slice(extra);
+    vars
+}
+
+#[test]
+fn dcr_callbacks_default_to_chatgpt_and_first_party_is_off() {
+    let management = config(&webhook_env(&[])).unwrap().management.unwrap();
+    assert_eq!(management.allowed_callbacks, None);
+    assert!(!management.promote_first_party);
+}
+
+#[test]
+fn dcr_allowed_callbacks_and_the_first_party_opt_in_are_read() {
+    let management = config(&webhook_env(&[
+        (
+            "DCR_ALLOWED_CALLBACKS",
+            "https://chatgpt.com/connector/oauth/*, https://claude.ai/api/mcp/auth_callback",
+        ),
+        ("DCR_PROMOTE_FIRST_PARTY", "true"),
+    ]))
+    .unwrap()
+    .management
+    .unwrap();
+    let list = management.allowed_callbacks.unwrap();
+    assert!(list.allows("https://claude.ai/api/mcp/auth_callback"));
+    assert!(list.allows("https://chatgpt.com/connector/oauth/abc123"));
+    assert!(!list.allows("https://chatgpt.com/connector_platform_oauth_redirect"));
+    assert!(management.promote_first_party);
+}
+
+#[test]
+fn dcr_allowed_callbacks_with_a_wildcard_host_or_an_empty_list_is_a_problem() {
+    let error = config(&webhook_env(&[
+        ("DCR_ALLOWED_CALLBACKS", "https://*.chatgpt.com/cb"),
+        ("DCR_PROMOTE_FIRST_PARTY", "yes"),
+    ]))
+    .unwrap_err();
+    assert_eq!(
+        error.problems,
+        [
+            "DCR_ALLOWED_CALLBACKS: callback pattern \"https://*.chatgpt.com/cb\": `*` is allowed only as the whole last path segment",
+            "DCR_PROMOTE_FIRST_PARTY `yes` must be true or false",
+        ]
+    );
+    let error = config(&webhook_env(&[("DCR_ALLOWED_CALLBACKS", " , ")])).unwrap_err();
+    assert_eq!(
+        error.problems,
+        [
+            "DCR_ALLOWED_CALLBACKS is empty: it would allow no client; unset it for ChatGPT's redirect URIs"
+        ]
+    );
+}

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use tower_mcp_auth::auth0::CallbackAllowList;
 use url::Url;
 
 use super::{AllowedOrigins, MIN_SECRET_LEN, ManagementConfig, Secret};
@@ -80,6 +81,18 @@ pub(super) fn management_config(
     };
     let base_url =
         get("MGMT_BASE_URL").and_then(|raw| parse_http_url("MGMT_BASE_URL", &raw, problems));
+    let allowed_callbacks =
+        get("DCR_ALLOWED_CALLBACKS").map(|raw| allowed_callbacks(&raw, problems));
+    let promote_first_party = match get("DCR_PROMOTE_FIRST_PARTY").as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            problems.push(format!(
+                "DCR_PROMOTE_FIRST_PARTY `{other}` must be true or false"
+            ));
+            false
+        }
+    };
     Some(ManagementConfig {
         domain,
         client_id,
@@ -87,6 +100,27 @@ pub(super) fn management_config(
         webhook_secret: Secret::new(webhook_secret),
         connections,
         base_url,
+        allowed_callbacks,
+        promote_first_party,
+    })
+}
+
+/// `DCR_ALLOWED_CALLBACKS`: a comma list of callback patterns (`*` only as a whole last path
+/// segment), replacing ChatGPT's documented redirect URIs.
+fn allowed_callbacks(raw: &str, problems: &mut Vec<String>) -> CallbackAllowList {
+    let patterns: Vec<&str> = raw
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect();
+    if patterns.is_empty() {
+        problems.push(
+            "DCR_ALLOWED_CALLBACKS is empty: it would allow no client; unset it for ChatGPT's redirect URIs".to_owned(),
+        );
+    }
+    CallbackAllowList::new(&patterns).unwrap_or_else(|e| {
+        problems.push(format!("DCR_ALLOWED_CALLBACKS: {e}"));
+        CallbackAllowList::chatgpt()
     })
 }
 

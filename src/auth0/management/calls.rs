@@ -6,8 +6,11 @@ use super::client::ManagementClient;
 use super::error::ManagementError;
 use super::types::{
     Client, ClientConnectionsPage, ClientGrant, ClientGrantPatch, ClientPatch, Connection,
-    EnabledClientStatus, ListOf, NewClientGrant,
+    EnabledClientStatus, ListOf, NewClientGrant, SubjectType,
 };
+
+/// The only `default_for` value Auth0 accepts: the default permissions of third-party apps.
+const DEFAULT_FOR_THIRD_PARTY: &str = "third_party_clients";
 
 /// Auth0 accepts at most this many clients per `PATCH /connections/{id}/clients`.
 const ENABLE_CLIENTS_CHUNK: usize = 50;
@@ -94,7 +97,10 @@ impl ManagementClient {
         Ok(())
     }
 
-    /// `GET /api/v2/client-grants?client_id=…&audience=…`.
+    /// The client's **user** grants for the API:
+    /// `GET /api/v2/client-grants?client_id=…&audience=…&subject_type=user`. The answer is
+    /// filtered again, so a grant of the other subject type (a `client` grant, which no login
+    /// uses) is never taken for the one a login needs. At most one exists.
     pub async fn list_client_grants(
         &self,
         client_id: &str,
@@ -102,7 +108,11 @@ impl ManagementClient {
     ) -> Result<Vec<ClientGrant>, ManagementError> {
         let url = self.url(
             &["client-grants"],
-            &[("client_id", client_id), ("audience", audience)],
+            &[
+                ("client_id", client_id),
+                ("audience", audience),
+                ("subject_type", SubjectType::User.as_str()),
+            ],
         )?;
         let list: ListOf<ClientGrant> = self
             .json("list_client_grants", Method::GET, url, None::<&()>)
@@ -110,12 +120,40 @@ impl ManagementClient {
         Ok(list
             .into_vec()
             .into_iter()
-            .filter(|g| g.client_id == client_id && g.audience == audience)
+            .filter(|g| {
+                g.client_id == client_id
+                    && g.audience == audience
+                    && g.subject_type == SubjectType::User
+            })
             .collect())
     }
 
-    /// `POST /api/v2/client-grants`; a grant for the same client and audience → 409
-    /// ([`ManagementError::is_conflict`]).
+    /// The tenant's default user permissions of third-party apps for the API:
+    /// `GET /api/v2/client-grants?default_for=third_party_clients&audience=…&subject_type=user`.
+    pub async fn default_third_party_user_grant(
+        &self,
+        audience: &str,
+    ) -> Result<Option<ClientGrant>, ManagementError> {
+        let url = self.url(
+            &["client-grants"],
+            &[
+                ("default_for", DEFAULT_FOR_THIRD_PARTY),
+                ("audience", audience),
+                ("subject_type", SubjectType::User.as_str()),
+            ],
+        )?;
+        let list: ListOf<ClientGrant> = self
+            .json("list_default_grants", Method::GET, url, None::<&()>)
+            .await?;
+        Ok(list.into_vec().into_iter().find(|g| {
+            g.default_for.as_deref() == Some(DEFAULT_FOR_THIRD_PARTY)
+                && g.audience == audience
+                && g.subject_type == SubjectType::User
+        }))
+    }
+
+    /// `POST /api/v2/client-grants`; a grant for the same client, audience and subject type →
+    /// 409 ([`ManagementError::is_conflict`]).
     pub async fn create_client_grant(
         &self,
         grant: &NewClientGrant,

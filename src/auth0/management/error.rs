@@ -86,6 +86,48 @@ impl ManagementError {
         matches!(self, Self::Api { status: 409, .. })
     }
 
+    /// Whether delivering the batch again can succeed where this failed, so the webhook should
+    /// answer 503: rate limits (429), Auth0's own failures (5xx), timeouts and transport errors,
+    /// an expired or refused Management token (401), a missing Management API scope (403
+    /// `insufficient_scope`: the operator grants it and the redelivery succeeds), answers that
+    /// are not what Auth0 documents (a proxy page, an inconsistency), and configuration the
+    /// operator must fix (an unknown connection name). Every other 4xx — a field Auth0 refuses
+    /// (400), a client deleted meanwhile (404) — comes back the same on every redelivery.
+    pub fn redelivery_can_fix(&self) -> bool {
+        match self {
+            Self::Api { status, .. } => {
+                matches!(status, 401 | 408 | 429 | 500..) || self.missing_scope().is_some()
+            }
+            Self::Token { .. }
+            | Self::Timeout { .. }
+            | Self::Transport { .. }
+            | Self::Decode { .. }
+            | Self::ConnectionNotFound { .. }
+            | Self::Inconsistent { .. }
+            | Self::Config(_) => true,
+        }
+    }
+
+    /// The Management API scope a 403 `insufficient_scope` names (Auth0's message: "Insufficient
+    /// scope, expected any of: read:clients"), or `"(not named)"` when the message names none.
+    pub fn missing_scope(&self) -> Option<&str> {
+        match self {
+            Self::Api {
+                status: 403,
+                error_code: Some(code),
+                message,
+                ..
+            } if code == "insufficient_scope" => Some(
+                message
+                    .split_once("expected any of:")
+                    .map(|(_, scopes)| scopes.trim())
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or("(not named)"),
+            ),
+            _ => None,
+        }
+    }
+
     /// A short class for health and logs: Auth0's `errorCode`, or the kind of failure.
     pub fn short_code(&self) -> String {
         match self {

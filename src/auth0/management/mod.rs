@@ -16,5 +16,5 @@ pub use error::ManagementError;
 pub use retry::RetryPolicy;
 pub use types::{
     Client, ClientConnectionsPage, ClientGrant, ClientGrantPatch, ClientPatch, Connection,
-    EnabledClientStatus, NewClientGrant,
+    EnabledClientStatus, NewClientGrant, SubjectType,
 };

@@ -23,6 +23,18 @@ pub struct Client {
     pub is_first_party: Option<bool>,
     /// Free-form string metadata (at most 10 keys in Auth0).
     pub client_metadata: Map<String, Value>,
+    /// The allowed redirect URIs (DCR sets them from the registration's `redirect_uris`).
+    pub callbacks: Vec<String>,
+    /// `strict` (every DCR client since April 2026) or `permissive`; absent on first-party,
+    /// legacy and CIMD clients. Set on creation, never changeable.
+    pub third_party_security_mode: Option<String>,
+    /// `dcr` for clients registered by Dynamic Client Registration, `cimd` for clients made from
+    /// a Client ID Metadata Document; absent on others.
+    pub external_metadata_type: Option<String>,
+    /// `client` when the client registered itself (DCR), `admin` when an admin did (CIMD).
+    pub external_metadata_created_by: Option<String>,
+    /// A CIMD client's URL (its `client_id` towards the authorization server).
+    pub external_client_id: Option<String>,
 }
 
 /// The body of `PATCH /api/v2/clients/{id}`: only the fields that are set are sent.
@@ -64,6 +76,9 @@ pub struct Connection {
     pub name: String,
     /// Its strategy, e.g. `google-oauth2`, `auth0`.
     pub strategy: Option<String>,
+    /// Whether it is domain-level: usable by every third-party application of the tenant, the
+    /// only connections third-party applications can log in with.
+    pub is_domain_connection: bool,
 }
 
 /// One item of `PATCH /api/v2/connections/{id}/clients` (1 to 50 per request).
@@ -86,6 +101,27 @@ pub struct ClientConnectionsPage {
     pub next: Option<String>,
 }
 
+/// Whom a client grant is for: Auth0 keeps one grant per client, API and subject type.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SubjectType {
+    /// User-delegated access: every flow whose token is about an end user (a ChatGPT login).
+    User,
+    /// Machine access (client credentials). Auth0's default when a request names none.
+    #[default]
+    Client,
+}
+
+impl SubjectType {
+    /// The wire value, `user` or `client`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::Client => "client",
+        }
+    }
+}
+
 /// A client grant: which API (`audience`) a client may get tokens for, with which scopes.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default)]
@@ -93,15 +129,19 @@ pub struct ClientConnectionsPage {
 pub struct ClientGrant {
     /// The grant id (`cgr_…`).
     pub id: String,
-    /// The client.
+    /// The client; empty for a `default_for` grant.
     pub client_id: String,
+    /// `third_party_clients` for the tenant's default permissions of third-party apps.
+    pub default_for: Option<String>,
     /// The API identifier.
     pub audience: String,
     /// The granted scopes.
     pub scope: Vec<String>,
+    /// `user` or `client`; a grant that names none is Auth0's default, `client`.
+    pub subject_type: SubjectType,
 }
 
-/// The body of `POST /api/v2/client-grants`.
+/// The body of `POST /api/v2/client-grants` for one client.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NewClientGrant {
     /// The client.
@@ -110,6 +150,8 @@ pub struct NewClientGrant {
     pub audience: String,
     /// The scopes to grant.
     pub scope: Vec<String>,
+    /// Always sent: when omitted Auth0 creates a `client` (machine) grant, which no login uses.
+    pub subject_type: SubjectType,
 }
 
 /// The body of `PATCH /api/v2/client-grants/{id}`.

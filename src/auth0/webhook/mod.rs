@@ -1,5 +1,6 @@
 //! [`Auth0LogWebhookService`]: the endpoint an Auth0 custom-webhook log stream POSTs to; it
-//! promotes every client ChatGPT registered by DCR, and acknowledges only what it has done.
+//! promotes every client ChatGPT registered (by DCR, or an admin by CIMD), and acknowledges
+//! only what it has done or what no redelivery can change.
 //!
 //! The request's way through it:
 //!
@@ -8,12 +9,16 @@
 //!    compared in constant time: none → 401, wrong → 403. Nothing of the body is read before;
 //! 3. the body, bounded (default 5 MiB → 413); not JSON / JSON Lines → 400, nothing promoted;
 //! 4. each entry: malformed → logged and skipped; `log_id` completed recently → skipped without
-//!    any Management API call; not a DCR ([`match_dcr`]) → ignored;
+//!    any Management API call; not a DCR ([`match_dcr`](super::log_event::match_dcr)) → ignored;
 //! 5. each distinct client of the batch is promoted once by the [`DcrPromoter`], a bounded number
 //!    at a time;
-//! 6. 200 with a [`WebhookSummary`] when nothing failed; 503 with the same summary when any
-//!    promotion failed after retries, so the stream delivers the batch again (safe: promotion is
-//!    idempotent, and entries already completed are remembered).
+//! 6. 200 with a [`WebhookSummary`] when nothing failed in a way a redelivery can fix; 503 with
+//!    the same summary when a promotion hit a 429, a 5xx, a timeout, the Management token or a
+//!    missing Management API scope, so the stream delivers the batch again (safe: promotion is
+//!    idempotent, and entries already completed are remembered). A refusal that would come back
+//!    on every redelivery (a 400 on a field, a 404) is logged, counted under `refused` and in
+//!    the health state, and acknowledged; so is a client that cannot log in until the tenant is
+//!    fixed (`login_blocked`).
 //!
 //! A DCR entry that names no client id is logged and counted, not promoted. The original
 //! gateway's fallback ("the newest client named like ChatGPT created in the last five minutes")
@@ -34,15 +39,13 @@
 //! # Ok(()) }
 //! ```
 
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use futures_util::StreamExt;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body::Body;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
@@ -50,11 +53,12 @@ use serde::Serialize;
 use tower_service::Service;
 
 use super::health::Auth0Health;
-use super::log_event::{LogEntry, MalformedEntry, match_dcr, parse_payload};
+use super::log_event::parse_payload;
 use super::promoter::DcrPromoter;
-use super::promotion::PromotionOutcome;
+use super::promotion_budget::PromotionBudget;
 use super::recent_log_ids::RecentLogIds;
 use super::secret::WebhookSecret;
+#[cfg(doc)]
 use super::summary::WebhookSummary;
 
 /// The default bound on a batch's body: 5 MiB.
@@ -63,6 +67,12 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 5 * 1024 * 1024;
 pub const DEFAULT_CONCURRENCY: usize = 4;
 /// The default number of completed `log_id`s remembered.
 pub const DEFAULT_REMEMBERED_LOG_IDS: usize = 10_000;
+/// The default promotion budget: 60 clients at once, refilled at 60 a minute.
+pub const DEFAULT_PROMOTIONS_PER_MINUTE: u32 = 60;
+/// The default bound on the bytes of the remembered `log_id`s: 1 MiB.
+pub const DEFAULT_REMEMBERED_LOG_ID_BYTES: usize = 1024 * 1024;
+
+mod batch;
 
 /// The webhook's tower `Service`. Cheap to clone; clones share the memory of completed entries.
 #[derive(Clone)]
@@ -76,6 +86,7 @@ struct Shared {
     max_body: usize,
     concurrency: usize,
     completed: Mutex<RecentLogIds>,
+    budget: Mutex<PromotionBudget>,
     health: Auth0Health,
 }
 
@@ -101,6 +112,8 @@ pub struct Auth0LogWebhookServiceBuilder {
     max_body: usize,
     concurrency: usize,
     remembered: usize,
+    remembered_bytes: usize,
+    promotions_per_minute: u32,
     health: Auth0Health,
 }
 
@@ -131,6 +144,23 @@ impl Auth0LogWebhookServiceBuilder {
         self
     }
 
+    /// How many bytes of completed `log_id`s are remembered at most (default
+    /// [`DEFAULT_REMEMBERED_LOG_ID_BYTES`]); an id longer than Auth0 ever makes one is not
+    /// remembered at all.
+    pub fn remember_log_id_bytes(mut self, bytes: usize) -> Self {
+        self.remembered_bytes = bytes;
+        self
+    }
+
+    /// At most `n` client promotions at once, refilled at `n` a minute (default
+    /// [`DEFAULT_PROMOTIONS_PER_MINUTE`]; 0 = no limit). Anyone can register clients through an
+    /// open `/oidc/register`, and each registration costs Management API calls out of the
+    /// tenant's shared rate limit; beyond the budget a client waits for a redelivery (503).
+    pub fn max_promotions_per_minute(mut self, n: u32) -> Self {
+        self.promotions_per_minute = n;
+        self
+    }
+
     /// Records accepted batches in this health state (give the same handle to the
     /// [`ManagementClient`](super::ManagementClient) and the health endpoint).
     pub fn health(mut self, health: Auth0Health) -> Self {
@@ -147,7 +177,8 @@ impl Auth0LogWebhookServiceBuilder {
                 promoter: self.promoter,
                 max_body: self.max_body,
                 concurrency: self.concurrency,
-                completed: Mutex::new(RecentLogIds::new(self.remembered)),
+                completed: Mutex::new(RecentLogIds::new(self.remembered, self.remembered_bytes)),
+                budget: Mutex::new(PromotionBudget::per_minute(self.promotions_per_minute)),
                 health: self.health,
             }),
         })
@@ -167,6 +198,8 @@ impl Auth0LogWebhookService {
             max_body: DEFAULT_MAX_BODY_BYTES,
             concurrency: DEFAULT_CONCURRENCY,
             remembered: DEFAULT_REMEMBERED_LOG_IDS,
+            remembered_bytes: DEFAULT_REMEMBERED_LOG_ID_BYTES,
+            promotions_per_minute: DEFAULT_PROMOTIONS_PER_MINUTE,
             health: Auth0Health::new(),
         }
     }
@@ -286,107 +319,13 @@ impl Shared {
             }
         };
         let summary = self.process(entries).await;
-        let status = if summary.failed.count == 0 {
+        // Only what a redelivery can fix is answered 503 (see `acknowledge`).
+        let status = if summary.failed.count + summary.deferred.count == 0 {
             StatusCode::OK
         } else {
             StatusCode::SERVICE_UNAVAILABLE
         };
         json_response(status, &summary)
-    }
-
-    async fn process(&self, entries: Vec<Result<LogEntry, MalformedEntry>>) -> WebhookSummary {
-        let mut summary = WebhookSummary::default();
-        summary.entries.received = entries.len();
-        tracing::info!(entries = entries.len(), "received log batch");
-        let mut done: Vec<String> = Vec::new();
-        // Distinct clients of the batch, in first-seen order, with the log_ids that named them.
-        let mut order: Vec<String> = Vec::new();
-        let mut by_client: HashMap<String, Vec<String>> = HashMap::new();
-        for entry in entries {
-            let entry = match entry {
-                Ok(entry) => entry,
-                Err(bad) => {
-                    tracing::warn!(
-                        index = bad.index,
-                        reason = bad.reason,
-                        "skipping malformed log entry"
-                    );
-                    summary.entries.malformed += 1;
-                    continue;
-                }
-            };
-            if entry
-                .log_id
-                .as_deref()
-                .is_some_and(|id| self.is_completed(id))
-            {
-                summary.entries.already_processed += 1;
-                continue;
-            }
-            let Some(event) = match_dcr(&entry.data) else {
-                summary.entries.ignored += 1;
-                done.extend(entry.log_id);
-                continue;
-            };
-            let Some((client_id, source)) = event.client else {
-                tracing::warn!(log_id = ?entry.log_id, signal = ?event.signal,
-                    "DCR log entry names no client id; skipped (no created-at lookup exists to find it)");
-                summary.entries.dcr_without_client_id += 1;
-                done.extend(entry.log_id);
-                continue;
-            };
-            tracing::debug!(client_id = %client_id, signal = ?event.signal, source = ?source, "DCR event");
-            let log_ids = by_client.entry(client_id.clone()).or_insert_with(|| {
-                order.push(client_id);
-                Vec::new()
-            });
-            log_ids.extend(entry.log_id);
-        }
-
-        let promoter = &self.promoter;
-        let mut results = futures_util::stream::iter(order.into_iter().map(|client_id| {
-            let log_ids = by_client.remove(&client_id).unwrap_or_default();
-            async move {
-                let outcome = promoter.promote(&client_id).await;
-                (client_id, log_ids, outcome)
-            }
-        }))
-        .buffer_unordered(self.concurrency);
-        while let Some((client_id, log_ids, outcome)) = results.next().await {
-            crate::metrics::webhook_client(&outcome);
-            match outcome {
-                Ok(PromotionOutcome::Promoted(_)) => summary.promoted.push(client_id),
-                Ok(PromotionOutcome::AlreadyPromoted) => summary.already_promoted.push(client_id),
-                Ok(PromotionOutcome::Skipped(_)) => summary.skipped.push(client_id),
-                Err(e) => {
-                    tracing::error!(client_id = %client_id, error = %e, "promotion failed; the batch will be redelivered");
-                    summary.failed.push(client_id);
-                    // Not completed: a redelivery must do this work again.
-                    continue;
-                }
-            }
-            done.extend(log_ids);
-        }
-        self.complete(done);
-        crate::metrics::webhook_entries(&summary.entries);
-        summary
-    }
-
-    fn is_completed(&self, log_id: &str) -> bool {
-        self.completed
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .contains(log_id)
-    }
-
-    fn complete(&self, log_ids: Vec<String>) {
-        let mut completed = self
-            .completed
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        for id in log_ids {
-            completed.insert(id);
-        }
     }
 }
 
