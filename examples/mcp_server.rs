@@ -116,6 +116,8 @@ pub fn app(
         .tool("search_docs", ["docs:read"])
         .tool("countdown", ["jobs:run"])
         .deny_unknown_tools()
+        // Every POST body at /mcp must be one JSON-RPC message the guard can judge.
+        .json_rpc_route("/mcp")
         .build()?;
     let mut metadata = ProtectedResourceMetadata::new(format!("{public_url}/mcp"));
     metadata.authorization_servers = Some(vec![verifier.issuer().to_owned()]);

@@ -128,7 +128,10 @@ fn emit(layer: Decider, request: &impl Head, operation: Option<&str>, error: Opt
 
 /// The operations of a JSON-RPC body, as the refusals name them: `tools/call search`, …
 fn describe_operations(body: &[u8]) -> String {
-    let body = crate::scope::jsonrpc::inspect(body);
+    // The guard has read this body already; unreadable here means it passed as no JSON-RPC.
+    let Ok(body) = crate::scope::jsonrpc::inspect(body) else {
+        return String::new();
+    };
     let described: Vec<String> = body
         .calls()
         .iter()

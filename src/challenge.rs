@@ -84,6 +84,29 @@ pub enum ErrorCode {
     BodyUnreadable,
     /// The layers are assembled wrongly, e.g. a scope guard without a bearer layer (500).
     Misconfigured,
+
+    // The scope guard fails closed on what it cannot read, and sessions belong to their user.
+    /// The body the guard must read is not JSON (RFC 8259): answered 400 with a JSON-RPC
+    /// parse-error body (`-32700`). `NaN`, `Infinity`, comments and other extensions are refused.
+    JsonRpcParseError,
+    /// Something follows the first JSON value of the body (400, JSON-RPC parse-error body).
+    TrailingData,
+    /// The body is compressed or otherwise encoded (`Content-Encoding` other than `identity`),
+    /// so the guard cannot read what the server would (415).
+    UnsupportedContentEncoding,
+    /// A body that is not JSON (or JSON in a charset other than UTF-8) on a route the policy
+    /// marks as JSON-RPC (415).
+    UnsupportedContentType,
+    /// The `Content-Type` header is not visible ASCII, or appears more than once (400).
+    MalformedContentType,
+    /// The `Connection` header names a header the guard decides on (`Content-Type`,
+    /// `Mcp-Method`, …), which a proxy would then strip after the decision (400).
+    ConnectionNamesCheckedHeader,
+    /// The body was still arriving when the guard's read timeout ran out (408).
+    BodyReadTimeout,
+    /// The `Mcp-Session-Id` is unknown, expired, or belongs to another user (404: MCP clients
+    /// start a new session).
+    SessionNotFound,
 }
 
 impl ErrorCode {
@@ -113,6 +136,14 @@ impl ErrorCode {
             Self::BodyTooLarge => "REQUEST_BODY_TOO_LARGE",
             Self::BodyUnreadable => "REQUEST_BODY_UNREADABLE",
             Self::Misconfigured => "SERVER_MISCONFIGURED",
+            Self::JsonRpcParseError => "JSON_RPC_PARSE_ERROR",
+            Self::TrailingData => "JSON_RPC_TRAILING_DATA",
+            Self::UnsupportedContentEncoding => "UNSUPPORTED_CONTENT_ENCODING",
+            Self::UnsupportedContentType => "UNSUPPORTED_CONTENT_TYPE",
+            Self::MalformedContentType => "MALFORMED_CONTENT_TYPE",
+            Self::ConnectionNamesCheckedHeader => "CONNECTION_NAMES_CHECKED_HEADER",
+            Self::BodyReadTimeout => "REQUEST_BODY_TIMEOUT",
+            Self::SessionNotFound => "MCP_SESSION_NOT_FOUND",
         }
     }
 
@@ -136,7 +167,16 @@ impl ErrorCode {
             | Self::MultipleCredentials
             | Self::TokenInQuery
             | Self::McpHeaderMismatch
-            | Self::BodyUnreadable => StatusCode::BAD_REQUEST,
+            | Self::BodyUnreadable
+            | Self::JsonRpcParseError
+            | Self::TrailingData
+            | Self::MalformedContentType
+            | Self::ConnectionNamesCheckedHeader => StatusCode::BAD_REQUEST,
+            Self::UnsupportedContentEncoding | Self::UnsupportedContentType => {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            }
+            Self::BodyReadTimeout => StatusCode::REQUEST_TIMEOUT,
+            Self::SessionNotFound => StatusCode::NOT_FOUND,
             Self::InsufficientScope | Self::OperationNotAllowed => StatusCode::FORBIDDEN,
             Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::KeysUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -170,20 +210,33 @@ impl ErrorCode {
                 Self::KeysUnavailable => "temporarily_unavailable",
                 Self::BodyTooLarge => "request_too_large",
                 Self::OperationNotAllowed => "access_denied",
+                Self::UnsupportedContentEncoding | Self::UnsupportedContentType => {
+                    "unsupported_media_type"
+                }
+                Self::BodyReadTimeout => "request_timeout",
+                Self::SessionNotFound => "session_not_found",
                 _ => "server_error",
             },
         }
     }
 
+    /// True for the refusals answered with a JSON-RPC parse-error body (`-32700`).
+    pub const fn is_json_rpc_parse_error(self) -> bool {
+        matches!(self, Self::JsonRpcParseError | Self::TrailingData)
+    }
+
     /// The gRPC status code (`grpc-status`) for gRPC requests.
     pub const fn grpc_status(self) -> u8 {
         match self.status() {
-            StatusCode::UNAUTHORIZED => 16,        // UNAUTHENTICATED
-            StatusCode::FORBIDDEN => 7,            // PERMISSION_DENIED
-            StatusCode::BAD_REQUEST => 3,          // INVALID_ARGUMENT
-            StatusCode::PAYLOAD_TOO_LARGE => 8,    // RESOURCE_EXHAUSTED
-            StatusCode::SERVICE_UNAVAILABLE => 14, // UNAVAILABLE
-            _ => 13,                               // INTERNAL
+            StatusCode::UNAUTHORIZED => 16,          // UNAUTHENTICATED
+            StatusCode::FORBIDDEN => 7,              // PERMISSION_DENIED
+            StatusCode::BAD_REQUEST => 3,            // INVALID_ARGUMENT
+            StatusCode::PAYLOAD_TOO_LARGE => 8,      // RESOURCE_EXHAUSTED
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => 3, // INVALID_ARGUMENT
+            StatusCode::REQUEST_TIMEOUT => 4,        // DEADLINE_EXCEEDED
+            StatusCode::NOT_FOUND => 5,              // NOT_FOUND
+            StatusCode::SERVICE_UNAVAILABLE => 14,   // UNAVAILABLE
+            _ => 13,                                 // INTERNAL
         }
     }
 }
@@ -280,6 +333,10 @@ impl AuthError {
     /// [`to_json`](Self::to_json) serialized, written directly (no intermediate `Value`); the
     /// same bytes, keys in the same (sorted) order.
     fn json_body(&self) -> Bytes {
+        if self.code.is_json_rpc_parse_error() {
+            // Rare and small: the `Value` route is fine here.
+            return Bytes::from(self.to_json().to_string());
+        }
         #[derive(serde::Serialize)]
         struct Body<'a> {
             code: &'static str,
@@ -310,7 +367,27 @@ impl AuthError {
 
     /// The JSON body: `{"error", "code", "error_description"}`, plus `scope`,
     /// `missing_scopes` and `operation` for `insufficient_scope`.
+    ///
+    /// For [`ErrorCode::JsonRpcParseError`] and [`ErrorCode::TrailingData`] the body is a
+    /// JSON-RPC 2.0 parse error (`{"jsonrpc": "2.0", "id": null, "error": {"code": -32700,
+    /// "message": "Parse error", "data": {"error", "code", "error_description"}}}`), which MCP
+    /// clients read as the server's own answer.
     pub fn to_json(&self) -> serde_json::Value {
+        if self.code.is_json_rpc_parse_error() {
+            return serde_json::json!({
+                "jsonrpc": "2.0",
+                "id": null,
+                "error": {
+                    "code": -32700,
+                    "message": "Parse error",
+                    "data": {
+                        "error": self.code.body_error(),
+                        "code": self.code.as_str(),
+                        "error_description": self.description,
+                    },
+                },
+            });
+        }
         let mut body = serde_json::json!({
             "error": self.code.body_error(),
             "code": self.code.as_str(),
@@ -560,6 +637,7 @@ mod tests {
         for err in [
             AuthError::missing_token(),
             AuthError::new(ErrorCode::InvalidSignature, "bad \"sig\" \u{e9}"),
+            AuthError::new(ErrorCode::JsonRpcParseError, "not JSON"),
             AuthError::insufficient_scope(
                 "tools/call docs.create",
                 vec!["docs.read".into(), "docs.write".into()],

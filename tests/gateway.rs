@@ -212,9 +212,10 @@ async fn a_signature_is_bound_to_its_tool() {
         .unwrap();
     assert_eq!(response.status(), 201);
     let seen = up.backend.seen.lock().unwrap()[0].clone();
-    assert!(signature_is_valid("POST", "/fn/search", &seen.headers));
-    assert!(!signature_is_valid("POST", "/fn/delete", &seen.headers));
-    assert!(!signature_is_valid("GET", "/fn/search", &seen.headers));
+    let valid = |method, path| signature_is_valid(method, path, "", &seen.body, &seen.headers);
+    assert!(valid("POST", "/fn/search"));
+    assert!(!valid("POST", "/fn/delete"));
+    assert!(!valid("GET", "/fn/search"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -315,23 +315,35 @@ async fn doctor_checks_the_management_api_credentials_scopes_and_connection() {
 }
 
 #[test]
-fn print_action_fills_required_scopes_from_the_configured_policy() {
-    let output = command(
-        &[
-            ("TOOL_SCOPES", TOOL_SCOPES),
-            ("REQUIRED_SCOPES", "mcp:access"),
-        ],
-        &["print-action"],
-    )
-    .output()
-    .unwrap();
-    assert!(output.status.success());
-    let action = String::from_utf8(output.stdout).unwrap();
+fn print_action_adds_only_the_scopes_meant_for_every_user() {
+    let print = |vars: &[(&str, &str)]| {
+        let output = command(vars, &["print-action"]).output().unwrap();
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8(output.stdout).unwrap()
+    };
+    // docs.create's docs.write is for some users only: RBAC grants it, the Action never does.
+    let action = print(&[
+        ("TOOL_SCOPES", TOOL_SCOPES),
+        ("REQUIRED_SCOPES", "mcp:access"),
+    ]);
     assert!(action.starts_with("/**\n * Auth0 Post-Login Action for ChatGPT connectors"));
     assert!(action.contains(
-        "  const REQUIRED_SCOPES = [\n    'docs.read',\n    'docs.write',\n    'mcp:access',\n    'search.read',\n  ];\n  // REQUIRED_SCOPES:END\n"
+        "  const SCOPES_FOR_EVERYONE = [\n    'mcp:access',\n  ];\n  // SCOPES_FOR_EVERYONE:END\n"
     ), "{action}");
+    assert!(!action.contains("'docs.write'"), "{action}");
     assert!(action.contains("exports.onExecutePostLogin = async (event, api) => {"));
+
+    let chosen = print(&[
+        ("TOOL_SCOPES", TOOL_SCOPES),
+        ("REQUIRED_SCOPES", "mcp:access"),
+        ("ACTION_SCOPES", "mcp:access,search.read"),
+    ]);
+    assert!(
+        chosen.contains(
+            "  const SCOPES_FOR_EVERYONE = [\n    'mcp:access',\n    'search.read',\n  ];\n"
+        ),
+        "{chosen}"
+    );
 
     let bad = command(
         &[("TOOL_SCOPES", "search=search.read;docs")],

@@ -256,28 +256,25 @@ async fn oversized_body_is_413_whether_declared_or_streamed() {
 }
 
 #[tokio::test]
-async fn non_json_rpc_bodies_pass_through_untouched() {
+async fn non_json_bodies_pass_untouched_on_routes_not_marked_json_rpc() {
     let app = ScopedApp::start(policy()).await;
-    let response = app
-        .client
-        .post(format!("{}/mcp", app.base))
-        .bearer_auth(MCP_ONLY_TOKEN)
-        .header("content-type", "text/plain")
-        .body("plain text, not JSON")
-        .send()
-        .await
-        .unwrap();
+    let upload = |content_type: &'static str, body: &'static [u8]| {
+        app.client
+            .post(format!("{}/upload", app.base))
+            .bearer_auth(MCP_ONLY_TOKEN)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    let response = upload("text/plain", b"plain text, not JSON").await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    // Declared JSON but unparsable: the MCP server answers its own parse error.
-    let response = app
-        .post_json(MCP_ONLY_TOKEN, "{\"method\": tools/call")
-        .await;
+    let response = upload("image/png", b"\x89PNG\r\n\x1a\n").await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
         app.received(),
         [
-            Bytes::from("plain text, not JSON"),
-            Bytes::from("{\"method\": tools/call")
+            Bytes::from_static(b"plain text, not JSON"),
+            Bytes::from_static(b"\x89PNG\r\n\x1a\n")
         ]
     );
 }

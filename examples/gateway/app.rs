@@ -4,18 +4,21 @@
 //! GET  /healthz                                   liveness, always 200
 //! GET  /health/auth0                              JWKS / Auth0 state (200 or 503)
 //! GET  /.well-known/oauth-protected-resource[/path]   PrmRoute (RFC 9728), public
-//! POST /tools/{tool}   ─┐
-//! ANY  /mcp            ─┴─ BearerAuthLayer ─► ScopeGuardLayer ─► rate limits (RATE_LIMIT_*)
-//!                            ─► proxy (FUNCTIONS_BASE/{tool}, MCP_UPSTREAM)
+//! POST /tools/{tool}   ─┐  canonical path ─► BearerAuthLayer ─► ScopeGuardLayer ─► rate limits
+//! ANY  /mcp            ─┘  (tool_path.rs)     (RATE_LIMIT_*) ─► proxy (FUNCTIONS_BASE/{tool}
+//!                                             after the tool's own check on the decoded name,
+//!                                             or MCP_UPSTREAM)
 //! GET  /debug-token       BearerAuthLayer ─► the caller's verified claims (opt-in)
 //! POST /auth0-log-webhook Auth0LogWebhookService (shared secret; with MGMT_* set)
 //! ```
-//! CORS (from `APP_ORIGIN`) and request tracing wrap everything.
+//! CORS (from `APP_ORIGIN`) and request tracing wrap everything; `server.rs` adds the header,
+//! request and concurrency limits around the whole.
 
 use std::sync::Arc;
 
 use axum::Extension;
 use axum::Router;
+use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
@@ -26,7 +29,7 @@ use tower_mcp_auth::auth0::{Auth0Health, Auth0LogWebhookService};
 use tower_mcp_auth::prm::PrmError;
 use tower_mcp_auth::token::JwksVerifier;
 use tower_mcp_auth::{
-    AccessToken, BearerAuthLayer, PrmRoute, ProtectedResourceMetadata, ScopeGuardLayer,
+    AccessToken, BearerAuthLayer, Challenge, PrmRoute, ProtectedResourceMetadata, ScopeGuardLayer,
 };
 use url::Url;
 
@@ -37,6 +40,7 @@ use crate::health::{self, HealthState};
 use crate::policy::GatewayPolicy;
 use crate::proxy::{self, Proxy};
 use crate::rate_limit::{self, RateLimits};
+use crate::tool_path;
 
 /// Everything the router is built from, resolved (dev-mode defaults applied).
 pub struct Settings {
@@ -47,6 +51,8 @@ pub struct Settings {
     pub proxy: Proxy,
     pub app_origin: Option<AllowedOrigins>,
     pub debug_token_endpoint: bool,
+    /// `HEALTH_DETAILS=public`: `/health/auth0` shows its whole report, not only the status.
+    pub health_details: bool,
     pub mode: &'static str,
     pub policy: GatewayPolicy,
     /// The DCR webhook and its health state, when `MGMT_*` and `LOG_WEBHOOK_SECRET` are set.
@@ -60,6 +66,9 @@ struct ProxyState {
     proxy: Proxy,
     functions_base: Option<Arc<Url>>,
     mcp_upstream: Option<Arc<Url>>,
+    /// Checks `/tools/{tool}` by the decoded name, and writes its refusals as the guard does.
+    policy: Arc<GatewayPolicy>,
+    challenge: Arc<Challenge>,
 }
 
 /// The RFC 9728 metadata: the resource, its issuer, the policy's scopes, and (as the seeds'
@@ -82,12 +91,14 @@ pub fn router(settings: Settings) -> Result<Router, PrmError> {
     // One challenge for both layers, naming the metadata URL this very router serves.
     let challenge = prm.challenge();
     let bearer = BearerAuthLayer::new(settings.verifier.clone()).challenge(challenge.clone());
-    let guard = ScopeGuardLayer::new(settings.policy.policy.clone()).challenge(challenge);
+    let guard = ScopeGuardLayer::new(settings.policy.policy.clone()).challenge(challenge.clone());
 
     let state = ProxyState {
         proxy: settings.proxy,
         functions_base: settings.functions_base.map(Arc::new),
         mcp_upstream: settings.mcp_upstream.map(Arc::new),
+        policy: Arc::new(settings.policy.clone()),
+        challenge: Arc::new(challenge),
     };
     let mut tools = Router::new().route("/tools/{tool}", post(tool_call));
     if state.mcp_upstream.is_some() {
@@ -112,7 +123,11 @@ pub fn router(settings: Settings) -> Result<Router, PrmError> {
                 .with_state(settings.policy.clone()),
         );
     }
-    let protected = protected.layer(bearer);
+    // Outermost: a path the handlers would decode differently from how it reads is refused
+    // before the token is even looked at.
+    let protected = protected
+        .layer(bearer)
+        .layer(axum::middleware::from_fn(tool_path::canonical_paths_only));
 
     let health = Router::new()
         .route("/health/auth0", get(health::auth0_health))
@@ -122,6 +137,7 @@ pub fn router(settings: Settings) -> Result<Router, PrmError> {
                 None => AuthHealth::new(settings.verifier),
             },
             mode: settings.mode,
+            details: settings.health_details,
         });
 
     let mut app = Router::new()
@@ -196,6 +212,27 @@ async fn tool_call(
             "Tool names are made of letters, digits, `-`, `_` and `.`",
         );
     };
+    // The name checked is the decoded one: the very string forwarded and signed.
+    if !state.policy.tools.contains_key(&tool)
+        && let Some(named) = state
+            .policy
+            .tools
+            .keys()
+            .find(|named| named.eq_ignore_ascii_case(&tool))
+    {
+        return proxy::error(
+            StatusCode::BAD_REQUEST,
+            "NON_CANONICAL_TOOL_NAME",
+            &format!("Tool names are case-sensitive: `{tool}` is not the tool `{named}`"),
+        );
+    }
+    if let Err(refusal) = state.policy.policy.check_tool(&token, &tool) {
+        tracing::debug!(code = %refusal.code(), tool, missing_scopes = ?refusal.missing_scopes(), "tool call refused");
+        return state
+            .challenge
+            .response::<Body>(&refusal, request.headers())
+            .map(Body::new);
+    }
     state.proxy.forward(request, target, &token).await
 }
 

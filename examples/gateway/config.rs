@@ -11,9 +11,15 @@ use url::Url;
 use crate::policy::GatewayPolicy;
 use crate::rate_limit::settings::{self as rate_limit, RateLimitSettings};
 
+mod limits;
 mod values;
 
-use values::{duration_ms, is_loopback_http, management_config, parse_http_url, parse_origins};
+pub use limits::Limits;
+
+use values::{
+    duration_ms, is_loopback_http, management_config, parse_backend_url, parse_http_url,
+    parse_origins,
+};
 
 /// A secret value; `Debug` and `Display` print `[redacted]`.
 #[derive(Clone, PartialEq, Eq)]
@@ -110,6 +116,8 @@ pub struct Config {
     pub audit_log: bool,
     /// `RATE_LIMIT_PER_USER`, `RATE_LIMIT_PER_CLIENT`, `RATE_LIMIT_PER_TOOL`.
     pub rate_limits: RateLimitSettings,
+    /// Header, request and concurrency limits, and what `/health/auth0` shows.
+    pub limits: Limits,
 }
 
 /// Every problem found in the environment, reported together.
@@ -212,9 +220,9 @@ impl Config {
         };
 
         let functions_base = get("FUNCTIONS_BASE")
-            .and_then(|raw| parse_http_url("FUNCTIONS_BASE", &raw, &mut problems));
-        let mcp_upstream =
-            get("MCP_UPSTREAM").and_then(|raw| parse_http_url("MCP_UPSTREAM", &raw, &mut problems));
+            .and_then(|raw| parse_backend_url("FUNCTIONS_BASE", &raw, &mut problems));
+        let mcp_upstream = get("MCP_UPSTREAM")
+            .and_then(|raw| parse_backend_url("MCP_UPSTREAM", &raw, &mut problems));
         // An invalid value was reported above; only a missing one is reported here.
         if production && get("FUNCTIONS_BASE").is_none() && get("MCP_UPSTREAM").is_none() {
             problems.push(
@@ -255,6 +263,7 @@ impl Config {
         let backend_timeout = duration_ms(&get, "BACKEND_TIMEOUT_MS", 30_000, &mut problems);
         let jwks_probe_interval =
             duration_ms(&get, "JWKS_PROBE_INTERVAL_MS", 60_000, &mut problems);
+        let limits = limits::limits(&get, production, backend_timeout, &mut problems);
         if let Some(format) = get("LOG_FORMAT")
             && format != "json"
             && format != "text"
@@ -284,6 +293,8 @@ impl Config {
         let policy = crate::policy::from_values(
             get("TOOL_SCOPES").as_deref(),
             get("REQUIRED_SCOPES").as_deref(),
+            get("UNKNOWN_TOOLS").as_deref(),
+            get("ACTION_SCOPES").as_deref(),
             !production,
         )
         .unwrap_or_else(|problem| {
@@ -308,6 +319,7 @@ impl Config {
             metrics_addr,
             audit_log,
             rate_limits,
+            limits,
         };
         if problems.is_empty() {
             Ok(config)

@@ -109,25 +109,38 @@ async fn demo_tool(
             .unwrap_or("")
     };
     let timestamp: u64 = text(hmac::TIMESTAMP).parse().unwrap_or(0);
+    // Read the body first: its digest is part of what is signed.
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return proxy::error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "BODY_TOO_LARGE",
+            "The demo backend reads at most 64 KiB",
+        );
+    };
+    let body_sha256 = text(hmac::BODY_SHA256);
     let identity = Identity {
         method: method.as_str(),
         path: parts.uri.path(),
+        query: parts.uri.query().unwrap_or(""),
         sub: text(hmac::SUB),
         scopes: text(hmac::SCOPES),
         timestamp,
+        body_sha256,
     };
     let fresh = unix_now().abs_diff(timestamp) <= MAX_SIGNATURE_AGE_SECS;
-    if !fresh || !signer.verify(&identity, text(hmac::SIGNATURE)) {
+    // `-` (a streamed body the gateway did not sign) is refused: the demo wants it all signed.
+    let body_matches = body_sha256 == hmac::body_sha256(&bytes);
+    if !fresh || !body_matches || !signer.verify(&identity, text(hmac::SIGNATURE)) {
         return proxy::error(
             StatusCode::UNAUTHORIZED,
             "GATEWAY_SIGNATURE_INVALID",
             "The demo backend only answers requests signed by the gateway",
         );
     }
-    let input: Value = match axum::body::to_bytes(body, 64 * 1024).await {
-        Ok(bytes) if bytes.is_empty() => Value::Null,
-        Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        Err(_) => Value::Null,
+    let input: Value = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null)
     };
     let result = match tool.as_str() {
         ALLOWED_TOOL => json!({

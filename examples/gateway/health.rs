@@ -19,6 +19,8 @@ pub struct HealthState {
     /// JWKS, Management API and webhook state (the library's report).
     pub health: AuthHealth,
     pub mode: &'static str,
+    /// The whole report, or only the status word.
+    pub details: bool,
 }
 
 pub async fn auth0_health(State(state): State<HealthState>) -> Response {
@@ -28,8 +30,15 @@ pub async fn auth0_health(State(state): State<HealthState>) -> Response {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    // The library's report, plus which mode this gateway runs in.
     let mut body = serde_json::to_value(&report).unwrap_or_default();
+    if !state.details {
+        let word = body
+            .get("status")
+            .cloned()
+            .unwrap_or_else(|| "unavailable".into());
+        return (status, axum::Json(serde_json::json!({ "status": word }))).into_response();
+    }
+    // The library's report, plus which mode this gateway runs in.
     body["mode"] = state.mode.into();
     (status, axum::Json(body)).into_response()
 }

@@ -21,6 +21,8 @@ mod policy;
 mod print_action;
 mod proxy;
 mod rate_limit;
+mod server;
+mod tool_path;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -42,7 +44,7 @@ const USAGE: &str = "usage: gateway [serve | doctor [--token TOKEN | --token -] 
   serve          run the gateway (the default)
   doctor         check the configuration against the real issuer and Management API;
                  with --token, explain what is wrong with an access token (- reads stdin)
-  print-action   print the Auth0 Post-Login Action with REQUIRED_SCOPES from the policy
+  print-action   print the Auth0 Post-Login Action adding ACTION_SCOPES for every user
 
 Configuration: environment variables or a .env file; see .env.sample.";
 
@@ -102,7 +104,7 @@ fn init_logging() {
     }
 }
 
-/// Prints the Post-Login Action with `REQUIRED_SCOPES` = every scope of the configured policy.
+/// Prints the Post-Login Action with `SCOPES_FOR_EVERYONE` = the configured `ACTION_SCOPES`.
 fn print_action() -> ExitCode {
     let config = match Config::from_env() {
         Ok(config) => config,
@@ -111,7 +113,7 @@ fn print_action() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match print_action::render(print_action::TEMPLATE, config.policy.policy.all_scopes()) {
+    match print_action::render(print_action::TEMPLATE, &config.policy.action_scopes) {
         Ok(action) => {
             print!("{action}");
             ExitCode::SUCCESS
@@ -190,11 +192,12 @@ async fn run(config: Config) -> Result<(), BoxError> {
             }
         }
     }));
-    let server = tokio::spawn(async move {
-        axum::serve(listener, outer)
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-    });
+    let server = tokio::spawn(server::run(
+        listener,
+        outer,
+        config.limits.clone(),
+        shutdown_signal(),
+    ));
 
     let (issuer, audience, resource_url) = match (&config.mode, &dev) {
         (Mode::Production { issuer, audience }, _) => (
@@ -243,6 +246,7 @@ async fn run(config: Config) -> Result<(), BoxError> {
         proxy: proxy::Proxy::new(signer, config.backend_timeout)?,
         app_origin: config.app_origin.clone(),
         debug_token_endpoint: config.debug_token_endpoint,
+        health_details: config.limits.health_details,
         mode: if dev.is_some() { "dev" } else { "production" },
         webhook,
         policy: config.policy.clone(),
@@ -256,8 +260,8 @@ async fn run(config: Config) -> Result<(), BoxError> {
         resource = %resource_url,
         metadata = tower_mcp_auth::prm::metadata_url(resource_url.as_str()).unwrap_or_default(),
         audience = %audience,
-        functions_base = functions_base.as_ref().map(|u| u.as_str()),
-        mcp_upstream = config.mcp_upstream.as_ref().map(|u| u.as_str()),
+        functions_base = functions_base.as_ref().map(proxy::redacted),
+        mcp_upstream = config.mcp_upstream.as_ref().map(proxy::redacted),
         debug_token_endpoint = config.debug_token_endpoint,
         audit_log = config.audit_log,
         rate_limited = !config.rate_limits.is_empty(),

@@ -1,11 +1,16 @@
 //! The streaming reverse proxy: `POST /tools/{tool}` to `FUNCTIONS_BASE/{tool}`, and `/mcp` as a
 //! whole to `MCP_UPSTREAM`.
 //!
-//! Bodies stream both ways (an SSE answer reaches the client event by event). What crosses:
-//! - request headers minus hop-by-hop ones (RFC 9110 §7.6.1, and any named in `Connection`),
-//!   minus `Host`, `Authorization`, `Proxy-Authorization` and `Cookie` (MCP forbids token
-//!   passthrough: the backend gets no credential of the client), minus every `X-Gateway-*` the
-//!   client sent (only the gateway speaks for the caller);
+//! Answers stream (an SSE answer reaches the client event by event); a request body streams too
+//! unless it is signed: one of known length up to 1 MiB is buffered so its SHA-256 can be
+//! signed (see `hmac.rs`). What crosses:
+//! - the request headers of [`FORWARDED_HEADERS`] only, an allow-list: content negotiation,
+//!   the body's framing and the MCP headers. Everything else stays at the gateway: credentials
+//!   (`Authorization`, `Cookie`: MCP forbids token passthrough), `Host`, hop-by-hop headers,
+//!   identity look-alikes (`X-Gateway-*`, `X_Gateway_Sub`), and the headers some stacks let
+//!   rewrite the request (`X-Forwarded-*`, `Forwarded`, `X-Original-URL`,
+//!   `X-HTTP-Method-Override`). A header the client names in `Connection` does not make an
+//!   allowed header disappear: the guard has already decided on it (security review finding 10);
 //! - plus the signed identity headers (see `hmac.rs`).
 //!
 //! Failures are answered in JSON: no answer within `BACKEND_TIMEOUT_MS` → 504
@@ -13,7 +18,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::body::Body;
+use axum::body::{Body, HttpBody};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode, header};
 use axum::response::IntoResponse;
 use serde_json::json;
@@ -67,13 +72,36 @@ impl Proxy {
         let (parts, body) = request.into_parts();
         target.set_query(parts.uri.query());
         let mut headers = forwarded_headers(&parts.headers);
+        // A body of known length up to MAX_SIGNED_BODY is signed by its digest (those the scope
+        // guard read are already in memory); a longer or chunked one streams unsigned.
+        let hint = body.size_hint();
+        let (body, body_sha256) = match hint.exact() {
+            Some(length) if length <= hmac::MAX_SIGNED_BODY => {
+                match axum::body::to_bytes(body, hmac::MAX_SIGNED_BODY as usize).await {
+                    Ok(bytes) => {
+                        let digest = hmac::body_sha256(&bytes);
+                        (Body::from(bytes), digest)
+                    }
+                    Err(_) => {
+                        return error(
+                            StatusCode::BAD_REQUEST,
+                            "BODY_UNREADABLE",
+                            "The request body could not be read completely",
+                        );
+                    }
+                }
+            }
+            _ => (body, hmac::UNSIGNED_BODY.to_owned()),
+        };
         let scopes = token.scopes().join(" ");
         let identity = Identity {
             method: parts.method.as_str(),
             path: target.path(),
+            query: target.query().unwrap_or(""),
             sub: token.subject(),
             scopes: &scopes,
             timestamp: unix_now(),
+            body_sha256: &body_sha256,
         };
         let signature = self.signer.sign(&identity);
         let (Ok(sub), Ok(scope_value)) = (
@@ -89,6 +117,9 @@ impl Proxy {
         headers.insert(hmac::SUB, sub);
         headers.insert(hmac::SCOPES, scope_value);
         headers.insert(hmac::TIMESTAMP, HeaderValue::from(identity.timestamp));
+        if let Ok(digest) = HeaderValue::from_str(identity.body_sha256) {
+            headers.insert(hmac::BODY_SHA256, digest);
+        }
         if let Ok(signature) = HeaderValue::from_str(&signature) {
             headers.insert(hmac::SIGNATURE, signature);
         }
@@ -114,6 +145,8 @@ impl Proxy {
                 );
             }
             Ok(Err(failure)) => {
+                // reqwest's `Display` ends with the full URL: userinfo and the client's query.
+                let failure = failure.without_url();
                 tracing::warn!(backend = %redacted(&target), error = %failure, "backend unreachable");
                 let (code, what) = if failure.is_timeout() {
                     return error(
@@ -141,20 +174,35 @@ impl Proxy {
     }
 }
 
-/// The client's headers as the backend may see them.
+/// The request headers the backend receives from the client (all others are dropped).
+pub const FORWARDED_HEADERS: [&str; 17] = [
+    "accept",
+    "accept-encoding",
+    "accept-language",
+    "cache-control",
+    "content-encoding",
+    "content-language",
+    "content-length",
+    "content-type",
+    "last-event-id",
+    "mcp-method",
+    "mcp-name",
+    "mcp-protocol-version",
+    "mcp-session-id",
+    "traceparent",
+    "tracestate",
+    "user-agent",
+    "x-request-id",
+];
+
+/// The client's headers as the backend may see them: those of [`FORWARDED_HEADERS`], whatever
+/// `Connection` says.
 pub fn forwarded_headers(incoming: &HeaderMap) -> HeaderMap {
-    let mut headers = incoming.clone();
-    strip_hop_by_hop(&mut headers);
-    for name in [header::HOST, header::AUTHORIZATION, header::COOKIE] {
-        headers.remove(name);
-    }
-    let spoofed: Vec<HeaderName> = headers
-        .keys()
-        .filter(|name| name.as_str().starts_with(hmac::PREFIX))
-        .cloned()
-        .collect();
-    for name in spoofed {
-        headers.remove(name);
+    let mut headers = HeaderMap::new();
+    for name in FORWARDED_HEADERS {
+        for value in incoming.get_all(name) {
+            headers.append(HeaderName::from_static(name), value.clone());
+        }
     }
     headers
 }
@@ -186,7 +234,7 @@ pub fn error(status: StatusCode, code: &str, description: &str) -> Response<Body
 }
 
 /// The backend URL without query or credentials, for logs.
-fn redacted(url: &Url) -> String {
+pub fn redacted(url: &Url) -> String {
     format!(
         "{}://{}{}",
         url.scheme(),
@@ -228,6 +276,45 @@ pub fn tool_url(base: &Url, tool: &str) -> Option<Url> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connection_cannot_remove_a_header_the_guard_decided_on() {
+        let mut incoming = HeaderMap::new();
+        incoming.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        incoming.insert("mcp-session-id", HeaderValue::from_static("s-1"));
+        incoming.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("content-type, mcp-session-id"),
+        );
+        let forwarded = forwarded_headers(&incoming);
+        assert_eq!(forwarded[header::CONTENT_TYPE], "text/plain");
+        assert_eq!(forwarded["mcp-session-id"], "s-1");
+        assert_eq!(forwarded.len(), 2);
+    }
+
+    #[test]
+    fn only_allowed_headers_are_forwarded() {
+        let mut incoming = HeaderMap::new();
+        for (name, value) in [
+            ("x-forwarded-for", "10.0.0.1"),
+            ("x-forwarded-host", "admin.internal"),
+            ("x-forwarded-proto", "https"),
+            ("forwarded", "for=10.0.0.1"),
+            ("x-original-url", "/admin"),
+            ("x-rewrite-url", "/admin"),
+            ("x-http-method-override", "DELETE"),
+            ("x_gateway_sub", "auth0|admin"),
+            ("accept", "application/json, text/event-stream"),
+        ] {
+            incoming.append(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_static(value),
+            );
+        }
+        let forwarded = forwarded_headers(&incoming);
+        let names: Vec<&str> = forwarded.keys().map(|n| n.as_str()).collect();
+        assert_eq!(names, ["accept"]);
+    }
 
     #[test]
     fn client_credentials_hop_by_hop_and_spoofed_identity_are_not_forwarded() {

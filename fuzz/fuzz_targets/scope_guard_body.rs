@@ -6,7 +6,9 @@
 //! - whatever a strict JSON-RPC server would read as a call to something that needs `admin`
 //!   (the `secret` tool, prompt or resource, the `admin/reset` method; alone or in a batch) is
 //!   never passed on, whatever the duplicated keys, escapes, byte order mark or trailing bytes;
-//! - a body passed on reaches the service byte for byte.
+//! - a body passed on reaches the service byte for byte, and is no JSON value at all (the
+//!   fixture's `/mcp` is not marked JSON-RPC) or exactly one strict JSON value: the guard
+//!   refuses `NaN`, trailing values and every other body it cannot judge.
 #![no_main]
 
 use std::sync::OnceLock;
@@ -136,6 +138,14 @@ fuzz_target!(|data: &[u8]| {
             &body[..],
             data,
             "the service got other bytes than were checked"
+        );
+        let without_bom = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
+        let blank = without_bom
+            .iter()
+            .all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
+        assert!(
+            blank || serde_json::from_slice::<Value>(without_bom).is_ok(),
+            "a body that is not one strict JSON value was passed on"
         );
         assert!(
             !strict_needs_admin(data),

@@ -3,23 +3,43 @@
 use http::HeaderMap;
 
 use crate::challenge::{AuthError, ErrorCode};
-use crate::scope::jsonrpc::{self, Call};
+use crate::scope::jsonrpc::{self, JsonRpcBody, Unreadable};
+use crate::scope::methods::authorize_call;
 use crate::scope::{ScopePolicy, mcp_headers};
 use crate::token::AccessToken;
 
-/// Checks every JSON-RPC call in `body` against the policy.
+/// Checks every JSON-RPC call in `body` against the policy. `json_rpc_route`: the policy marks
+/// the route as JSON-RPC, so a body without any JSON value is refused too (elsewhere it runs
+/// nothing and passes).
 pub(crate) fn authorize_body(
     policy: &ScopePolicy,
     headers: &HeaderMap,
     token: &AccessToken,
     body: &[u8],
+    json_rpc_route: bool,
 ) -> Result<(), AuthError> {
-    let body = jsonrpc::inspect(body);
+    let body = match jsonrpc::inspect(body) {
+        Ok(body) => body,
+        Err(Unreadable::Empty) if !json_rpc_route => JsonRpcBody::NotJsonRpc,
+        Err(Unreadable::Empty | Unreadable::Malformed) => {
+            return Err(AuthError::new(
+                ErrorCode::JsonRpcParseError,
+                "The request body is not JSON (RFC 8259; NaN, Infinity, comments and other \
+                 extensions are not JSON)",
+            ));
+        }
+        Err(Unreadable::Trailing) => {
+            return Err(AuthError::new(
+                ErrorCode::TrailingData,
+                "The request body holds more than one JSON value",
+            ));
+        }
+    };
     if body.calls().iter().any(|call| call.ambiguous) {
         return Err(AuthError::new(
             ErrorCode::BodyUnreadable,
-            "The JSON-RPC message repeats the method, params, name or uri key; servers disagree \
-             on which one counts",
+            "The JSON-RPC message repeats the method, params, name, uri, ref, notifications or \
+             resourceSubscriptions key; servers disagree on which one counts",
         ));
     }
     mcp_headers::check(headers, &body)?;
@@ -32,40 +52,6 @@ pub(crate) fn authorize_body(
     };
     match refusals.try_fold(first, merge_refusals) {
         Ok(refusal) | Err(refusal) => Err(refusal),
-    }
-}
-
-fn authorize_call(
-    policy: &ScopePolicy,
-    token: &AccessToken,
-    call: &Call<'_>,
-) -> Result<(), AuthError> {
-    let Some(method) = call.method.as_deref() else {
-        // A response or a malformed message: it runs nothing.
-        return Ok(());
-    };
-    match method {
-        "tools/call" => {
-            let tool = call.name.as_deref().unwrap_or_default();
-            policy
-                .tool_requirement(tool)
-                .check(token, || format!("tools/call {tool}"))
-        }
-        "prompts/get" => {
-            let prompt = call.name.as_deref().unwrap_or_default();
-            policy
-                .prompt_requirement(prompt)
-                .check(token, || format!("prompts/get {prompt}"))
-        }
-        "resources/read" => {
-            let uri = call.uri.as_deref().unwrap_or_default();
-            policy
-                .resource_requirement(uri)
-                .check(token, || format!("resources/read {uri}"))
-        }
-        other => policy
-            .method_requirement(other)
-            .check(token, || other.to_owned()),
     }
 }
 

@@ -53,7 +53,10 @@ impl ScopePolicyBuilder {
         self
     }
 
-    /// Adds scopes a `resources/read` of exactly `uri` needs.
+    /// Adds scopes a `resources/read` (or any other method naming a resource: `resources/subscribe`,
+    /// `subscriptions/listen`, `completion/complete`, …) of exactly `uri` needs. URIs are
+    /// compared after RFC 3986 normalisation (scheme and host case, escapes of unreserved
+    /// characters, `.` and `..` segments).
     pub fn resource<I, S>(self, uri: impl Into<String>, scopes: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -62,7 +65,8 @@ impl ScopePolicyBuilder {
         self.resource_rule(uri.into(), false, scopes)
     }
 
-    /// Adds scopes a `resources/read` of any URI starting with `prefix` needs.
+    /// Adds scopes any method reading a resource whose URI starts with `prefix` needs
+    /// (compared after normalisation, as [`resource`](Self::resource)).
     pub fn resource_prefix<I, S>(self, prefix: impl Into<String>, scopes: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -77,6 +81,8 @@ impl ScopePolicyBuilder {
         S: Into<String>,
     {
         let scopes = self.collect(&format!("resource `{uri}`"), scopes);
+        // Compared with request URIs normalised the same way (`resource_uri`).
+        let uri = crate::scope::resource_uri::normalize(&uri).into_owned();
         self.policy.resources.push(ResourceRule {
             uri,
             prefix,
@@ -133,6 +139,28 @@ impl ScopePolicyBuilder {
                 path,
                 scopes,
             }),
+            Err(error) => self.errors.push(error),
+        }
+        self
+    }
+
+    /// Marks the routes matching `pattern` (`/mcp`, or `/mcp/*`) as JSON-RPC endpoints. There
+    /// the guard reads every `POST` body and refuses what it cannot judge: a content type other
+    /// than JSON in UTF-8 (415), an encoded body (415), anything but one JSON value (400). On
+    /// routes not marked, non-JSON bodies (uploads, forms) pass untouched, and only bodies
+    /// declared JSON (or with no content type) are read.
+    ///
+    /// ```
+    /// use tower_mcp_auth::ScopePolicy;
+    ///
+    /// let policy = ScopePolicy::builder().json_rpc_route("/mcp").build()?;
+    /// assert!(policy.is_json_rpc_route("/mcp"));
+    /// assert!(!policy.is_json_rpc_route("/upload"));
+    /// # Ok::<(), tower_mcp_auth::scope::ScopeConfigError>(())
+    /// ```
+    pub fn json_rpc_route(mut self, pattern: &str) -> Self {
+        match PathPattern::parse(pattern) {
+            Ok(path) => self.policy.json_rpc_routes.push(path),
             Err(error) => self.errors.push(error),
         }
         self

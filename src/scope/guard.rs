@@ -6,12 +6,20 @@
 //! 1. take the [`AccessToken`] that [`BearerAuthLayer`](crate::BearerAuthLayer) put in the
 //!    extensions; none → 500 `SERVER_MISCONFIGURED` (the layers are in the wrong order);
 //! 2. check the route scopes from the method and path (no body read); gRPC requests stop here;
-//! 3. for a JSON `POST`, read the body (bounded, 1 MiB by default → 413), find the JSON-RPC
-//!    message(s) in it, refuse `Mcp-Method`/`Mcp-Name` headers that disagree with it (400,
-//!    MCP SEP-2243), and check each call: `tools/call` by `params.name`, `resources/read` by
-//!    `params.uri`, `prompts/get` by `params.name`, any method by its name; a batch passes only
-//!    if every call does;
-//! 4. hand the request on with the very bytes read ([`GuardedBody`]).
+//! 3. a request naming an `Mcp-Session-Id` must carry a token of the user the session was
+//!    issued to (404 otherwise; see [`SessionBinding`](crate::scope::SessionBinding));
+//! 4. for a `POST` whose body it must read (JSON, or any body on a route the policy marks as
+//!    JSON-RPC), refuse what it could not read as the server would (415 for encoded bodies and,
+//!    on JSON-RPC routes, non-JSON content types; 400 for a non-ASCII `Content-Type`), then read
+//!    the body (bounded, 1 MiB by default → 413; within 10 s by default → 408), refuse anything
+//!    but one RFC 8259 JSON value (400, JSON-RPC parse error), find the JSON-RPC message(s) in
+//!    it, refuse `Mcp-Method`/`Mcp-Name` headers that disagree with it (400, MCP SEP-2243), and
+//!    check each call by what it names: `tools/call` by `params.name`, the resource methods by
+//!    `params.uri` (normalised), `prompts/get` by `params.name`, `completion/complete` by its
+//!    `ref`, `subscriptions/listen` by its resource URIs, any method by its name; a batch passes
+//!    only if every call does;
+//! 5. hand the request on with the very bytes read ([`GuardedBody`]), and bind a session id the
+//!    answer issues to the token's user.
 //!
 //! A refusal is a 403 `insufficient_scope` whose `scope` attribute lists the scopes this
 //! operation requires (MCP SEP-2350: not merged with the token's; the client unions them), and
@@ -31,6 +39,7 @@
 //! let policy = ScopePolicy::builder()
 //!     .tool("search", ["search.read"])
 //!     .tool("docs.create", ["docs.write"])
+//!     .json_rpc_route("/mcp")
 //!     .build()?;
 //! let challenge = Challenge::new()
 //!     .resource_metadata("https://api.example.com/.well-known/oauth-protected-resource/mcp")
@@ -51,9 +60,10 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
+use std::time::Duration;
 
 use bytes::Bytes;
-use http::{Method, Request, Response, header};
+use http::{Request, Response};
 use http_body::Body;
 use http_body_util::combinators::Collect;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
@@ -63,9 +73,11 @@ use tower_service::Service;
 
 use crate::audit::Head;
 use crate::body::ResponseBody;
-use crate::challenge::{AuthError, Challenge, ErrorCode, is_grpc};
+use crate::challenge::{AuthError, Challenge, ErrorCode};
 use crate::metrics::Decider;
 use crate::scope::authorize::authorize_body;
+use crate::scope::body_read::{self, BodyPlan, DEFAULT_BODY_READ_TIMEOUT};
+use crate::scope::sessions::{Observation, SessionBinding, SessionStore};
 use crate::scope::{GuardedBody, ScopePolicy};
 use crate::token::AccessToken;
 
@@ -82,17 +94,47 @@ pub struct ScopeGuardLayer {
     policy: Arc<ScopePolicy>,
     challenge: Arc<Challenge>,
     max_body_bytes: usize,
+    body_read_timeout: Option<Duration>,
+    sessions: Option<Arc<SessionStore>>,
 }
 
 impl ScopeGuardLayer {
-    /// A guard enforcing `policy`, reading at most 1 MiB of body, with an empty challenge (set
+    /// A guard enforcing `policy`, reading at most 1 MiB of body within 10 s, binding MCP
+    /// sessions to their users ([`SessionBinding::new`]), with an empty challenge (set
     /// [`challenge`](Self::challenge) or [`resource_metadata`](Self::resource_metadata)).
     pub fn new(policy: impl Into<Arc<ScopePolicy>>) -> Self {
         Self {
             policy: policy.into(),
             challenge: Arc::new(Challenge::new()),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            body_read_timeout: Some(DEFAULT_BODY_READ_TIMEOUT),
+            sessions: Some(Arc::new(SessionStore::new(SessionBinding::new()))),
         }
+    }
+
+    /// Refuses (408) a body the guard reads that is still arriving after `timeout` (default
+    /// 10 s), so a slow client cannot hold a buffer for long; `None` waits as long as the
+    /// connection lasts. The timer needs a Tokio runtime with time enabled (every axum, hyper
+    /// and tonic server has one); without one the guard waits without a timer.
+    pub fn body_read_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.body_read_timeout = timeout;
+        self
+    }
+
+    /// Binds MCP sessions to their users as `binding` says (the default is
+    /// [`SessionBinding::new`]): a request naming an `Mcp-Session-Id` issued to another user,
+    /// or unknown to this guard, is refused 404.
+    pub fn session_binding(mut self, binding: SessionBinding) -> Self {
+        self.sessions = Some(Arc::new(SessionStore::new(binding)));
+        self
+    }
+
+    /// Turns session binding off: for servers without `Mcp-Session-Id` sessions (stateless MCP
+    /// 2026-07-28, REST APIs), or when several guards (replicas) serve the same sessions and
+    /// none sees every session being issued.
+    pub fn without_session_binding(mut self) -> Self {
+        self.sessions = None;
+        self
     }
 
     /// Uses `challenge` for every refusal (share it with the bearer layer).
@@ -192,10 +234,24 @@ where
         {
             return ResponseFuture::refused(layer.refuse(&error, &req));
         }
-        if !carries_json_rpc(&req) {
-            crate::audit::allowed(Decider::ScopeGuard, &req, None);
-            return ResponseFuture::inner(self.inner.call(req.map(GuardedBody::inner)));
-        }
+        let observation = match &layer.sessions {
+            Some(store) => match store.check(req.method(), req.headers(), token) {
+                Ok(observation) => Some(observation),
+                Err(error) => return ResponseFuture::refused(layer.refuse(&error, &req)),
+            },
+            None => None,
+        };
+        let json_rpc_route = match body_read::plan(&req, &layer.policy) {
+            BodyPlan::Pass => {
+                crate::audit::allowed(Decider::ScopeGuard, &req, None);
+                let future = self.inner.call(req.map(GuardedBody::inner));
+                return ResponseFuture::inner(future, observation);
+            }
+            BodyPlan::Refuse(error) => {
+                return ResponseFuture::refused(layer.refuse(&error, &req));
+            }
+            BodyPlan::Read { json_rpc_route } => json_rpc_route,
+        };
         // A declared length over the bound is refused before reading anything.
         if req.body().size_hint().lower() > layer.max_body_bytes as u64 {
             return ResponseFuture::refused(layer.refuse(&too_large(layer), &req));
@@ -207,32 +263,31 @@ where
         ResponseFuture {
             state: State::Reading {
                 collect: Limited::new(body, layer.max_body_bytes).collect(),
+                deadline: None,
                 pending: Some(Pending {
                     inner,
                     parts,
                     layer: layer.clone(),
+                    json_rpc_route,
                 }),
             },
+            observation,
         }
     }
 }
 
-/// A `POST` whose body may be JSON: `application/json`, `*/*+json`, or no content type (some
-/// clients omit it and servers parse anyway). gRPC bodies are never read.
-fn carries_json_rpc<B>(req: &Request<B>) -> bool {
-    if req.method() != Method::POST || is_grpc(req.headers()) {
-        return false;
+/// A timer of `timeout` on the current Tokio runtime, or `None` when there is no runtime with
+/// timers (Tokio panics creating a timer there; that panic is caught, never the caller's).
+fn start_timer(timeout: Option<Duration>) -> Option<Pin<Box<tokio::time::Sleep>>> {
+    let timeout = timeout?;
+    tokio::runtime::Handle::try_current().ok()?;
+    let timer = std::panic::catch_unwind(|| Box::pin(tokio::time::sleep(timeout))).ok();
+    if timer.is_none() {
+        tracing::warn!(
+            "ScopeGuardLayer: the Tokio runtime has no timers, so the body read timeout is off"
+        );
     }
-    match req.headers().get(header::CONTENT_TYPE) {
-        None => true,
-        Some(value) => value.to_str().is_ok_and(|ct| {
-            let media = ct.split(';').next().unwrap_or_default().trim();
-            media.eq_ignore_ascii_case("application/json")
-                || media
-                    .get(media.len().saturating_sub(5)..)
-                    .is_some_and(|suffix| suffix.eq_ignore_ascii_case("+json"))
-        }),
-    }
+    timer
 }
 
 fn too_large(layer: &ScopeGuardLayer) -> AuthError {
@@ -250,6 +305,7 @@ struct Pending<S> {
     inner: S,
     parts: http::request::Parts,
     layer: ScopeGuardLayer,
+    json_rpc_route: bool,
 }
 
 pin_project! {
@@ -262,6 +318,8 @@ pin_project! {
     {
         #[pin]
         state: State<S, B>,
+        // What to learn from the answer about MCP sessions (session binding on).
+        observation: Option<Observation>,
     }
 }
 
@@ -275,8 +333,12 @@ pin_project! {
     {
         // The request was refused; the answer is ready.
         Refused { response: Option<Refusal> },
-        // Reading the JSON-RPC body, bounded.
-        Reading { #[pin] collect: Collect<Limited<B>>, pending: Option<Pending<S>> },
+        // Reading the JSON-RPC body, bounded in size and (once it waits) in time.
+        Reading {
+            #[pin] collect: Collect<Limited<B>>,
+            deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+            pending: Option<Pending<S>>,
+        },
         // Waiting for the inner service.
         Inner { #[pin] future: S::Future },
     }
@@ -293,12 +355,14 @@ where
             state: State::Refused {
                 response: Some(response),
             },
+            observation: None,
         }
     }
 
-    fn inner(future: S::Future) -> Self {
+    fn inner(future: S::Future, observation: Option<Observation>) -> Self {
         Self {
             state: State::Inner { future },
+            observation,
         }
     }
 }
@@ -323,12 +387,34 @@ where
                     );
                     return Poll::Ready(Ok(response));
                 }
-                StateProj::Reading { collect, pending } => {
-                    let read = ready!(collect.poll(cx));
+                StateProj::Reading {
+                    collect,
+                    deadline,
+                    pending,
+                } => {
+                    let Poll::Ready(read) = collect.poll(cx) else {
+                        if deadline.is_none() {
+                            let timeout = pending.as_ref().and_then(|p| p.layer.body_read_timeout);
+                            *deadline = start_timer(timeout);
+                        }
+                        let expired = deadline
+                            .as_mut()
+                            .is_some_and(|timer| timer.as_mut().poll(cx).is_ready());
+                        if let Some(Pending { parts, layer, .. }) = pending.take_if(|_| expired) {
+                            let error = AuthError::new(
+                                ErrorCode::BodyReadTimeout,
+                                "The request body did not arrive in time",
+                            );
+                            let response = layer.refuse(&error, &parts);
+                            return Poll::Ready(Ok(response.map(ResponseBody::cast)));
+                        }
+                        return Poll::Pending;
+                    };
                     let Some(Pending {
                         mut inner,
                         parts,
                         layer,
+                        json_rpc_route,
                     }) = pending.take()
                     else {
                         return Poll::Ready(Ok(Response::new(ResponseBody::empty())));
@@ -349,7 +435,13 @@ where
                         }
                     };
                     let verdict = match parts.extensions.get::<AccessToken>() {
-                        Some(token) => authorize_body(&layer.policy, &parts.headers, token, &bytes),
+                        Some(token) => authorize_body(
+                            &layer.policy,
+                            &parts.headers,
+                            token,
+                            &bytes,
+                            json_rpc_route,
+                        ),
                         None => Err(AuthError::new(
                             ErrorCode::Misconfigured,
                             "The server's authorization layers are misconfigured",
@@ -366,6 +458,9 @@ where
                 }
                 StateProj::Inner { future } => {
                     let response = ready!(future.poll(cx))?;
+                    if let Some(observation) = this.observation.take() {
+                        observation.learn(response.status(), response.headers());
+                    }
                     return Poll::Ready(Ok(response.map(ResponseBody::inner)));
                 }
             }

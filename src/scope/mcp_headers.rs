@@ -58,9 +58,13 @@ pub(crate) fn check(headers: &HeaderMap, body: &JsonRpcBody<'_>) -> Result<(), A
 /// `params.name` for the others.
 fn name_target<'c>(call: &'c Call<'_>) -> Option<&'c str> {
     match call.method.as_deref() {
-        Some("resources/read" | "resources/subscribe" | "resources/unsubscribe") => {
-            call.uri.as_deref()
-        }
+        Some(
+            "resources/read"
+            | "resources/subscribe"
+            | "resources/unsubscribe"
+            | "resources/directory/read"
+            | "skills/get",
+        ) => call.uri.as_deref(),
         Some("tools/call" | "prompts/get") => call.name.as_deref(),
         _ => call.name.as_deref().or(call.uri.as_deref()),
     }
@@ -106,7 +110,11 @@ fn mismatch(description: impl Into<std::borrow::Cow<'static, str>>) -> AuthError
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scope::jsonrpc::inspect;
+    use crate::scope::jsonrpc::inspect as read;
+
+    fn inspect(body: &[u8]) -> JsonRpcBody<'_> {
+        read(body).expect("valid JSON")
+    }
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut map = HeaderMap::new();

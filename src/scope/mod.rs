@@ -7,18 +7,25 @@
 //! - [`GuardedBody`]: the request body the service behind the guard receives.
 
 mod authorize;
+mod body_read;
 mod builder;
 mod config;
 mod guard;
 pub(crate) mod jsonrpc;
+mod jsonrpc_params;
 mod mcp_headers;
+mod methods;
 mod policy;
+mod resource_uri;
+mod sessions;
 
+pub use body_read::DEFAULT_BODY_READ_TIMEOUT;
 pub use builder::ScopePolicyBuilder;
 pub use config::{REQUIRED_SCOPES, ScopeConfigError, TOOL_SCOPES};
 pub use guard::{DEFAULT_MAX_BODY_BYTES, ResponseFuture, ScopeGuard, ScopeGuardLayer};
 pub use mcp_headers::{MCP_METHOD, MCP_NAME};
 pub use policy::{ScopePolicy, UnknownTools};
+pub use sessions::{MCP_SESSION_ID, SessionBinding};
 /// The request body behind [`ScopeGuard`]: the original body, untouched, when the guard did not
 /// need to read it, or the exact bytes it read (a JSON-RPC `POST`), handed on without a copy.
 ///

@@ -65,7 +65,8 @@ pub(super) struct ResourceRule {
 }
 
 impl ResourceRule {
-    fn matches(&self, uri: &str) -> bool {
+    /// `uri` is normalised, as the rule's own URI is (see `resource_uri`).
+    pub(super) fn matches(&self, uri: &str) -> bool {
         if self.prefix {
             uri.starts_with(self.uri.as_str())
         } else {
@@ -118,6 +119,7 @@ pub struct ScopePolicy {
     pub(super) resources: Vec<ResourceRule>,
     pub(super) unknown_tools: UnknownTools,
     pub(super) all: Vec<String>,
+    pub(super) json_rpc_routes: Vec<PathPattern>,
 }
 
 /// An operation's scope requirement: the union of a few lists of the policy, checked without
@@ -164,6 +166,12 @@ impl<'p> Requirement<'p> {
         ))
     }
 
+    /// The same requirement with the scopes of more rules that apply to the operation.
+    pub(crate) fn and(mut self, extra: impl IntoIterator<Item = &'p [String]>) -> Self {
+        self.parts.extend(extra);
+        self
+    }
+
     /// Every required scope, sorted, without duplicates.
     pub(crate) fn scopes(&self) -> Vec<String> {
         sorted_union(self.parts.iter().flat_map(|part| part.iter()))
@@ -206,6 +214,13 @@ impl ScopePolicy {
             .filter(|scope| scope.as_str() != "offline_access")
             .cloned()
             .collect()
+    }
+
+    /// True when the policy marks `path` as a JSON-RPC route (an MCP endpoint, see
+    /// [`ScopePolicyBuilder::json_rpc_route`]): every `POST` body there is read and must be one
+    /// JSON-RPC message or batch, whatever its content type claims.
+    pub fn is_json_rpc_route(&self, path: &str) -> bool {
+        self.json_rpc_routes.iter().any(|route| route.matches(path))
     }
 
     /// What the policy does with tools it does not name.
@@ -294,15 +309,25 @@ impl ScopePolicy {
         requirement
     }
 
-    pub(crate) fn resource_requirement(&self, uri: &str) -> Requirement<'_> {
-        let mut requirement = self.method_requirement("resources/read");
-        requirement.parts.extend(
-            self.resources
-                .iter()
-                .filter(|rule| rule.matches(uri))
-                .map(|rule| rule.scopes.as_slice()),
-        );
-        requirement
+    /// The scopes of the prompt rule for `prompt`, if any (not the method's).
+    pub(crate) fn prompt_scopes(&self, prompt: &str) -> Option<&[String]> {
+        self.prompts.get(prompt).map(Vec::as_slice)
+    }
+
+    /// The scopes of every resource rule matching `uri` in any of its readings (see
+    /// `resource_uri`): its normalised form, and its fully decoded form when it has one.
+    pub(crate) fn resource_scopes(&self, uri: &str) -> Vec<&[String]> {
+        if self.resources.is_empty() {
+            return Vec::new();
+        }
+        let (normal, decoded) = crate::scope::resource_uri::readings(uri);
+        self.resources
+            .iter()
+            .filter(|rule| {
+                rule.matches(&normal) || decoded.as_deref().is_some_and(|d| rule.matches(d))
+            })
+            .map(|rule| rule.scopes.as_slice())
+            .collect()
     }
 }
 

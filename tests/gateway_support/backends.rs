@@ -24,6 +24,7 @@ pub const HMAC_SECRET: &str = "test-hmac-secret-0123456789abcdefghijklmnop";
 pub struct Seen {
     pub method: String,
     pub path: String,
+    pub query: String,
     pub headers: HeaderMap,
     pub body: Bytes,
 }
@@ -34,8 +35,15 @@ pub struct Backend {
 }
 
 /// The documented check a backend makes (README.md, "The identity the backend receives"): HMAC-SHA256 over
-/// `v1\nMETHOD\nPATH\nSUB\nSCOPES\nTIMESTAMP`, hex, with a fresh timestamp.
-pub fn signature_is_valid(method: &str, path: &str, headers: &HeaderMap) -> bool {
+/// `v2\nMETHOD\nPATH\nQUERY\nSUB\nSCOPES\nTIMESTAMP\nBODY-SHA256`, hex, with a fresh timestamp,
+/// and the body's own SHA-256 equal to `X-Gateway-Body-SHA256` unless that is `-`.
+pub fn signature_is_valid(
+    method: &str,
+    path: &str,
+    query: &str,
+    body: &[u8],
+    headers: &HeaderMap,
+) -> bool {
     let get = |name: &str| {
         headers
             .get(name)
@@ -46,8 +54,17 @@ pub fn signature_is_valid(method: &str, path: &str, headers: &HeaderMap) -> bool
     if now().abs_diff(timestamp) > 300 {
         return false;
     }
+    let body_sha256 = get("x-gateway-body-sha256");
+    let digest: String = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, body)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    if body_sha256 != "-" && body_sha256 != digest {
+        return false;
+    }
     let canonical = format!(
-        "v1\n{method}\n{path}\n{}\n{}\n{timestamp}",
+        "v2\n{method}\n{path}\n{query}\n{}\n{}\n{timestamp}\n{body_sha256}",
         get("x-gateway-sub"),
         get("x-gateway-scopes")
     );
@@ -70,13 +87,20 @@ pub async fn backend_tool(
     backend.seen.lock().unwrap().push(Seen {
         method: parts.method.to_string(),
         path: parts.uri.path().to_owned(),
+        query: parts.uri.query().unwrap_or("").to_owned(),
         headers: parts.headers.clone(),
         body: body.clone(),
     });
     if tool == "slow" {
         tokio::time::sleep(Duration::from_secs(10)).await;
     }
-    let verified = signature_is_valid(parts.method.as_str(), parts.uri.path(), &parts.headers);
+    let verified = signature_is_valid(
+        parts.method.as_str(),
+        parts.uri.path(),
+        parts.uri.query().unwrap_or(""),
+        &body,
+        &parts.headers,
+    );
     (
         StatusCode::CREATED,
         [("x-backend", "yes")],
@@ -91,10 +115,14 @@ pub async fn mcp_upstream(
     State(release): State<Arc<tokio::sync::Notify>>,
     request: Request,
 ) -> Response {
+    let (parts, body) = request.into_parts();
+    let body = axum::body::to_bytes(body, 1 << 20).await.unwrap();
     let verified = signature_is_valid(
-        request.method().as_str(),
-        request.uri().path(),
-        request.headers(),
+        parts.method.as_str(),
+        parts.uri.path(),
+        parts.uri.query().unwrap_or(""),
+        &body,
+        &parts.headers,
     );
     let stream = async_stream(release, verified);
     (
@@ -180,6 +208,8 @@ pub fn production_env<'a>(
         ("FUNCTIONS_BASE", functions_base),
         ("GATEWAY_HMAC_SECRET", HMAC_SECRET),
         ("BIND_ADDR", "127.0.0.1"),
+        // The tests read the whole report; the production default shows only the status word.
+        ("HEALTH_DETAILS", "public"),
     ]
 }
 

@@ -86,6 +86,7 @@ pub fn policy_builder() -> tower_mcp_auth::scope::ScopePolicyBuilder {
         .resource_prefix("file:///private/", ["files.private"])
         .prompt("secret", ["prompts.secret"])
         .route(Method::GET, "/admin/*", ["admin"])
+        .json_rpc_route("/mcp")
 }
 
 /// A running server.
@@ -93,7 +94,7 @@ pub struct ScopedApp {
     pub base: String,
     pub resource: String,
     pub client: reqwest::Client,
-    /// Every body `POST /mcp` received, in order.
+    /// Every body `POST /mcp` and `POST /upload` received, in order.
     pub received: Arc<Mutex<Vec<Bytes>>>,
     pub policy: ScopePolicy,
     server: tokio::task::JoinHandle<()>,
@@ -111,6 +112,14 @@ impl ScopedApp {
     }
 
     pub async fn start_with(policy: ScopePolicy, max_body_bytes: usize) -> Self {
+        Self::start_configured(policy, |guard| guard.max_body_bytes(max_body_bytes)).await
+    }
+
+    /// A server whose guard `configure` adjusts (body bound, read timeout, …).
+    pub async fn start_configured(
+        policy: ScopePolicy,
+        configure: impl FnOnce(ScopeGuardLayer) -> ScopeGuardLayer,
+    ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let resource = format!("{base}/mcp");
@@ -120,6 +129,7 @@ impl ScopedApp {
 
         let received = Arc::new(Mutex::new(Vec::new()));
         let sink = Arc::clone(&received);
+        let uploads = Arc::clone(&received);
         let app: Router = Router::new()
             .route(
                 "/mcp",
@@ -131,15 +141,24 @@ impl ScopedApp {
                     }
                 }),
             )
+            // Not a JSON-RPC route: an upload endpoint, which records what it receives too.
+            .route(
+                "/upload",
+                post(move |body: Bytes| {
+                    let sink = Arc::clone(&uploads);
+                    async move {
+                        sink.lock().unwrap().push(body.clone());
+                        body
+                    }
+                }),
+            )
             .route("/admin/stats", get(|| async { "stats" }))
             .layer(
                 ServiceBuilder::new()
                     .layer(BearerAuthLayer::new(verifier()).challenge(prm.challenge()))
-                    .layer(
-                        ScopeGuardLayer::new(policy.clone())
-                            .challenge(prm.challenge())
-                            .max_body_bytes(max_body_bytes),
-                    ),
+                    .layer(configure(
+                        ScopeGuardLayer::new(policy.clone()).challenge(prm.challenge()),
+                    )),
             )
             .fallback_service(prm);
         let server = tokio::spawn(async move {

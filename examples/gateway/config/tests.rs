@@ -96,6 +96,78 @@ fn short_secrets_are_refused() {
     );
 }
 
+fn production(extra: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    let mut vars = vec![
+        ("OAUTH_ISSUER", "https://tenant.example.com/"),
+        ("OAUTH_AUDIENCE", "https://gateway.example.com/mcp"),
+        ("GATEWAY_HMAC_SECRET", "0123456789abcdef0123456789abcdef"),
+    ];
+    vars.extend_from_slice(extra);
+    config(&vars)
+}
+
+#[test]
+fn backends_must_be_https_except_on_loopback() {
+    for ok in [
+        "https://functions.example.com/api",
+        "http://127.0.0.1:8081/fn",
+        "http://localhost:8081/fn",
+        "http://[::1]:8081/fn",
+    ] {
+        let config = production(&[("FUNCTIONS_BASE", ok), ("MCP_UPSTREAM", ok)]).unwrap();
+        assert_eq!(
+            config.functions_base.unwrap().as_str(),
+            Url::parse(ok).unwrap().as_str()
+        );
+    }
+    let error = production(&[
+        (
+            "FUNCTIONS_BASE",
+            "http://user:pa55word@backend.internal:8080/fn?k=v",
+        ),
+        ("MCP_UPSTREAM", "http://10.0.0.7/mcp"),
+    ])
+    .unwrap_err();
+    assert_eq!(
+        error.problems,
+        [
+            "FUNCTIONS_BASE `http://backend.internal:8080/fn` must be an https:// URL (plain http:// only on loopback: 127.0.0.1, [::1], localhost)",
+            "MCP_UPSTREAM `http://10.0.0.7/mcp` must be an https:// URL (plain http:// only on loopback: 127.0.0.1, [::1], localhost)",
+        ]
+    );
+}
+
+#[test]
+fn limits_have_defaults_and_health_details_are_hidden_in_production() {
+    let config = production(&[("FUNCTIONS_BASE", "https://fn.example.com")]).unwrap();
+    assert_eq!(
+        config.limits,
+        Limits {
+            header_read_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(60),
+            max_concurrent_requests: 1024,
+            health_details: false,
+        }
+    );
+    assert!(self::config(&[]).unwrap().limits.health_details);
+    let error = production(&[
+        ("FUNCTIONS_BASE", "https://fn.example.com"),
+        ("BACKEND_TIMEOUT_MS", "5000"),
+        ("REQUEST_TIMEOUT_MS", "5000"),
+        ("MAX_CONCURRENT_REQUESTS", "0"),
+        ("HEALTH_DETAILS", "yes"),
+    ])
+    .unwrap_err();
+    assert_eq!(
+        error.problems,
+        [
+            "REQUEST_TIMEOUT_MS (5000 ms) must be longer than BACKEND_TIMEOUT_MS (5000 ms), or a slow backend's 504 would never be seen",
+            "MAX_CONCURRENT_REQUESTS `0` must be a positive number",
+            "HEALTH_DETAILS `yes` must be `public` or `hidden`",
+        ]
+    );
+}
+
 fn webhook_env(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
     let mut vars = vec![
         ("OAUTH_ISSUER", "https://tenant.example.com/"),

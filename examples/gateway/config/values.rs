@@ -138,6 +138,21 @@ pub(super) fn parse_http_url(name: &str, raw: &str, problems: &mut Vec<String>) 
     }
 }
 
+/// A backend URL (`FUNCTIONS_BASE`, `MCP_UPSTREAM`): `https://`, or `http://` on loopback only.
+/// The signed identity and the body cross this hop; over plain HTTP anyone on the path could
+/// read and replay them (security review finding 9).
+pub(super) fn parse_backend_url(name: &str, raw: &str, problems: &mut Vec<String>) -> Option<Url> {
+    let url = parse_http_url(name, raw, problems)?;
+    if url.scheme() == "https" || is_loopback_http(url.as_str()) {
+        return Some(url);
+    }
+    problems.push(format!(
+        "{name} `{}` must be an https:// URL (plain http:// only on loopback: 127.0.0.1, [::1], localhost)",
+        crate::proxy::redacted(&url)
+    ));
+    None
+}
+
 pub(super) fn is_loopback_http(raw: &str) -> bool {
     Url::parse(raw).is_ok_and(|url| {
         url.scheme() == "http"

@@ -1,0 +1,162 @@
+//! Which rule of the policy each JSON-RPC method is checked by, and the check of one call.
+//!
+//! Every MCP method that names a tool, prompt or resource is checked by that name, on top of the
+//! method's own scopes: the methods of MCP 2025-03-26 to 2026-07-28 and those rmcp 3.11 serves
+//! besides (`resources/directory/read`, `skills/get`). Any other method needs the method's
+//! scopes (and the defaults). The table test below lists every method with its rule.
+
+use crate::challenge::AuthError;
+use crate::scope::ScopePolicy;
+use crate::scope::jsonrpc::Call;
+use crate::token::AccessToken;
+
+/// What a method names, and so which rules of the policy apply to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MethodRule {
+    /// `params.name` is a tool: the tool's rule (`tools/call`).
+    Tool,
+    /// `params.name` is a prompt: the prompt's rule (`prompts/get`).
+    Prompt,
+    /// `params.uri` is a resource: the resource rules matching it.
+    Resource,
+    /// `params.ref` names a prompt (`name`) or a resource template (`uri`):
+    /// `completion/complete`.
+    CompletionRef,
+    /// `params.notifications.resourceSubscriptions` lists resources: `subscriptions/listen`.
+    ResourceSubscriptions,
+    /// The method names nothing the policy has rules for: only its method scopes.
+    MethodOnly,
+}
+
+/// The rule for `method`.
+pub(crate) fn rule_for(method: &str) -> MethodRule {
+    match method {
+        "tools/call" => MethodRule::Tool,
+        "prompts/get" => MethodRule::Prompt,
+        "resources/read"
+        | "resources/subscribe"
+        | "resources/unsubscribe"
+        | "resources/directory/read"
+        | "skills/get" => MethodRule::Resource,
+        "completion/complete" => MethodRule::CompletionRef,
+        "subscriptions/listen" => MethodRule::ResourceSubscriptions,
+        _ => MethodRule::MethodOnly,
+    }
+}
+
+/// Checks one call against the policy.
+pub(crate) fn authorize_call(
+    policy: &ScopePolicy,
+    token: &AccessToken,
+    call: &Call<'_>,
+) -> Result<(), AuthError> {
+    let Some(method) = call.method.as_deref() else {
+        // A response or a malformed message: it runs nothing.
+        return Ok(());
+    };
+    match rule_for(method) {
+        MethodRule::Tool => {
+            let tool = call.name.as_deref().unwrap_or_default();
+            policy
+                .tool_requirement(tool)
+                .check(token, || format!("{method} {tool}"))
+        }
+        MethodRule::Prompt => {
+            let prompt = call.name.as_deref().unwrap_or_default();
+            policy
+                .prompt_requirement(prompt)
+                .check(token, || format!("{method} {prompt}"))
+        }
+        MethodRule::Resource => {
+            let uri = call.uri.as_deref().unwrap_or_default();
+            policy
+                .method_requirement(method)
+                .and(policy.resource_scopes(uri))
+                .check(token, || format!("{method} {uri}"))
+        }
+        MethodRule::CompletionRef => {
+            let mut requirement = policy.method_requirement(method);
+            if let Some(prompt) = call.ref_name.as_deref() {
+                requirement = requirement.and(policy.prompt_scopes(prompt));
+            }
+            if let Some(uri) = call.ref_uri.as_deref() {
+                requirement = requirement.and(policy.resource_scopes(uri));
+            }
+            requirement.check(token, || {
+                let named = [call.ref_name.as_deref(), call.ref_uri.as_deref()];
+                let named: Vec<&str> = named.into_iter().flatten().collect();
+                format!("{method} {}", named.join(" "))
+            })
+        }
+        MethodRule::ResourceSubscriptions => {
+            let mut requirement = policy.method_requirement(method);
+            for uri in &call.subscriptions {
+                requirement = requirement.and(policy.resource_scopes(uri));
+            }
+            requirement.check(token, || {
+                format!("{method} {}", call.subscriptions.join(" "))
+            })
+        }
+        MethodRule::MethodOnly => policy
+            .method_requirement(method)
+            .check(token, || method.to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every client-to-server method of MCP 2025-03-26, 2025-06-18, 2025-11-25 and 2026-07-28
+    /// (`schema/*/schema.ts` `ClientRequest` and `ClientNotification`), and those rmcp 3.11
+    /// serves besides (`rmcp::model::ClientRequest`), with the rule that applies.
+    const EVERY_METHOD: &[(&str, MethodRule)] = &[
+        // Tools.
+        ("tools/call", MethodRule::Tool),
+        ("tools/list", MethodRule::MethodOnly),
+        // Prompts.
+        ("prompts/get", MethodRule::Prompt),
+        ("prompts/list", MethodRule::MethodOnly),
+        // Resources.
+        ("resources/read", MethodRule::Resource),
+        ("resources/subscribe", MethodRule::Resource),
+        ("resources/unsubscribe", MethodRule::Resource),
+        ("resources/directory/read", MethodRule::Resource),
+        ("resources/list", MethodRule::MethodOnly),
+        ("resources/templates/list", MethodRule::MethodOnly),
+        // Skills extension (SEP-2640, rmcp 3.11): a skill is fetched by the URI of its SKILL.md.
+        ("skills/get", MethodRule::Resource),
+        ("skills/list", MethodRule::MethodOnly),
+        // Completion: `ref/prompt` by name, `ref/resource` by URI (template).
+        ("completion/complete", MethodRule::CompletionRef),
+        // 2026-07-28: one listen stream replaces `resources/subscribe` and the GET stream.
+        ("subscriptions/listen", MethodRule::ResourceSubscriptions),
+        // Lifecycle, discovery, utilities.
+        ("initialize", MethodRule::MethodOnly),
+        ("server/discover", MethodRule::MethodOnly),
+        ("ping", MethodRule::MethodOnly),
+        ("logging/setLevel", MethodRule::MethodOnly),
+        // Tasks (2025-11-25, rmcp 3.11): by task id, which names no tool or resource.
+        ("tasks/get", MethodRule::MethodOnly),
+        ("tasks/result", MethodRule::MethodOnly),
+        ("tasks/list", MethodRule::MethodOnly),
+        ("tasks/update", MethodRule::MethodOnly),
+        ("tasks/cancel", MethodRule::MethodOnly),
+        // Notifications from the client.
+        ("notifications/initialized", MethodRule::MethodOnly),
+        ("notifications/cancelled", MethodRule::MethodOnly),
+        ("notifications/progress", MethodRule::MethodOnly),
+        ("notifications/roots/list_changed", MethodRule::MethodOnly),
+        ("notifications/elicitation/response", MethodRule::MethodOnly),
+    ];
+
+    #[test]
+    fn every_method_of_the_current_revisions_has_its_rule() {
+        for (method, rule) in EVERY_METHOD {
+            assert_eq!(rule_for(method), *rule, "{method}");
+        }
+        // Method names are case-sensitive (JSON-RPC); another spelling is another method,
+        // which servers answer with "method not found".
+        assert_eq!(rule_for("Tools/Call"), MethodRule::MethodOnly);
+    }
+}

@@ -1,0 +1,204 @@
+//! A forbidden `tools/call`, dressed up every way (`support/forbidden_call.rs`), through the
+//! layers and a reverse proxy to real MCP servers built with the official Python SDK (`mcp`
+//! 2.3, `tests/fixtures/sdk/python_server.py`) and TypeScript SDK (`@modelcontextprotocol/sdk`
+//! 1.32 on Express, `tests/fixtures/sdk/ts_server.mjs`), started on loopback by the tests.
+//!
+//! Each test first shows what the SDK server itself accepts when nothing guards it (Python runs
+//! `NaN`, `Infinity` and a non-ASCII content type; Express inflates gzip and decodes UTF-16),
+//! then that through the guard no dressing runs the tool.
+//!
+//! `.ci/install-mcp-sdks` installs both SDKs from PyPI and npm into `target/mcp-sdks` (`.ci/run`
+//! calls it). Without them these tests say so and pass, except under CI (`CI` set), where a
+//! missing SDK fails them.
+
+#[path = "support/forbidden_call.rs"]
+mod forbidden_call;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use forbidden_call::*;
+use http::{HeaderMap, HeaderValue, StatusCode};
+
+/// Bounds the wait for a child server to listen; never a pass/fail threshold.
+const START_GUARD: Duration = Duration::from_secs(60);
+
+struct Upstream {
+    url: String,
+    runs: PathBuf,
+    _child: tokio::process::Child,
+}
+
+impl Upstream {
+    /// Starts `program script port runs` in `dir`, or `None` (skipped) when the SDK is absent.
+    async fn start(sdk: &str, program: PathBuf, script: PathBuf, dir: &Path) -> Option<Self> {
+        if !program.exists() || !dir.exists() {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "the {sdk} MCP SDK is not installed: run .ci/install-mcp-sdks"
+            );
+            eprintln!("skipped: the {sdk} MCP SDK is not installed (run .ci/install-mcp-sdks)");
+            return None;
+        }
+        let port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap().port()
+        };
+        let runs = std::env::temp_dir().join(format!("tower-mcp-auth-{sdk}-{port}.runs"));
+        let _ = std::fs::remove_file(&runs);
+        let child = tokio::process::Command::new(program)
+            .arg(script)
+            .arg(port.to_string())
+            .arg(&runs)
+            .current_dir(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start the SDK server");
+        let address = format!("127.0.0.1:{port}");
+        tokio::time::timeout(START_GUARD, async {
+            while tokio::net::TcpStream::connect(&address).await.is_err() {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+        .await
+        .expect("the SDK server listens");
+        Some(Self {
+            url: format!("http://{address}/mcp"),
+            runs,
+            _child: child,
+        })
+    }
+
+    async fn python() -> Option<Self> {
+        let sdks = sdk_dir();
+        let script = fixtures().join("python_server.py");
+        Self::start("Python", sdks.join("python-venv/bin/python"), script, &sdks).await
+    }
+
+    async fn typescript() -> Option<Self> {
+        let node = sdk_dir().join("node");
+        // ES modules resolve packages from the script's own folder: run a copy from there.
+        if node.exists() {
+            std::fs::copy(fixtures().join("ts_server.mjs"), node.join("ts_server.mjs")).unwrap();
+        }
+        Self::start(
+            "TypeScript",
+            which_node(),
+            node.join("ts_server.mjs"),
+            &node,
+        )
+        .await
+    }
+
+    /// How often `tool` ran.
+    fn runs(&self, tool: &str) -> usize {
+        std::fs::read_to_string(&self.runs)
+            .unwrap_or_default()
+            .lines()
+            .filter(|line| *line == tool)
+            .count()
+    }
+}
+
+fn sdk_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("target/mcp-sdks")
+}
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sdk")
+}
+
+fn which_node() -> PathBuf {
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
+        .map(|dir| dir.join("node"))
+        .find(|node| node.exists())
+        .unwrap_or_else(|| PathBuf::from("/nonexistent/node"))
+}
+
+fn by_name(name: &str) -> Dressing {
+    dressings()
+        .into_iter()
+        .find(|dressing| dressing.name == name)
+        .unwrap_or_else(|| panic!("no dressing {name}"))
+}
+
+/// Sends each named dressing straight to the SDK server: it runs the forbidden tool.
+async fn unguarded_server_runs(upstream: &Upstream, names: &[&str]) {
+    let client = reqwest::Client::new();
+    for (i, name) in names.iter().enumerate() {
+        let (status, body) = send(
+            &client,
+            &upstream.url,
+            READER,
+            &by_name(name),
+            &HeaderMap::new(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{name}: {body}");
+        assert_eq!(
+            upstream.runs("admin_report"),
+            i + 1,
+            "unguarded, {name} runs the tool: {body}"
+        );
+    }
+}
+
+/// Sends every dressing through the guard: none runs the tool; the allowed call does.
+async fn guarded_server_never_runs(upstream: &Upstream) {
+    let before = upstream.runs("admin_report");
+    let guarded = format!("{}/mcp", serve(proxy_to(upstream.url.clone())).await);
+    let client = reqwest::Client::new();
+    let protocol = HeaderMap::from_iter([(
+        http::header::HeaderName::from_static("mcp-protocol-version"),
+        HeaderValue::from_static("2025-11-25"),
+    )]);
+    for dressing in dressings() {
+        let (status, body) = send(&client, &guarded, READER, &dressing, &protocol).await;
+        assert_eq!(status, dressing.status, "{}: {body}", dressing.name);
+        assert_eq!(
+            upstream.runs("admin_report"),
+            before,
+            "{} ran the tool",
+            dressing.name
+        );
+    }
+    let allowed = Dressing {
+        name: "allowed",
+        headers: vec![(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body: call("open_report", r#"{"n":1}"#).into(),
+        status: StatusCode::OK,
+    };
+    let (status, body) = send(&client, &guarded, READER, &allowed, &protocol).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains("open report"), "{body}");
+    assert_eq!(upstream.runs("open_report"), 1);
+}
+
+#[tokio::test]
+async fn no_dressing_of_a_forbidden_call_runs_the_python_sdk_tool() {
+    let Some(upstream) = Upstream::python().await else {
+        return;
+    };
+    unguarded_server_runs(
+        &upstream,
+        &["NaN", "Infinity", "-Infinity", "non-ASCII content type"],
+    )
+    .await;
+    guarded_server_never_runs(&upstream).await;
+}
+
+#[tokio::test]
+async fn no_dressing_of_a_forbidden_call_runs_the_typescript_sdk_tool() {
+    let Some(upstream) = Upstream::typescript().await else {
+        return;
+    };
+    unguarded_server_runs(&upstream, &["gzip", "UTF-16LE declared"]).await;
+    guarded_server_never_runs(&upstream).await;
+}
