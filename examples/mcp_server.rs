@@ -6,7 +6,13 @@
 //!   `countdown` (streams progress over SSE) `jobs:run`; any other tool is refused; a call
 //!   without its scope → 403 `insufficient_scope` naming it (the client steps up);
 //! - `PrmRoute`: the RFC 9728 metadata at `/.well-known/oauth-protected-resource/mcp` (and the
-//!   root form), public.
+//!   root form), public;
+//! - every tool descriptor carries its `securitySchemes` from the policy (in `_meta`, where
+//!   rmcp's `Tool` has room for it).
+//!
+//! [`app_with`] shows the mixed ("lazy") auth ChatGPT and Claude use: an optional bearer layer,
+//! public discovery, `whoami` public, the challenge mode of choice, `tools/list` trimmed to the
+//! caller, and `docs:write` implying `docs:read`.
 //!
 //! ```sh
 //! cargo run --example mcp_server   # prints a development token
@@ -17,11 +23,15 @@
 //! to verify real tokens instead.
 
 use std::error::Error;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use rmcp::handler::server::wrapper::Parameters;
-use rmcp::model::{Implementation, ProgressNotificationParam, ServerCapabilities, ServerConfig};
+use rmcp::model::{
+    Implementation, ListToolsResult, MetaObject, PaginatedRequestParams, ProgressNotificationParam,
+    ServerCapabilities, ServerConfig,
+};
 use rmcp::service::RequestContext;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
@@ -29,6 +39,7 @@ use rmcp::{ErrorData, RoleServer, ServerHandler, handler::server::common::Extens
 use rmcp::{schemars, tool, tool_handler, tool_router};
 use serde::Deserialize;
 use tower::ServiceBuilder;
+use tower_mcp_auth::scope::{ChallengeMode, ScopePolicyBuilder, ToolsListFilterLayer};
 use tower_mcp_auth::token::JwksVerifier;
 use tower_mcp_auth::{
     AccessToken, BearerAuthLayer, PrmRoute, ProtectedResourceMetadata, ScopeGuardLayer, ScopePolicy,
@@ -37,9 +48,12 @@ use tower_mcp_auth::{
 #[path = "support/dev_issuer.rs"]
 mod dev_issuer;
 
-/// The MCP server: three tools. It knows nothing of OAuth; the layers in front of it do.
-#[derive(Clone, Default)]
-pub struct Tools;
+/// The MCP server: three tools. It knows nothing of OAuth (the layers in front of it do) but
+/// tells clients, per tool, what the policy asks for.
+#[derive(Clone)]
+pub struct Tools {
+    policy: Arc<ScopePolicy>,
+}
 
 #[derive(Deserialize, schemars::JsonSchema)]
 pub struct SearchArgs {
@@ -98,27 +112,84 @@ impl Tools {
 
 #[tool_handler]
 impl ServerHandler for Tools {
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        let mut tools = Self::tool_router().list_all();
+        for tool in &mut tools {
+            // rmcp's `Tool` has no top-level `securitySchemes` field: the `_meta` mirror only.
+            if let Some(schemes) = self.policy.security_schemes(&tool.name) {
+                tool.meta
+                    .get_or_insert_with(MetaObject::new)
+                    .0
+                    .insert("securitySchemes".to_owned(), schemes);
+            }
+        }
+        Ok(ListToolsResult::with_all_items(tools))
+    }
+
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
             .with_server_info(Implementation::new("protected-mcp-example", "0.1.0"))
     }
 }
 
+/// How [`app_with`] answers callers without a token.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MixedAuth {
+    /// The challenge mode of the scope guard (HTTP 401/403, or ChatGPT's tool results).
+    pub mode: ChallengeMode,
+    /// Hide from `tools/list` the tools the caller cannot call.
+    pub hide_unauthorized_tools: bool,
+}
+
 /// The whole HTTP application for an MCP endpoint at `{public_url}/mcp`: the MCP service behind
 /// the layers, and the protected resource metadata (public) that their challenges point to.
+/// Every request needs a token.
 pub fn app(
     verifier: JwksVerifier,
     public_url: &str,
 ) -> Result<Router, Box<dyn Error + Send + Sync>> {
-    // One policy: what the guard enforces, what the metadata advertises, what 401s hint.
-    let policy = ScopePolicy::builder()
+    let policy = base_policy().build()?;
+    build(verifier, public_url, policy, None)
+}
+
+/// The same server with mixed auth: `initialize`, `tools/list` and the other discovery calls and
+/// `whoami` need no token; `search_docs` and `countdown` are answered per `mixed.mode` without
+/// one; `docs:write` implies `docs:read`.
+pub fn app_with(
+    verifier: JwksVerifier,
+    public_url: &str,
+    mixed: MixedAuth,
+) -> Result<Router, Box<dyn Error + Send + Sync>> {
+    let policy = base_policy()
+        .public_discovery()
+        .public_tool("whoami")
+        .scope_implies("docs:write", ["docs:read"])
+        .build()?;
+    build(verifier, public_url, policy, Some(mixed))
+}
+
+/// One policy: what the guard enforces, what the metadata advertises, what 401s hint.
+fn base_policy() -> ScopePolicyBuilder {
+    ScopePolicy::builder()
         .tool("whoami", Vec::<String>::new())
         .tool("search_docs", ["docs:read"])
         .tool("countdown", ["jobs:run"])
         .deny_unknown_tools()
         // Every POST body at /mcp must be one JSON-RPC message the guard can judge.
         .json_rpc_route("/mcp")
-        .build()?;
+}
+
+fn build(
+    verifier: JwksVerifier,
+    public_url: &str,
+    policy: ScopePolicy,
+    mixed: Option<MixedAuth>,
+) -> Result<Router, Box<dyn Error + Send + Sync>> {
+    let policy = Arc::new(policy);
     let mut metadata = ProtectedResourceMetadata::new(format!("{public_url}/mcp"));
     metadata.authorization_servers = Some(vec![verifier.issuer().to_owned()]);
     // Serves /.well-known/oauth-protected-resource/mcp and the root form.
@@ -128,15 +199,37 @@ pub fn app(
         .host_str()
         .unwrap_or_default()
         .to_owned();
+    let tools = Tools {
+        policy: Arc::clone(&policy),
+    };
     let mcp = StreamableHttpService::new(
-        || Ok(Tools),
+        move || Ok(tools.clone()),
         LocalSessionManager::default().into(),
         // rmcp checks the Host header (DNS rebinding): allow the public host.
         StreamableHttpServerConfig::default().with_allowed_hosts([host]),
     );
+    let bearer = BearerAuthLayer::new(verifier).challenge(prm.challenge());
+    let guard = ScopeGuardLayer::new(Arc::clone(&policy)).challenge(prm.challenge());
+    let Some(mixed) = mixed else {
+        let protected = ServiceBuilder::new()
+            .layer(bearer)
+            .layer(guard)
+            .service(mcp);
+        return Ok(Router::new()
+            .route_service("/mcp", protected)
+            .fallback_service(prm));
+    };
+    // The top-level `securitySchemes` rmcp's `Tool` has no field for, and (optionally) the
+    // tools the caller cannot call hidden from `tools/list`.
+    let mut filter = ToolsListFilterLayer::new(Arc::clone(&policy)).security_schemes();
+    if !mixed.hide_unauthorized_tools {
+        filter = filter.keep_all_tools();
+    }
     let protected = ServiceBuilder::new()
-        .layer(BearerAuthLayer::new(verifier).challenge(prm.challenge()))
-        .layer(ScopeGuardLayer::new(policy).challenge(prm.challenge()))
+        // No token: on to the guard, which lets only the public calls through.
+        .layer(bearer.optional())
+        .layer(guard.challenge_mode(mixed.mode))
+        .layer(filter)
         .service(mcp);
     Ok(Router::new()
         .route_service("/mcp", protected)

@@ -4,11 +4,13 @@
 //!
 //! 1. read the one credential: `Authorization: Bearer <token>`
 //!    ([`bearer_token`](crate::token::bearer_token)); none → 401 with the plain challenge;
-//! 2. look the token up in the verified-token cache (by its SHA-256); on a hit re-check
-//!    `exp`/`nbf` and go on to step 5;
-//! 3. otherwise check its characters (malformed → 400 `invalid_request`) and refuse what is not
-//!    a compact JWS before any crypto ([`require_jws`]): JWE → `ACCESS_TOKEN_IS_ENCRYPTED_JWE`,
-//!    opaque → `ACCESS_TOKEN_NOT_JWS`;
+//! 2. look the token up in the verified-token cache (by its SHA-256); on a hit whose source
+//!    still vouches for it (its signing key is still in the issuer's JWKS, its introspection
+//!    answer still fresh) re-check `exp`/`nbf` and go on to step 5;
+//! 3. otherwise check its characters (malformed → 400 `invalid_request`) and refuse the shapes
+//!    the verifier does not [accept](TokenVerifier::accepts) before any crypto (by default all
+//!    but compact JWS, see [`require_jws`](crate::token::require_jws)): JWE →
+//!    `ACCESS_TOKEN_IS_ENCRYPTED_JWE`, opaque → `ACCESS_TOKEN_NOT_JWS`;
 //! 4. verify it with the [`TokenVerifier`] (signature, `iss`, `aud`, `exp`, …);
 //! 5. insert the [`AccessToken`] into the request's extensions and call the inner service.
 //!
@@ -49,8 +51,9 @@ use crate::challenge::{AuthError, Challenge, ErrorCode};
 use crate::metrics::Decider;
 use crate::refusals::Refusals;
 use crate::token::cache::{TokenCache, TokenKey, now_secs};
+use crate::token::classify::shape_refused;
 use crate::token::credential::{bearer_credential, checked_token};
-use crate::token::{AccessToken, TokenVerifier, require_jws};
+use crate::token::{AccessToken, TokenVerifier, classify};
 
 /// The default bound on a bearer token's length: 16 KiB.
 pub const DEFAULT_MAX_TOKEN_LEN: usize = 16 * 1024;
@@ -65,6 +68,7 @@ pub struct BearerAuthLayer<V> {
     refusals: Arc<Refusals>,
     cache: Option<Arc<TokenCache>>,
     max_token_len: usize,
+    optional: bool,
 }
 
 impl<V> Clone for BearerAuthLayer<V> {
@@ -74,6 +78,7 @@ impl<V> Clone for BearerAuthLayer<V> {
             refusals: Arc::clone(&self.refusals),
             cache: self.cache.clone(),
             max_token_len: self.max_token_len,
+            optional: self.optional,
         }
     }
 }
@@ -84,6 +89,7 @@ impl<V> std::fmt::Debug for BearerAuthLayer<V> {
             .field("challenge", self.refusals.challenge())
             .field("cache", &self.cache.as_ref().map(|c| c.len()))
             .field("max_token_len", &self.max_token_len)
+            .field("optional", &self.optional)
             .finish_non_exhaustive()
     }
 }
@@ -97,6 +103,7 @@ impl<V: TokenVerifier> BearerAuthLayer<V> {
             refusals: Arc::new(Refusals::new(Challenge::new())),
             cache: Some(Arc::new(TokenCache::new(DEFAULT_TOKEN_CACHE_CAPACITY))),
             max_token_len: DEFAULT_MAX_TOKEN_LEN,
+            optional: false,
         }
     }
 
@@ -122,6 +129,16 @@ impl<V: TokenVerifier> BearerAuthLayer<V> {
     /// Keeps at most `capacity` verified tokens.
     pub fn token_cache_capacity(mut self, capacity: usize) -> Self {
         self.cache = Some(Arc::new(TokenCache::new(capacity)));
+        self
+    }
+
+    /// Optional bearer: a request with no credentials at all goes on without an
+    /// [`AccessToken`], marked [`Anonymous`](crate::Anonymous), and the
+    /// [`ScopeGuardLayer`](crate::ScopeGuardLayer) decides (it lets only the policy's public
+    /// operations through). A request *with* a credential is verified as always: a malformed,
+    /// expired or otherwise invalid one is refused (401/400), so clients re-authorize on it.
+    pub fn optional(mut self) -> Self {
+        self.optional = true;
         self
     }
 
@@ -194,6 +211,16 @@ where
         let layer = &self.layer;
         let credential = match bearer_credential(req.headers(), req.uri(), layer.max_token_len) {
             Ok(credential) => credential,
+            // Only a request with no `Authorization` header at all is anonymous: another scheme
+            // (`Basic …`) is a credential this layer cannot verify, refused as without the option.
+            Err(error)
+                if layer.optional
+                    && error.code() == ErrorCode::MissingToken
+                    && !req.headers().contains_key(http::header::AUTHORIZATION) =>
+            {
+                req.extensions_mut().insert(crate::Anonymous);
+                return ResponseFuture::inner(self.inner.call(req));
+            }
             Err(error) => return ResponseFuture::refused(layer.refuse(&error, &req)),
         };
 
@@ -203,25 +230,36 @@ where
         if let (Some(cache), Some(key)) = (&layer.cache, &cache_key)
             && let Some(cached) = cache.get(key)
         {
-            let leeway = layer.verifier.leeway().as_secs();
-            return match cached.check_time(now_secs(), leeway) {
-                Ok(()) => {
-                    req.extensions_mut().insert(cached);
-                    crate::audit::allowed(Decider::Bearer, &req, None);
-                    ResponseFuture::inner(self.inner.call(req))
-                }
-                Err(error) => {
-                    cache.remove(key);
-                    ResponseFuture::refused(layer.refuse(&error, &req))
-                }
-            };
+            // What vouched for the token must still do: a key withdrawn from the issuer's JWKS,
+            // or an introspection answer past its time, makes the hit a miss (verified afresh).
+            if cached.still_trusted() {
+                let leeway = layer.verifier.leeway().as_secs();
+                return match cached.check_time(now_secs(), leeway) {
+                    Ok(()) => {
+                        req.extensions_mut().insert(cached);
+                        crate::audit::allowed(Decider::Bearer, &req, None);
+                        ResponseFuture::inner(self.inner.call(req))
+                    }
+                    Err(error) => {
+                        cache.remove(key);
+                        ResponseFuture::refused(layer.refuse(&error, &req))
+                    }
+                };
+            }
+            cache.remove(key);
         }
 
-        let token =
-            match checked_token(credential).and_then(|token| require_jws(token).map(|()| token)) {
-                Ok(token) => token,
-                Err(error) => return ResponseFuture::refused(layer.refuse(&error, &req)),
-            };
+        let token = match checked_token(credential).and_then(|token| {
+            let shape = classify(token);
+            if layer.verifier.accepts(shape) {
+                Ok(token)
+            } else {
+                Err(shape_refused(shape))
+            }
+        }) {
+            Ok(token) => token,
+            Err(error) => return ResponseFuture::refused(layer.refuse(&error, &req)),
+        };
         let verifier = Arc::clone(&layer.verifier);
         let token = token.to_owned();
         let verify: VerifyFuture = Box::pin(async move {
@@ -258,7 +296,9 @@ impl<V> BearerAuthLayer<V> {
 fn log_refusal(error: &AuthError) {
     match error.code() {
         // The issuer or the deployment is failing: an operator must act.
-        ErrorCode::KeysUnavailable | ErrorCode::Misconfigured => {
+        ErrorCode::KeysUnavailable
+        | ErrorCode::IntrospectionUnavailable
+        | ErrorCode::Misconfigured => {
             tracing::warn!(code = %error.code(), description = error.description(), "bearer token refused")
         }
         _ => {

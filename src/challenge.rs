@@ -107,6 +107,15 @@ pub enum ErrorCode {
     /// The `Mcp-Session-Id` is unknown, expired, or belongs to another user (404: MCP clients
     /// start a new session).
     SessionNotFound,
+    // Verification beyond one issuer's JWTs (issue 15).
+    /// The token header's `typ` is not one the verifier accepts, e.g. an ID token where RFC 9068
+    /// `at+jwt` is required (401).
+    InvalidTokenType,
+    /// The introspection endpoint says the token is not active: revoked, expired or unknown
+    /// (RFC 7662 `active: false`) (401).
+    TokenInactive,
+    /// The token cannot be checked: the introspection endpoint is failing or too slow (503).
+    IntrospectionUnavailable,
 }
 
 impl ErrorCode {
@@ -144,6 +153,9 @@ impl ErrorCode {
             Self::ConnectionNamesCheckedHeader => "CONNECTION_NAMES_CHECKED_HEADER",
             Self::BodyReadTimeout => "REQUEST_BODY_TIMEOUT",
             Self::SessionNotFound => "MCP_SESSION_NOT_FOUND",
+            Self::InvalidTokenType => "INVALID_TOKEN_TYPE",
+            Self::TokenInactive => "TOKEN_INACTIVE",
+            Self::IntrospectionUnavailable => "INTROSPECTION_UNAVAILABLE",
         }
     }
 
@@ -162,7 +174,9 @@ impl ErrorCode {
             | Self::TokenNotYetValid
             | Self::InvalidIssuer
             | Self::InvalidAudience
-            | Self::MissingClaim => StatusCode::UNAUTHORIZED,
+            | Self::MissingClaim
+            | Self::InvalidTokenType
+            | Self::TokenInactive => StatusCode::UNAUTHORIZED,
             Self::MalformedAuthorizationHeader
             | Self::MultipleCredentials
             | Self::TokenInQuery
@@ -179,7 +193,9 @@ impl ErrorCode {
             Self::SessionNotFound => StatusCode::NOT_FOUND,
             Self::InsufficientScope | Self::OperationNotAllowed => StatusCode::FORBIDDEN,
             Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::KeysUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::KeysUnavailable | Self::IntrospectionUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Misconfigured => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -207,7 +223,7 @@ impl ErrorCode {
             Some(error) => error,
             None => match self {
                 Self::MissingToken => "unauthorized",
-                Self::KeysUnavailable => "temporarily_unavailable",
+                Self::KeysUnavailable | Self::IntrospectionUnavailable => "temporarily_unavailable",
                 Self::BodyTooLarge => "request_too_large",
                 Self::OperationNotAllowed => "access_denied",
                 Self::UnsupportedContentEncoding | Self::UnsupportedContentType => {
@@ -283,6 +299,28 @@ impl AuthError {
         )
     }
 
+    /// The request has no token, and `operation` is not public: a 401 whose challenge `scope`
+    /// names `scopes` (what the client should ask for: the operation's, or every scope of the
+    /// policy), and whose JSON body names the operation.
+    pub fn token_required(operation: impl Into<String>, scopes: Vec<String>) -> Self {
+        let operation = operation.into();
+        let description = if scopes.is_empty() {
+            format!("{operation} requires an access token; send Authorization: Bearer <token>")
+        } else {
+            format!(
+                "{operation} requires an access token with the scope(s) {}",
+                scopes.join(" ")
+            )
+        };
+        Self {
+            code: ErrorCode::MissingToken,
+            description: description.into(),
+            required_scopes: scopes,
+            missing_scopes: Vec::new(),
+            operation: Some(operation),
+        }
+    }
+
     /// The token lacks scopes: `required` are every scope `operation` needs (they go in the
     /// challenge's `scope` attribute, MCP SEP-2350), `missing` the ones the token lacks.
     pub fn insufficient_scope(
@@ -350,13 +388,18 @@ impl AuthError {
             scope: Option<String>,
         }
         let scope_error = self.code == ErrorCode::InsufficientScope;
+        let token_required = self.is_token_required();
         let body = Body {
             code: self.code.as_str(),
             error: self.code.body_error(),
             error_description: &self.description,
             missing_scopes: scope_error.then_some(self.missing_scopes.as_slice()),
-            operation: self.operation.as_deref().filter(|_| scope_error),
-            scope: scope_error.then(|| self.required_scopes.join(" ")),
+            operation: self
+                .operation
+                .as_deref()
+                .filter(|_| scope_error || token_required),
+            scope: (scope_error || (token_required && !self.required_scopes.is_empty()))
+                .then(|| self.required_scopes.join(" ")),
         };
         // Serializing strings and string lists cannot fail; an empty body keeps the no-panic
         // promise regardless.
@@ -399,9 +442,31 @@ impl AuthError {
             if let Some(operation) = &self.operation {
                 body["operation"] = operation.clone().into();
             }
+        } else if self.is_token_required() {
+            if !self.required_scopes.is_empty() {
+                body["scope"] = self.required_scopes.join(" ").into();
+            }
+            if let Some(operation) = &self.operation {
+                body["operation"] = operation.clone().into();
+            }
         }
         body
     }
+
+    /// A [`token_required`](Self::token_required) refusal (no token, for a named operation).
+    fn is_token_required(&self) -> bool {
+        self.code == ErrorCode::MissingToken && self.operation.is_some()
+    }
+}
+
+/// A `realm` that [`Challenge::realm`] refuses: it contains `"` or `\`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "realm `{realm}` contains `\"` or `\\`, which some MCP clients' challenge parsers cannot read"
+)]
+pub struct InvalidRealm {
+    /// The realm as given.
+    pub realm: String,
 }
 
 /// What every challenge of one protected resource says besides the error: the RFC 9728
@@ -423,10 +488,23 @@ impl Challenge {
         Self::default()
     }
 
-    /// Sets the `realm` attribute.
-    pub fn realm(mut self, realm: impl Into<String>) -> Self {
-        self.realm = Some(realm.into());
-        self
+    /// Sets the `realm` attribute; a realm containing `"` or `\` is refused: escaped, it is
+    /// valid HTTP, but VS Code's challenge parser toggles on every `"` and would lose every
+    /// later attribute, `resource_metadata` included.
+    ///
+    /// ```
+    /// use tower_mcp_auth::Challenge;
+    ///
+    /// assert!(Challenge::new().realm("mcp").is_ok());
+    /// assert!(Challenge::new().realm(r#"my "mcp""#).is_err());
+    /// ```
+    pub fn realm(mut self, realm: impl Into<String>) -> Result<Self, InvalidRealm> {
+        let realm = realm.into();
+        if realm.contains(['"', '\\']) {
+            return Err(InvalidRealm { realm });
+        }
+        self.realm = Some(realm);
+        Ok(self)
     }
 
     /// Sets the RFC 9728 §5.1 `resource_metadata` URL.
@@ -457,6 +535,16 @@ impl Challenge {
 
     /// Renders the `WWW-Authenticate` header value for `error` (RFC 6750 §3).
     pub fn www_authenticate(&self, error: &AuthError) -> HeaderValue {
+        self.www_authenticate_with_error(error, error.code.rfc6750_error())
+    }
+
+    /// [`www_authenticate`](Self::www_authenticate) with `rfc_error` as the `error` attribute
+    /// (a tool-result challenge names one even for a missing token).
+    pub(crate) fn www_authenticate_with_error(
+        &self,
+        error: &AuthError,
+        rfc_error: Option<&str>,
+    ) -> HeaderValue {
         let mut out = String::from("Bearer");
         let mut push = |name: &str, value: &str| {
             out.push_str(if out.len() == "Bearer".len() {
@@ -475,16 +563,23 @@ impl Challenge {
         if let Some(url) = &self.resource_metadata {
             push("resource_metadata", url);
         }
-        if let Some(rfc_error) = error.code.rfc6750_error() {
+        // `error` and `scope` come before `error_description`: the TS, Python and rmcp
+        // parsers take the first `scope=` / `error=` anywhere in the header, and a description
+        // can contain either (a resource URI with a query string).
+        if let Some(rfc_error) = rfc_error {
             push("error", rfc_error);
-            push("error_description", &rfc6750_text(&error.description));
         }
-        if error.code == ErrorCode::InsufficientScope {
+        if error.code == ErrorCode::InsufficientScope
+            || (error.is_token_required() && !error.required_scopes.is_empty())
+        {
             push("scope", &rfc6750_text(&error.required_scopes.join(" ")));
         } else if error.code.status() == StatusCode::UNAUTHORIZED
             && let Some(hint) = &self.scope_hint
         {
             push("scope", &rfc6750_text(hint));
+        }
+        if rfc_error.is_some() {
+            push("error_description", &rfc6750_text(&error.description));
         }
         // Every byte pushed is visible ASCII or space, so this cannot fail; the fallback keeps
         // the no-panic promise regardless.
@@ -667,11 +762,12 @@ mod tests {
         let err = AuthError::new(ErrorCode::TokenExpired, "The access token expired");
         let value = challenge()
             .realm("mcp")
+            .unwrap()
             .scope_hint(["a", "b"])
             .www_authenticate(&err);
         assert_eq!(
             value,
-            r#"Bearer realm="mcp", resource_metadata="https://rs.example/.well-known/oauth-protected-resource", error="invalid_token", error_description="The access token expired", scope="a b""#
+            r#"Bearer realm="mcp", resource_metadata="https://rs.example/.well-known/oauth-protected-resource", error="invalid_token", scope="a b", error_description="The access token expired""#
         );
     }
 
@@ -684,17 +780,21 @@ mod tests {
         );
         let value = challenge().scope_hint(["other"]).www_authenticate(&err);
         let value = value.to_str().unwrap();
-        assert!(value.contains(r#"error="insufficient_scope""#), "{value}");
-        assert!(value.ends_with(r#"scope="search.read x""#), "{value}");
+        assert!(
+            value.contains(
+                r#"error="insufficient_scope", scope="search.read x", error_description=""#
+            ),
+            "{value}"
+        );
         assert!(!value.contains("other"));
     }
 
     #[test]
     fn hostile_description_stays_one_valid_quoted_string() {
         let err = AuthError::new(ErrorCode::MalformedToken, "a \"quoted\" \\ back\nslash é");
-        let value = challenge().realm("r\"e\\alm").www_authenticate(&err);
+        let value = challenge().realm("r?e?alm").unwrap().www_authenticate(&err);
         let value = value.to_str().unwrap();
-        assert!(value.contains(r#"realm="r\"e\\alm""#), "{value}");
+        assert!(value.contains(r#"realm="r?e?alm""#), "{value}");
         assert!(
             value.contains(r#"error_description="a 'quoted' / back?slash ?""#),
             "{value}"

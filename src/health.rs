@@ -2,7 +2,7 @@
 //!
 //! One value gathers what an operator's health endpoint shows: the JWKS (reachable, how many keys,
 //! last fetch and error) and, with the `auth0` feature, the last Management API call and the last
-//! log-stream delivery. [`HealthReport::is_healthy`] is true when the issuer's JWKS was fetched
+//! log-stream delivery. [`HealthReport::is_healthy`] is true when every issuer's JWKS was fetched
 //! successfully the last time it was tried and holds keys.
 //!
 //! While the JWKS endpoint is down, tokens still verify with the last good keys
@@ -33,7 +33,7 @@ use serde::Serialize;
 
 #[cfg(feature = "auth0")]
 use crate::auth0::{Auth0Health, ClientProblem, ManagementCallRecord};
-use crate::token::JwksVerifier;
+use crate::token::{JwksStatus, JwksVerifier};
 
 /// The health sources of one protected server. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -53,8 +53,11 @@ pub struct HealthReport {
     pub issuer: String,
     /// The audience every token must contain.
     pub audience: String,
-    /// The issuer's key set.
+    /// The first issuer's key set.
     pub jwks: JwksHealth,
+    /// Every accepted issuer and its key set (the first one is also `issuer` / `jwks`); the
+    /// report is healthy only when each is.
+    pub issuers: Vec<IssuerHealth>,
     /// The last Management API call (`None` without the webhook).
     #[cfg(feature = "auth0")]
     pub management_api: Option<ManagementApiHealth>,
@@ -83,6 +86,36 @@ pub struct JwksHealth {
     pub last_error: Option<String>,
     /// Fetches since start.
     pub fetch_count: u64,
+}
+
+/// One accepted issuer in a [`HealthReport`].
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct IssuerHealth {
+    /// The issuer, as its metadata spells it.
+    pub issuer: String,
+    /// Its key set.
+    pub jwks: JwksHealth,
+}
+
+impl JwksHealth {
+    fn from_status(jwks: JwksStatus) -> Self {
+        let reachable = jwks.last_success_at.is_some() && jwks.last_error.is_none();
+        Self {
+            uri: jwks.jwks_uri,
+            reachable,
+            key_count: jwks.key_count,
+            verifying_with_cached_keys: !reachable && jwks.key_count > 0,
+            last_fetch_at: jwks.last_fetch_at.map(unix),
+            last_success_at: jwks.last_success_at.map(unix),
+            last_error: jwks.last_error,
+            fetch_count: jwks.fetch_count,
+        }
+    }
+
+    fn is_healthy(&self) -> bool {
+        self.reachable && self.key_count > 0
+    }
 }
 
 /// The Management API part of a [`HealthReport`].
@@ -145,25 +178,24 @@ impl AuthHealth {
 
     /// The report now.
     pub fn report(&self) -> HealthReport {
-        let jwks = self.verifier.jwks_status();
-        let reachable = jwks.last_success_at.is_some() && jwks.last_error.is_none();
-        let healthy = reachable && jwks.key_count > 0;
+        let issuers: Vec<IssuerHealth> = self
+            .verifier
+            .issuer_statuses()
+            .into_iter()
+            .map(|status| IssuerHealth {
+                issuer: status.issuer,
+                jwks: JwksHealth::from_status(status.jwks),
+            })
+            .collect();
+        let healthy = issuers.iter().all(|i| i.jwks.is_healthy());
         #[cfg(feature = "auth0")]
         let auth0 = self.auth0.as_ref().map(Auth0Health::snapshot);
         HealthReport {
             status: if healthy { "ok" } else { "unavailable" },
             issuer: self.verifier.issuer().to_owned(),
             audience: self.verifier.audience().to_owned(),
-            jwks: JwksHealth {
-                uri: jwks.jwks_uri,
-                reachable,
-                key_count: jwks.key_count,
-                verifying_with_cached_keys: !reachable && jwks.key_count > 0,
-                last_fetch_at: jwks.last_fetch_at.map(unix),
-                last_success_at: jwks.last_success_at.map(unix),
-                last_error: jwks.last_error,
-                fetch_count: jwks.fetch_count,
-            },
+            jwks: JwksHealth::from_status(self.verifier.jwks_status()),
+            issuers,
             #[cfg(feature = "auth0")]
             management_api: auth0.as_ref().map(|a| ManagementApiHealth {
                 last_call: a.last_management_call.clone(),

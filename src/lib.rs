@@ -60,6 +60,7 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
+mod anonymous;
 pub mod audit;
 #[cfg(feature = "auth0")]
 pub mod auth0;
@@ -76,13 +77,14 @@ mod refusals;
 pub mod scope;
 pub mod token;
 
+pub use anonymous::Anonymous;
 #[cfg(feature = "auth0")]
 pub use auth0::{
     Auth0Health, Auth0LogWebhookService, DcrPromoter, ManagementClient, ManagementError,
     RetryPolicy,
 };
 pub use bearer::BearerAuthLayer;
-pub use challenge::{AuthError, Challenge, ErrorCode};
+pub use challenge::{AuthError, Challenge, ErrorCode, InvalidRealm};
 pub use prm::{PrmRoute, ProtectedResourceMetadata};
 pub use scope::{ScopeGuardLayer, ScopePolicy};
 pub use token::AccessToken;

@@ -83,6 +83,7 @@ mod tests {
     fn prerendered_answers_equal_the_challenges_rendering() {
         let challenge = Challenge::new()
             .realm("mcp")
+            .unwrap()
             .resource_metadata("https://api.test/.well-known/oauth-protected-resource")
             .scope_hint(["mcp"]);
         let refusals = Refusals::new(challenge.clone());

@@ -108,7 +108,7 @@ async fn dev_mode_printed_curl_commands_work_as_printed() {
         .lines()
         .filter(|line| line.starts_with("curl "))
         .collect();
-    assert_eq!(commands.len(), 2, "{}", gateway.stdout);
+    assert_eq!(commands.len(), 3, "{}", gateway.stdout);
 
     let allowed = run_curl(commands[0]).await;
     assert_eq!(allowed.status(), 200);
@@ -140,6 +140,31 @@ async fn dev_mode_printed_curl_commands_work_as_printed() {
     let body = json_of(step_up).await;
     assert_eq!(body["code"], "insufficient_scope");
     assert_eq!(body["missing_scopes"], json!(["demo:admin"]));
+
+    // Dev mode shows one public tool: its command carries no token.
+    assert!(!commands[2].contains("Authorization"), "{}", commands[2]);
+    let public = run_curl(commands[2]).await;
+    assert_eq!(public.status(), 200);
+    assert_eq!(
+        json_of(public).await,
+        json!({"tool": "status", "status": "ok", "sub": "", "signature": "verified"})
+    );
+    // Every other tool still needs a token: 401 naming that tool's scope.
+    let anonymous = reqwest::Client::new()
+        .post(format!("{}/tools/whoami", gateway.base))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+    assert_eq!(
+        anonymous.headers()["www-authenticate"],
+        format!(
+            "Bearer resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp\", scope=\"demo:read\"",
+            gateway.base
+        )
+        .as_str()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -413,7 +438,7 @@ async fn each_tool_needs_its_own_scopes_over_rest_and_over_mcp() {
         "{challenge}"
     );
     assert!(
-        challenge.ends_with("scope=\"docs.read docs.write mcp:access\""),
+        challenge.contains("error=\"insufficient_scope\", scope=\"docs.read docs.write mcp:access\", error_description="),
         "{challenge}"
     );
     let body = json_of(step_up).await;

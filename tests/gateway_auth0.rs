@@ -279,6 +279,17 @@ async fn doctor_checks_the_management_api_credentials_scopes_and_connection() {
     let issuer = IssuerServer::start().await;
     let fake = FakeAuth0::start().await;
     fake.add_connection("con_google", "google-oauth2");
+    // The webhook's scopes plus the one that lets doctor read the API.
+    fake.set_mgmt_scopes(&[
+        "read:clients",
+        "update:clients",
+        "read:connections",
+        "update:connections",
+        "read:client_grants",
+        "create:client_grants",
+        "update:client_grants",
+        "read:resource_servers",
+    ]);
     let mut vars = production_env(&issuer, "https://functions.example.com");
     vars.extend([
         ("MGMT_DOMAIN", TENANT),
@@ -299,7 +310,7 @@ async fn doctor_checks_the_management_api_credentials_scopes_and_connection() {
         out.contains("[FAIL] connection: no connection named `github`"),
         "{out}"
     );
-    // The fake tenant has no resource-servers endpoint: the API cannot be found.
+    // The fake tenant has no API yet: it cannot be found.
     assert!(
         out.contains("[FAIL] API: no API with identifier `https://api.test/mcp`"),
         "{out}"

@@ -201,7 +201,7 @@ async fn only_allowed_headers_cross_and_connection_cannot_remove_them() {
     write!(
         stream,
         "POST /tools/search HTTP/1.1\r\nHost: gateway\r\nAuthorization: Bearer {token}\r\n\
-         Content-Type: text/plain\r\nConnection: close, content-type\r\n\
+         Content-Type: text/plain\r\nConnection: close, x-request-id\r\n\
          X-Forwarded-For: 10.0.0.1\r\nX-Forwarded-Host: admin.internal\r\nForwarded: for=10.0.0.1\r\n\
          X-Original-URL: /fn/admin\r\nX-HTTP-Method-Override: DELETE\r\nX_Gateway_Sub: auth0|admin\r\n\
          X-Request-Id: req-7\r\nContent-Length: 5\r\n\r\nhello"
@@ -214,6 +214,7 @@ async fn only_allowed_headers_cross_and_connection_cannot_remove_them() {
     assert_eq!(status_and_body(&answer).0, 201, "{answer}");
     let seen = up.backend.seen.lock().unwrap()[0].clone();
     assert_eq!(seen.headers["content-type"], "text/plain");
+    // Named in `Connection`, an allowed header still crosses.
     assert_eq!(seen.headers["x-request-id"], "req-7");
     assert_eq!(&seen.body[..], b"hello");
     for dropped in [
@@ -227,6 +228,29 @@ async fn only_allowed_headers_cross_and_connection_cannot_remove_them() {
     ] {
         assert_eq!(seen.headers.get(dropped), None, "{dropped} crossed");
     }
+
+    // `Connection: content-type` would strip the header the scope guard judged the body by
+    // after it had decided: the guard refuses such a request and the backend sees nothing.
+    let mut stream = connect(&gateway.base);
+    write!(
+        stream,
+        "POST /tools/search HTTP/1.1\r\nHost: gateway\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: text/plain\r\nConnection: close, content-type\r\n\
+         Content-Length: 5\r\n\r\nhello"
+    )
+    .unwrap();
+    let answer = tokio::task::spawn_blocking(move || read_until_closed(&mut stream))
+        .await
+        .unwrap()
+        .unwrap();
+    let (status, body) = status_and_body(&answer);
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(body["code"], "CONNECTION_NAMES_CHECKED_HEADER", "{answer}");
+    assert_eq!(
+        up.backend.seen.lock().unwrap().len(),
+        1,
+        "the backend saw it"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

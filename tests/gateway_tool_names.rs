@@ -82,7 +82,9 @@ async fn percent_encoded_admin_tool_is_refused_for_the_demo_token() {
     let (status, body) = post_tool(&gateway.base, "admin_report", &token).await;
     assert_eq!(status, 403);
     assert_eq!(body["code"], "insufficient_scope");
-    assert_eq!(body["operation"], "tools/call admin_report");
+    // The guard's route rule for the canonical path refuses it first (the handler's check on the
+    // decoded name stays behind it).
+    assert_eq!(body["operation"], "POST /tools/admin_report");
     assert_eq!(body["missing_scopes"], json!(["demo:admin"]));
     let (status, _) = post_tool(&gateway.base, "whoami", &token).await;
     assert_eq!(status, 200);

@@ -89,10 +89,15 @@ async fn garbage_empty_and_odd_key_sets_keep_the_last_good_keys() {
             "symmetric key",
             json!({"keys": [{"kty": "oct", "kid": "hmac", "k": "c2VjcmV0"}]}).to_string(),
         ),
+        // A single key without `kid` is a usable key set now (tests/verification.rs); among
+        // several keys it cannot be chosen, and a set of only such keys is unusable.
         (
-            "key without kid",
-            json!({"keys": [{"kty": "RSA", "n": issuer.signer.jwk()["n"], "e": "AQAB"}]})
-                .to_string(),
+            "keys without kid",
+            json!({"keys": [
+                {"kty": "RSA", "n": issuer.signer.jwk()["n"], "e": "AQAB"},
+                {"kty": "RSA", "n": issuer.signer.jwk()["n"], "e": "AQAB"},
+            ]})
+            .to_string(),
         ),
         (
             "encryption key",
@@ -144,8 +149,12 @@ async fn jwks_down_at_start_up_is_fetched_when_the_first_token_needs_it() {
 }
 
 #[tokio::test]
-async fn token_without_kid_is_unknown_key_id() {
+async fn token_without_kid_is_unknown_key_id_when_the_jwks_has_several_keys() {
+    // With a single key a token without `kid` may use it (tests/verification.rs); with several
+    // the key cannot be chosen.
     let issuer = IssuerServer::start().await;
+    let other = tower_mcp_auth::dev::DevIssuer::generate().unwrap();
+    issuer.publish(json!({"keys": [issuer.signer.jwk(), other.jwk()]}));
     let verifier = verifier(&issuer, Duration::ZERO).await;
     let token = issuer
         .signer

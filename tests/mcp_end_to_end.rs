@@ -166,7 +166,7 @@ async fn rmcp_call_of_a_tool_without_its_scope_is_403_step_up() {
         error.auth_challenge(),
         Some(
             format!(
-                r#"Bearer resource_metadata="{}", error="insufficient_scope", error_description="tools/call countdown requires the scope(s) jobs:run; the token lacks jobs:run", scope="jobs:run""#,
+                r#"Bearer resource_metadata="{}", error="insufficient_scope", scope="jobs:run", error_description="tools/call countdown requires the scope(s) jobs:run; the token lacks jobs:run""#,
                 metadata_url(&server)
             )
             .as_str()
@@ -207,14 +207,14 @@ async fn tool_call_without_its_scope_is_http_403_with_scope_list_and_json_body()
         .unwrap();
     assert_eq!(response.status(), 403);
     let challenge = response.headers()["www-authenticate"].to_str().unwrap();
+    // `error` and `scope` before the description: first-match parsers read the right ones.
     assert!(
         challenge.starts_with(&format!(
-            r#"Bearer resource_metadata="{}", error="insufficient_scope""#,
+            r#"Bearer resource_metadata="{}", error="insufficient_scope", scope="jobs:run", error_description=""#,
             metadata_url(&server)
         )),
         "{challenge}"
     );
-    assert!(challenge.ends_with(r#", scope="jobs:run""#), "{challenge}");
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"], "insufficient_scope");
     assert_eq!(body["code"], "insufficient_scope");

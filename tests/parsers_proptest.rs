@@ -67,8 +67,13 @@ proptest! {
     #[test]
     fn challenge_always_parses_back(description in any::<String>(), realm in any::<String>(),
                                     scopes in proptest::collection::vec(any::<String>(), 0..4)) {
-        let challenge = Challenge::new()
-            .realm(realm.clone())
+        // A realm with `"` or `\` is refused when the challenge is built (VS Code's parser
+        // toggles on every `"`).
+        let Ok(challenge) = Challenge::new().realm(realm.clone()) else {
+            prop_assert!(realm.contains(['"', '\\']));
+            return Ok(());
+        };
+        let challenge = challenge
             .resource_metadata("https://rs.example/.well-known/oauth-protected-resource");
         let errors = [
             AuthError::new(ErrorCode::MalformedToken, description.clone()),

@@ -45,7 +45,7 @@ async fn tool_call_without_its_scopes_is_403_naming_tool_and_missing_scopes() {
     assert_eq!(
         www_authenticate(&response),
         format!(
-            "Bearer resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp\", error=\"insufficient_scope\", error_description=\"{description}\", scope=\"docs.read docs.write mcp\"",
+            "Bearer resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp\", error=\"insufficient_scope\", scope=\"docs.read docs.write mcp\", error_description=\"{description}\"",
             app.base
         )
     );

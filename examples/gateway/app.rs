@@ -27,13 +27,15 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 use tower_mcp_auth::auth0::{Auth0Health, Auth0LogWebhookService};
 use tower_mcp_auth::prm::PrmError;
-use tower_mcp_auth::token::JwksVerifier;
+use tower_mcp_auth::scope::ToolsListFilterLayer;
+use tower_mcp_auth::token::{IntrospectionVerifier, JwksVerifier};
 use tower_mcp_auth::{
-    AccessToken, BearerAuthLayer, Challenge, PrmRoute, ProtectedResourceMetadata, ScopeGuardLayer,
+    AccessToken, AuthError, BearerAuthLayer, Challenge, PrmRoute, ProtectedResourceMetadata,
+    ScopeGuardLayer,
 };
 use url::Url;
 
-use crate::config::AllowedOrigins;
+use crate::config::{AllowedOrigins, ClientAuth};
 use tower_mcp_auth::health::AuthHealth;
 
 use crate::health::{self, HealthState};
@@ -41,11 +43,15 @@ use crate::policy::GatewayPolicy;
 use crate::proxy::{self, Proxy};
 use crate::rate_limit::{self, RateLimits};
 use crate::tool_path;
+use crate::verifier::GatewayVerifier;
 
 /// Everything the router is built from, resolved (dev-mode defaults applied).
 pub struct Settings {
     pub verifier: JwksVerifier,
-    pub resource_url: Url,
+    /// With `OAUTH_INTROSPECTION=true`: opaque tokens are introspected.
+    pub introspection: Option<IntrospectionVerifier>,
+    /// The resource exactly as configured: the metadata's `resource`.
+    pub resource: String,
     pub functions_base: Option<Url>,
     pub mcp_upstream: Option<Url>,
     pub proxy: Proxy,
@@ -55,6 +61,8 @@ pub struct Settings {
     pub health_details: bool,
     pub mode: &'static str,
     pub policy: GatewayPolicy,
+    /// Callers without a token, the challenge mode, `tools/list` trimming.
+    pub client_auth: ClientAuth,
     /// The DCR webhook and its health state, when `MGMT_*` and `LOG_WEBHOOK_SECRET` are set.
     pub webhook: Option<(Auth0LogWebhookService, Auth0Health)>,
     /// Per user, client and tool, when any `RATE_LIMIT_*` is set.
@@ -74,7 +82,7 @@ struct ProxyState {
 /// The RFC 9728 metadata: the resource, its issuer, the policy's scopes, and (as the seeds'
 /// MCP servers publish it) the scopes of each tool under `scopes`.
 fn metadata_route(settings: &Settings) -> Result<PrmRoute, PrmError> {
-    let mut metadata = ProtectedResourceMetadata::new(settings.resource_url.as_str());
+    let mut metadata = ProtectedResourceMetadata::new(settings.resource.as_str());
     metadata.authorization_servers = Some(vec![settings.verifier.issuer().to_owned()]);
     metadata.resource_name = Some("tower-mcp-auth gateway".to_owned());
     if !settings.policy.tools.is_empty() {
@@ -89,9 +97,27 @@ fn metadata_route(settings: &Settings) -> Result<PrmRoute, PrmError> {
 pub fn router(settings: Settings) -> Result<Router, PrmError> {
     let prm = metadata_route(&settings)?;
     // One challenge for both layers, naming the metadata URL this very router serves.
-    let challenge = prm.challenge();
-    let bearer = BearerAuthLayer::new(settings.verifier.clone()).challenge(challenge.clone());
-    let guard = ScopeGuardLayer::new(settings.policy.policy.clone()).challenge(challenge.clone());
+    let mut challenge = prm.challenge();
+    let client_auth = &settings.client_auth;
+    let policy = Arc::new(settings.policy.policy.clone());
+    let mut guard = ScopeGuardLayer::new(Arc::clone(&policy))
+        .challenge(challenge.clone())
+        .challenge_mode(client_auth.challenge);
+    if client_auth.challenge_all_scopes {
+        challenge = challenge.scope_hint(policy.all_scopes_hint());
+        guard = guard.challenge_all_policy_scopes();
+    }
+    let verifier = GatewayVerifier::new(settings.verifier.clone(), settings.introspection.clone());
+    let bearer = BearerAuthLayer::new(verifier).challenge(challenge.clone());
+    // /debug-token always needs a token, whatever is public.
+    let debug_bearer = bearer.clone();
+    // With public operations, a request without a token goes on to the guard, which lets only
+    // the public ones through.
+    let bearer = if client_auth.has_public_operations() {
+        bearer.optional()
+    } else {
+        bearer
+    };
 
     let state = ProxyState {
         proxy: settings.proxy,
@@ -104,7 +130,8 @@ pub fn router(settings: Settings) -> Result<Router, PrmError> {
     if state.mcp_upstream.is_some() {
         tools = tools.route("/mcp", any(mcp_passthrough));
     }
-    // On an axum Router the layer added last runs first: bearer, then the scope guard.
+    // On an axum Router the layer added last runs first: bearer, the scope guard, the filter,
+    // the rate limits.
     let mut tools = tools.with_state(state);
     if let Some(limits) = settings.rate_limits {
         // Inside the guard: only verified, authorized requests are counted.
@@ -114,20 +141,22 @@ pub fn router(settings: Settings) -> Result<Router, PrmError> {
             rate_limit::enforce,
         ));
     }
-    let mut protected = tools.layer(guard);
+    if client_auth.hide_unauthorized_tools {
+        tools = tools.layer(ToolsListFilterLayer::new(Arc::clone(&policy)));
+    }
+    let mut protected = tools.layer(guard).layer(bearer);
     if settings.debug_token_endpoint {
         // Token only, no scope guard: a token that lacks scopes is what one debugs.
         protected = protected.merge(
             Router::new()
                 .route("/debug-token", get(crate::debug_token::debug_token))
-                .with_state(settings.policy.clone()),
+                .with_state(settings.policy.clone())
+                .layer(debug_bearer),
         );
     }
     // Outermost: a path the handlers would decode differently from how it reads is refused
     // before the token is even looked at.
-    let protected = protected
-        .layer(bearer)
-        .layer(axum::middleware::from_fn(tool_path::canonical_paths_only));
+    let protected = protected.layer(axum::middleware::from_fn(tool_path::canonical_paths_only));
 
     let health = Router::new()
         .route("/health/auth0", get(health::auth0_health))
@@ -195,7 +224,8 @@ fn cors(origins: AllowedOrigins) -> CorsLayer {
 async fn tool_call(
     State(state): State<ProxyState>,
     Path(tool): Path<String>,
-    Extension(token): Extension<AccessToken>,
+    // None: a public tool called without a token (the guard let only those through).
+    token: Option<Extension<AccessToken>>,
     request: Request,
 ) -> Response {
     let Some(base) = &state.functions_base else {
@@ -226,26 +256,42 @@ async fn tool_call(
             &format!("Tool names are case-sensitive: `{tool}` is not the tool `{named}`"),
         );
     }
-    if let Err(refusal) = state.policy.policy.check_tool(&token, &tool) {
+    // Checked here, not by a route rule: the guard sees the raw path, this is the decoded name.
+    // Without a token only a public tool passes (the bearer layer is optional only when the
+    // policy has public operations).
+    let policy = &state.policy.policy;
+    let verdict = match token.as_ref() {
+        Some(Extension(token)) => policy.check_tool(token, &tool),
+        None if policy.is_public_tool(&tool) => Ok(()),
+        None => Err(AuthError::token_required(
+            format!("POST /tools/{tool}"),
+            policy.required_scopes_for_tool(&tool).unwrap_or_default(),
+        )),
+    };
+    if let Err(refusal) = verdict {
         tracing::debug!(code = %refusal.code(), tool, missing_scopes = ?refusal.missing_scopes(), "tool call refused");
         return state
             .challenge
             .response::<Body>(&refusal, request.headers())
             .map(Body::new);
     }
-    state.proxy.forward(request, target, &token).await
+    state
+        .proxy
+        .forward(request, target, token.as_ref().map(|t| &t.0))
+        .await
 }
 
 async fn mcp_passthrough(
     State(state): State<ProxyState>,
-    Extension(token): Extension<AccessToken>,
+    // None: a public MCP call without a token (the guard let only those through).
+    token: Option<Extension<AccessToken>>,
     request: Request,
 ) -> Response {
     match &state.mcp_upstream {
         Some(upstream) => {
             state
                 .proxy
-                .forward(request, (**upstream).clone(), &token)
+                .forward(request, (**upstream).clone(), token.as_ref().map(|t| &t.0))
                 .await
         }
         None => proxy::error(StatusCode::NOT_FOUND, "NOT_FOUND", "No MCP upstream"),

@@ -11,15 +11,19 @@ use url::Url;
 use crate::policy::GatewayPolicy;
 use crate::rate_limit::settings::{self as rate_limit, RateLimitSettings};
 
+mod client_auth;
 mod limits;
 mod values;
+mod verification;
 
+pub use client_auth::{ClientAuth, DEV_PUBLIC_TOOL};
 pub use limits::Limits;
 
 use values::{
     duration_ms, is_loopback_http, management_config, parse_backend_url, parse_http_url,
     parse_origins,
 };
+pub use verification::Verification;
 
 /// A secret value; `Debug` and `Display` print `[redacted]`.
 #[derive(Clone, PartialEq, Eq)]
@@ -98,6 +102,12 @@ pub struct Config {
     pub port: u16,
     /// `RESOURCE_URL`; in dev mode `None` means `http://127.0.0.1:PORT/mcp` once bound.
     pub resource_url: Option<Url>,
+    /// The resource exactly as configured (`RESOURCE_URL`, else the first `OAUTH_AUDIENCE`):
+    /// the metadata's `resource`. `Url` would turn an origin-only `https://host` into
+    /// `https://host/`, one character away from what clients were told.
+    pub resource: Option<String>,
+    /// How tokens are verified (issuers, audiences, algorithms, `typ`, introspection).
+    pub verification: Verification,
     /// `FUNCTIONS_BASE`; in dev mode `None` means the built-in demo backend.
     pub functions_base: Option<Url>,
     pub mcp_upstream: Option<Url>,
@@ -107,6 +117,8 @@ pub struct Config {
     pub management: Option<ManagementConfig>,
     /// From `TOOL_SCOPES` / `REQUIRED_SCOPES` (dev mode without them: the demo tools' policy).
     pub policy: GatewayPolicy,
+    /// Callers without a token and the challenge mode (`PUBLIC_*`, `AUTH_CHALLENGE`, …).
+    pub client_auth: ClientAuth,
     pub debug_token_endpoint: bool,
     pub backend_timeout: Duration,
     pub jwks_probe_interval: Duration,
@@ -158,28 +170,40 @@ impl Config {
         };
         let mut problems = Vec::new();
 
-        let issuer = get("OAUTH_ISSUER");
-        let audience = get("OAUTH_AUDIENCE");
-        let resource_url =
-            get("RESOURCE_URL").and_then(|raw| parse_http_url("RESOURCE_URL", &raw, &mut problems));
-        let mode = match issuer {
+        let issuers = get("OAUTH_ISSUER")
+            .map(|raw| verification::comma_list(&raw))
+            .unwrap_or_default();
+        let audiences = get("OAUTH_AUDIENCE")
+            .map(|raw| verification::comma_list(&raw))
+            .unwrap_or_default();
+        let resource_raw = get("RESOURCE_URL");
+        let resource_url = resource_raw
+            .as_deref()
+            .and_then(|raw| parse_http_url("RESOURCE_URL", raw, &mut problems));
+        let mode = match issuers.first() {
             None => Mode::Dev,
             Some(issuer) => {
-                if !(issuer.starts_with("https://") || is_loopback_http(&issuer)) {
-                    problems.push(format!(
-                        "OAUTH_ISSUER `{issuer}` must be an https:// URL, e.g. https://YOUR_TENANT.us.auth0.com/"
-                    ));
+                for issuer in &issuers {
+                    if !(issuer.starts_with("https://") || is_loopback_http(issuer)) {
+                        problems.push(format!(
+                            "OAUTH_ISSUER `{issuer}` must be an https:// URL, e.g. https://YOUR_TENANT.us.auth0.com/"
+                        ));
+                    }
                 }
-                let audience = audience.clone().unwrap_or_else(|| {
+                let audience = audiences.first().cloned().unwrap_or_else(|| {
                     problems.push(
                         "OAUTH_AUDIENCE is required with OAUTH_ISSUER: the Identifier of your Auth0 API"
                             .to_owned(),
                     );
                     String::new()
                 });
-                Mode::Production { issuer, audience }
+                Mode::Production {
+                    issuer: issuer.clone(),
+                    audience,
+                }
             }
         };
+        let verification = verification::read(&get, issuers, audiences, &mut problems);
         let production = mode != Mode::Dev;
 
         let bind = match get("BIND_ADDR") {
@@ -203,6 +227,11 @@ impl Config {
             None => 8080,
         };
 
+        let resource = match (&mode, &resource_url) {
+            (_, Some(_)) => resource_raw,
+            (Mode::Production { audience, .. }, None) => Some(audience.clone()),
+            (Mode::Dev, None) => None,
+        };
         let resource_url = match (&mode, resource_url) {
             (_, Some(url)) => Some(url),
             // Auth0 API identifiers are usually the resource's URL (`https://host/mcp`).
@@ -290,11 +319,14 @@ impl Config {
         };
         let rate_limits = rate_limit::from_env(&get, &mut problems);
 
-        let policy = crate::policy::from_values(
+        let client_auth = client_auth::client_auth(&get, !production, &mut problems);
+        let policy = crate::policy::from_values_with(
             get("TOOL_SCOPES").as_deref(),
             get("REQUIRED_SCOPES").as_deref(),
             get("UNKNOWN_TOOLS").as_deref(),
             get("ACTION_SCOPES").as_deref(),
+            get(tower_mcp_auth::scope::SCOPE_IMPLIES).as_deref(),
+            &client_auth,
             !production,
         )
         .unwrap_or_else(|problem| {
@@ -307,12 +339,15 @@ impl Config {
             bind,
             port,
             resource_url,
+            resource,
+            verification,
             functions_base,
             mcp_upstream,
             app_origin,
             hmac_secret,
             management,
             policy,
+            client_auth,
             debug_token_endpoint,
             backend_timeout,
             jwks_probe_interval,

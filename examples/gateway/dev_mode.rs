@@ -26,6 +26,8 @@ use crate::proxy::{self, unix_now};
 pub const ALLOWED_TOOL: &str = "whoami";
 /// The tool that needs a scope the demo token lacks (the step-up example).
 pub const STEP_UP_TOOL: &str = "admin_report";
+/// The public demo tool (callable without a token; `PUBLIC_TOOLS` unset in dev mode).
+pub const PUBLIC_TOOL: &str = crate::config::DEV_PUBLIC_TOOL;
 /// The demo policy, in `TOOL_SCOPES` form, used when neither scope variable is set.
 pub const DEMO_TOOL_SCOPES: &str = "whoami=demo:read;admin_report=demo:admin";
 /// The scopes of the demo token.
@@ -150,6 +152,13 @@ async fn demo_tool(
             "input": input,
             "signature": "verified",
         }),
+        PUBLIC_TOOL => json!({
+            "tool": PUBLIC_TOOL,
+            "status": "ok",
+            // Empty when called without a token: the gateway signs an anonymous identity.
+            "sub": identity.sub,
+            "signature": "verified",
+        }),
         STEP_UP_TOOL => json!({
             "tool": STEP_UP_TOOL,
             "report": "all systems nominal",
@@ -160,17 +169,26 @@ async fn demo_tool(
             return proxy::error(
                 StatusCode::NOT_FOUND,
                 "UNKNOWN_TOOL",
-                "The demo backend knows the tools whoami and admin_report",
+                "The demo backend knows the tools whoami, admin_report and status",
             );
         }
     };
     axum::Json(result).into_response()
 }
 
-/// The start-up banner with the ready-to-paste commands (stdout, so it is easy to copy).
-pub fn banner(base: &str, token: &str) -> String {
+/// The start-up banner with the ready-to-paste commands (stdout, so it is easy to copy);
+/// `public_tool` is shown when it is public.
+pub fn banner(base: &str, token: &str, public_tool: bool) -> String {
     let allowed = curl(base, ALLOWED_TOOL, token, r#"{"hello":"world"}"#);
     let step_up = curl(base, STEP_UP_TOOL, token, "{}");
+    let public = if public_tool {
+        format!(
+            "\n# 200 without any token: `{PUBLIC_TOOL}` is public (PUBLIC_TOOLS)\n\
+             curl -i -X POST '{base}/tools/{PUBLIC_TOOL}' -H 'Content-Type: application/json' -d '{{}}'\n"
+        )
+    } else {
+        String::new()
+    };
     format!(
         "\n==================== DEV MODE ====================\n\
          No OAUTH_ISSUER set: embedded issuer, demo backend, loopback only. Not for production.\n\
@@ -183,6 +201,7 @@ pub fn banner(base: &str, token: &str) -> String {
          \n\
          # 403 insufficient_scope (step-up): `{STEP_UP_TOOL}` needs demo:admin\n\
          {step_up}\n\
+         {public}\
          ==================================================\n"
     )
 }

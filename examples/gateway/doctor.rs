@@ -9,11 +9,11 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
 use tower_mcp_auth::ErrorCode;
-use tower_mcp_auth::token::JwksVerifier;
 
 use crate::config::{Config, Mode};
 
 mod management;
+mod tenant;
 mod token;
 
 /// Management API scopes the DCR promotion needs (SPEC-NOTES, Auth0 section).
@@ -73,10 +73,25 @@ pub fn fix_for(code: ErrorCode) -> &'static str {
              connector's resource must be the same string"
         }
         ErrorCode::InvalidIssuer => {
-            "OAUTH_ISSUER must be the tenant the token came from (Auth0 spells it with a trailing /)"
+            "the token's iss is none of OAUTH_ISSUER's issuers: add the issuer it came from (a \
+             custom domain is an issuer of its own; Auth0 spells issuers with a trailing /)"
         }
         ErrorCode::AlgorithmNotAllowed => {
-            "set the Auth0 API's Signing Algorithm to RS256 (Applications → APIs → Settings)"
+            "the token is signed with an algorithm OAUTH_ALGORITHMS does not list (default RS256): \
+             add it there, or set the Auth0 API's Signing Algorithm to RS256"
+        }
+        ErrorCode::InvalidTokenType => {
+            "OAUTH_TOKEN_TYP requires another `typ`: Auth0 sends at+jwt only with the API's \
+             \"RFC 9068\" token profile (else JWT); or an ID token was sent instead of the \
+             access token"
+        }
+        ErrorCode::TokenInactive => {
+            "the issuer's introspection says the token is not active (revoked or expired): get a \
+             new token"
+        }
+        ErrorCode::IntrospectionUnavailable => {
+            "the introspection endpoint failed: check the network path to the issuer and \
+             OAUTH_INTROSPECTION_CLIENT_ID / OAUTH_INTROSPECTION_CLIENT_SECRET"
         }
         ErrorCode::UnknownKeyId | ErrorCode::InvalidSignature => {
             "the token was not signed by this issuer's current keys: check OAUTH_ISSUER, or get a \
@@ -122,8 +137,12 @@ pub async fn run(args: &[String]) -> Result<bool, String> {
         .build()
         .map_err(|e| e.to_string())?;
 
-    check_discovery(&mut report, &client, &issuer).await;
-    let verifier = match JwksVerifier::builder(issuer.clone(), audience.clone())
+    for each in &config.verification.issuers {
+        check_discovery(&mut report, &client, each).await;
+    }
+    let verifier = match config
+        .verification
+        .jwks_builder(&issuer, &audience)
         .build()
         .await
     {
@@ -167,8 +186,42 @@ pub async fn run(args: &[String]) -> Result<bool, String> {
         ),
     }
 
+    let introspection = match config
+        .verification
+        .introspection_builder(&issuer, &audience)
+    {
+        Some(builder) => match builder.build().await {
+            Ok(introspection) => {
+                report.ok("introspection", introspection.endpoint());
+                Some(introspection)
+            }
+            Err(error) => {
+                report.fail(
+                    "introspection",
+                    error.to_string(),
+                    "the issuer's metadata must name an introspection_endpoint (or set \
+                     OAUTH_INTROSPECTION=false)",
+                );
+                None
+            }
+        },
+        None => None,
+    };
+
+    tenant::check_tenant(
+        &mut report,
+        &client,
+        &config,
+        verifier.as_ref().map(|v| v.issuer()),
+    )
+    .await;
+
     if let Some(token) = token {
-        token::explain_token(&mut report, verifier.as_ref(), &config.policy, &token).await;
+        let verifiers = token::Verifiers {
+            jwt: verifier.as_ref(),
+            introspection: introspection.as_ref(),
+        };
+        token::explain_token(&mut report, verifiers, &config.policy, &token).await;
     }
     println!(
         "\n{}",
@@ -244,9 +297,10 @@ async fn check_discovery(report: &mut Report, client: &reqwest::Client, issuer: 
         .get("registration_endpoint")
         .is_some_and(Value::is_string)
     {
+        // Auth0 publishes it whatever the tenant's DCR flag: the set-up checks below read the flag.
         report.ok(
             "Dynamic Client Registration",
-            "enabled (registration_endpoint published)",
+            "registration_endpoint published",
         );
     } else {
         report.warn(
@@ -260,4 +314,9 @@ async fn check_discovery(report: &mut Report, client: &reqwest::Client, issuer: 
 pub(super) fn unverified_claims(token: &str) -> Option<Value> {
     let payload = token.split('.').nth(1)?;
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()
+}
+
+pub(super) fn unverified_header(token: &str) -> Option<Value> {
+    let header = token.split('.').next()?;
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).ok()?).ok()
 }

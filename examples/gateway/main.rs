@@ -4,6 +4,7 @@
 //! cargo run --example gateway                 # dev mode: no Auth0 needed
 //! cargo run --example gateway -- doctor       # check a real configuration from the outside
 //! cargo run --example gateway -- print-action # the Auth0 Post-Login Action for this policy
+//! cargo run --example gateway -- setup        # plan the Auth0 tenant set-up (--apply makes it)
 //! ```
 //!
 //! Configuration comes from the environment (and an optional `.env` file); `.env.sample` lists
@@ -22,7 +23,9 @@ mod print_action;
 mod proxy;
 mod rate_limit;
 mod server;
+mod setup;
 mod tool_path;
+mod verifier;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -34,17 +37,18 @@ use axum::http::StatusCode;
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 use tower_mcp_auth::auth0::{Auth0Health, Auth0LogWebhookService, DcrPromoter, ManagementClient};
-use tower_mcp_auth::token::JwksVerifier;
 use url::Url;
 
 use crate::config::{Config, Mode};
 
-const USAGE: &str = "usage: gateway [serve | doctor [--token TOKEN | --token -] | print-action]
+const USAGE: &str = "usage: gateway [serve | doctor [--token TOKEN | --token -] | print-action | setup [--apply] [--json]]
 
   serve          run the gateway (the default)
   doctor         check the configuration against the real issuer and Management API;
                  with --token, explain what is wrong with an access token (- reads stdin)
   print-action   print the Auth0 Post-Login Action adding ACTION_SCOPES for every user
+  setup          plan the tenant-wide Auth0 set-up (API, domain-level connection, default
+                 grant, tenant settings, CIMD_CLIENT_IDS); --apply makes it, --json for scripts
 
 Configuration: environment variables or a .env file; see .env.sample.";
 
@@ -77,6 +81,7 @@ fn main() -> ExitCode {
             }
         },
         Some("print-action") => print_action(),
+        Some("setup") => setup::main(&runtime, &args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             ExitCode::SUCCESS
@@ -199,7 +204,7 @@ async fn run(config: Config) -> Result<(), BoxError> {
         shutdown_signal(),
     ));
 
-    let (issuer, audience, resource_url) = match (&config.mode, &dev) {
+    let (issuer, audience, resource_url, resource) = match (&config.mode, &dev) {
         (Mode::Production { issuer, audience }, _) => (
             issuer.clone(),
             audience.clone(),
@@ -207,20 +212,39 @@ async fn run(config: Config) -> Result<(), BoxError> {
                 .resource_url
                 .clone()
                 .ok_or("RESOURCE_URL is required")?,
+            config.resource.clone().unwrap_or_else(|| audience.clone()),
         ),
         (Mode::Dev, Some(dev)) => {
             let resource = match &config.resource_url {
                 Some(url) => url.clone(),
                 None => Url::parse(&format!("{base}/mcp"))?,
             };
-            (dev.issuer_url.clone(), resource.to_string(), resource)
+            let raw = config
+                .resource
+                .clone()
+                .unwrap_or_else(|| resource.to_string());
+            (dev.issuer_url.clone(), resource.to_string(), resource, raw)
         }
         (Mode::Dev, None) => return Err("dev mode without its issuer".into()),
     };
-    let verifier = JwksVerifier::builder(issuer, audience.clone())
+    let verifier = config
+        .verification
+        .jwks_builder(&issuer, &audience)
         .build()
         .await
         .map_err(|e| format!("the token verifier could not start: {e}"))?;
+    let introspection = match config
+        .verification
+        .introspection_builder(&issuer, &audience)
+    {
+        Some(builder) => Some(
+            builder
+                .build()
+                .await
+                .map_err(|e| format!("token introspection could not start: {e}"))?,
+        ),
+        None => None,
+    };
     // Keeps /health/auth0 current even when no token needs a new key.
     tower_mcp_auth::health::AuthHealth::new(verifier.clone())
         .spawn_jwks_probe(config.jwks_probe_interval);
@@ -240,7 +264,8 @@ async fn run(config: Config) -> Result<(), BoxError> {
     };
     let settings = app::Settings {
         verifier,
-        resource_url: resource_url.clone(),
+        introspection,
+        resource,
         functions_base: functions_base.clone(),
         mcp_upstream: config.mcp_upstream.clone(),
         proxy: proxy::Proxy::new(signer, config.backend_timeout)?,
@@ -251,6 +276,7 @@ async fn run(config: Config) -> Result<(), BoxError> {
         webhook,
         policy: config.policy.clone(),
         rate_limits: rate_limit::RateLimits::new(&config.rate_limits).map(Arc::new),
+        client_auth: config.client_auth.clone(),
     };
     let _ = app_cell.set(app::router(settings).map_err(|e| format!("RESOURCE_URL: {e}"))?);
 
@@ -273,7 +299,12 @@ async fn run(config: Config) -> Result<(), BoxError> {
             "DEV MODE: embedded issuer and demo backend; set OAUTH_ISSUER for production"
         );
         let token = dev.mint(&audience, dev_mode::DEMO_TOKEN_SCOPE)?;
-        println!("{}", dev_mode::banner(&base, &token));
+        let public = config
+            .client_auth
+            .public_tools
+            .iter()
+            .any(|tool| tool == dev_mode::PUBLIC_TOOL);
+        println!("{}", dev_mode::banner(&base, &token, public));
     }
     println!("gateway listening on {base}");
 

@@ -6,9 +6,11 @@
 
 use std::collections::BTreeMap;
 
+use axum::http::Method;
 use tower_mcp_auth::ScopePolicy;
 use tower_mcp_auth::scope::UnknownTools;
 
+use crate::config::ClientAuth;
 use crate::dev_mode;
 
 /// The policy and the tools it names.
@@ -40,11 +42,35 @@ fn unknown_tools(value: Option<&str>, names_tools: bool) -> Result<UnknownTools,
 }
 
 /// Builds the policy; in dev mode with neither scope variable set, the demo tools' policy.
+#[cfg(test)]
 pub fn from_values(
     tool_scopes: Option<&str>,
     required_scopes: Option<&str>,
     unknown: Option<&str>,
     action_scopes: Option<&str>,
+    dev: bool,
+) -> Result<GatewayPolicy, String> {
+    from_values_with(
+        tool_scopes,
+        required_scopes,
+        unknown,
+        action_scopes,
+        None,
+        &ClientAuth::default(),
+        dev,
+    )
+}
+
+/// [`from_values`] with the scope implications (`SCOPE_IMPLIES`) and the public operations of
+/// `client_auth`: a public tool is public as a JSON-RPC `tools/call` and as `POST /tools/{tool}`.
+#[allow(clippy::too_many_arguments)]
+pub fn from_values_with(
+    tool_scopes: Option<&str>,
+    required_scopes: Option<&str>,
+    unknown: Option<&str>,
+    action_scopes: Option<&str>,
+    scope_implies: Option<&str>,
+    client_auth: &ClientAuth,
     dev: bool,
 ) -> Result<GatewayPolicy, String> {
     let tool_scopes = match (tool_scopes, required_scopes, dev) {
@@ -68,12 +94,33 @@ pub fn from_values(
         }
     }
     // `/mcp` is JSON-RPC: the guard reads every POST body there and refuses what it cannot judge.
-    let policy = ScopePolicy::builder_from_env_values(tool_scopes, required_scopes)
+    // `/tools/{tool}` has no route rule: its handler checks the decoded tool name.
+    let mut builder = ScopePolicy::builder_from_env_values(tool_scopes, required_scopes)
         .map_err(|error| error.to_string())?
         .json_rpc_route("/mcp")
-        .unknown_tools(unknown_tools(unknown, !tools.is_empty())?)
-        .build()
-        .map_err(|error| error.to_string())?;
+        .unknown_tools(unknown_tools(unknown, !tools.is_empty())?);
+    // Paths reach the guard in canonical form only (`tool_path::canonical_paths_only` runs
+    // first), so a route rule per named tool matches exactly the calls the handler checks by
+    // the decoded name: a second check, and what a 401 without a token asks for.
+    for (tool, scopes) in &tools {
+        if crate::proxy::is_tool_name(tool) && !client_auth.public_tools.contains(tool) {
+            builder = builder.route(Method::POST, &format!("/tools/{tool}"), scopes.clone());
+        }
+    }
+    if let Some(implications) = scope_implies {
+        builder = builder
+            .scope_implications(implications)
+            .map_err(|error| error.to_string())?;
+    }
+    if client_auth.public_discovery {
+        builder = builder.public_discovery();
+    }
+    for tool in &client_auth.public_tools {
+        builder = builder
+            .public_tool(tool)
+            .public_route(Some(Method::POST), &format!("/tools/{tool}"));
+    }
+    let policy = builder.build().map_err(|error| error.to_string())?;
     let action_scopes = action_scopes_of(action_scopes, &policy)?;
     Ok(GatewayPolicy {
         policy,

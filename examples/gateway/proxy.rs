@@ -67,7 +67,8 @@ impl Proxy {
         &self,
         request: Request<Body>,
         mut target: Url,
-        token: &AccessToken,
+        // None: a public operation called without a token; the backend sees an empty subject.
+        token: Option<&AccessToken>,
     ) -> Response<Body> {
         let (parts, body) = request.into_parts();
         target.set_query(parts.uri.query());
@@ -93,12 +94,12 @@ impl Proxy {
             }
             _ => (body, hmac::UNSIGNED_BODY.to_owned()),
         };
-        let scopes = token.scopes().join(" ");
+        let scopes = token.map(|t| t.scopes().join(" ")).unwrap_or_default();
         let identity = Identity {
             method: parts.method.as_str(),
             path: target.path(),
             query: target.query().unwrap_or(""),
-            sub: token.subject(),
+            sub: token.map_or("", AccessToken::subject),
             scopes: &scopes,
             timestamp: unix_now(),
             body_sha256: &body_sha256,

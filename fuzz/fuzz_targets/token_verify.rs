@@ -24,11 +24,12 @@ use aws_lc_rs::signature::{
 };
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::Algorithm;
 use libfuzzer_sys::fuzz_target;
 use serde_json::json;
 use tower_mcp_auth::ErrorCode;
-use tower_mcp_auth::token::{JwksVerifier, TokenShape, TokenVerifier, classify, require_jws};
+use tower_mcp_auth::token::{
+    Algorithm, JwksVerifier, TokenShape, TokenVerifier, classify, require_jws,
+};
 
 const ISSUER: &str = "https://issuer.example/";
 const AUDIENCE: &str = "https://api.example/mcp";

@@ -77,8 +77,12 @@ fuzz_target!(|data: &[u8]| {
     let description = fields.next().unwrap_or_default().to_owned();
     let scopes: Vec<String> = fields.map(str::to_owned).collect();
 
-    let challenge = Challenge::new()
-        .realm(realm.clone())
+    // A realm with `"` or `\` is refused when the challenge is built.
+    let Ok(challenge) = Challenge::new().realm(realm.clone()) else {
+        assert!(realm.contains(['"', '\\']), "{realm:?} refused");
+        return;
+    };
+    let challenge = challenge
         .resource_metadata("https://rs.example/.well-known/oauth-protected-resource")
         .scope_hint(&scopes);
     let errors = [

@@ -7,6 +7,8 @@
 //!   clients whose callbacks are on the [`CallbackAllowList`].
 //! - [`Auth0LogWebhookService`]: the tower `Service` a log stream POSTs batches to.
 //! - [`Auth0Health`]: shared health state for a `/health/auth0` endpoint.
+//! - [`TenantSetup`]: the tenant-wide set-up (API, domain-level connection, default grant,
+//!   tenant settings, CIMD clients) planned and applied from the scope policy.
 
 mod acknowledge;
 pub mod callbacks;
@@ -20,6 +22,7 @@ mod promotion_budget;
 mod recent_log_ids;
 mod secret;
 pub mod summary;
+pub mod tenant_setup;
 pub mod webhook;
 
 pub use callbacks::{
@@ -34,4 +37,5 @@ pub use promotion::{
     LoginBlocked, NameFilter, PromotionChanges, PromotionOutcome, PromotionTarget, SkipReason,
 };
 pub use summary::{ClientList, EntryCounts, WebhookSummary};
+pub use tenant_setup::{Plan, TenantSetup, TenantSetupBuilder, TenantSetupError};
 pub use webhook::{Auth0LogWebhookService, Auth0LogWebhookServiceBuilder};

@@ -3,18 +3,20 @@
 use http::HeaderMap;
 
 use crate::challenge::{AuthError, ErrorCode};
-use crate::scope::jsonrpc::{self, JsonRpcBody, Unreadable};
+use crate::scope::jsonrpc::{self, Call, JsonRpcBody, Unreadable};
 use crate::scope::methods::authorize_call;
-use crate::scope::{ScopePolicy, mcp_headers};
+use crate::scope::{ScopePolicy, mcp_headers, public};
 use crate::token::AccessToken;
 
-/// Checks every JSON-RPC call in `body` against the policy. `json_rpc_route`: the policy marks
-/// the route as JSON-RPC, so a body without any JSON value is refused too (elsewhere it runs
-/// nothing and passes).
+/// Checks every JSON-RPC call in `body` against the policy, for `token` or (`None`) a caller
+/// without one; `challenge_scopes` are what a 401 for the latter asks for (`None`: the call's).
+/// `json_rpc_route`: the policy marks the route as JSON-RPC, so a body without any JSON value is
+/// refused too (elsewhere it runs nothing and passes).
 pub(crate) fn authorize_body(
     policy: &ScopePolicy,
     headers: &HeaderMap,
-    token: &AccessToken,
+    token: Option<&AccessToken>,
+    challenge_scopes: Option<&[String]>,
     body: &[u8],
     json_rpc_route: bool,
 ) -> Result<(), AuthError> {
@@ -43,15 +45,43 @@ pub(crate) fn authorize_body(
         ));
     }
     mcp_headers::check(headers, &body)?;
+    if body.calls().is_empty() {
+        // No call, so nothing public: the default scopes (checked here rather than per route
+        // when the policy has public operations), and a token in any case.
+        policy
+            .method_requirement("")
+            .check_principal(token, challenge_scopes, || "This request".to_owned())?;
+    }
     let mut refusals = body
         .calls()
         .iter()
-        .filter_map(|call| authorize_call(policy, token, call).err());
+        .filter_map(|call| authorize_principal_call(policy, token, challenge_scopes, call).err());
     let Some(first) = refusals.next() else {
         return Ok(());
     };
     match refusals.try_fold(first, merge_refusals) {
         Ok(refusal) | Err(refusal) => Err(refusal),
+    }
+}
+
+/// A public call passes for anyone; any other is checked against the token, or refused for
+/// want of one.
+fn authorize_principal_call(
+    policy: &ScopePolicy,
+    token: Option<&AccessToken>,
+    challenge_scopes: Option<&[String]>,
+    call: &Call<'_>,
+) -> Result<(), AuthError> {
+    if policy.has_public_operations() && policy.public_operations().is_public(call) {
+        return Ok(());
+    }
+    match token {
+        // A response runs nothing, but still needs the default scopes.
+        Some(token) if call.method.is_none() => policy
+            .method_requirement("")
+            .check(token, || "A JSON-RPC response".to_owned()),
+        Some(token) => authorize_call(policy, token, call),
+        None => public::anonymous_call(policy, challenge_scopes, call),
     }
 }
 

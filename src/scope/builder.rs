@@ -4,6 +4,7 @@ use http::Method;
 
 use crate::scope::ScopePolicy;
 use crate::scope::config::{ScopeConfigError, validate_scope};
+use crate::scope::implication::{self, SCOPE_IMPLIES};
 use crate::scope::policy::{PathPattern, ResourceRule, RouteRule, UnknownTools, sorted_union};
 
 /// Builds a [`ScopePolicy`]; [`build`](Self::build) validates every scope token.
@@ -175,6 +176,141 @@ impl ScopePolicyBuilder {
     /// Refuses `tools/call` of tools the policy does not name.
     pub fn deny_unknown_tools(self) -> Self {
         self.unknown_tools(UnknownTools::Deny)
+    }
+
+    /// Makes the MCP discovery methods public: `initialize`, `ping`, `notifications/*`,
+    /// `tools/list`, `resources/list`, `resources/templates/list`, `prompts/list` and
+    /// `server/discover` ([`DISCOVERY_METHODS`](crate::scope::DISCOVERY_METHODS)) need no token
+    /// and no scope. ChatGPT's "mixed" auth and Claude's lazy auth start with these calls.
+    ///
+    /// ```
+    /// use tower_mcp_auth::ScopePolicy;
+    ///
+    /// let policy = ScopePolicy::builder()
+    ///     .default_scopes(["mcp"])
+    ///     .tool("search", ["docs:read"])
+    ///     .public_discovery()
+    ///     .public_tool("echo")
+    ///     .build()?;
+    /// assert!(policy.public_discovery() && policy.is_public_tool("echo"));
+    /// assert!(!policy.is_public_tool("search"));
+    /// # Ok::<(), tower_mcp_auth::scope::ScopeConfigError>(())
+    /// ```
+    pub fn public_discovery(mut self) -> Self {
+        self.policy.public.discovery = true;
+        self
+    }
+
+    /// Makes `tools/call` of `tool` public: callable with no token and no scope. Scopes named
+    /// for it with [`tool`](Self::tool) are then optional (its `securitySchemes` lists both
+    /// `noauth` and `oauth2`). A client needs `initialize` first: see
+    /// [`public_discovery`](Self::public_discovery).
+    pub fn public_tool(mut self, tool: impl Into<String>) -> Self {
+        self.policy.public.tools.insert(tool.into());
+        self
+    }
+
+    /// Makes `prompts/get` of `prompt` public.
+    pub fn public_prompt(mut self, prompt: impl Into<String>) -> Self {
+        self.policy.public.prompts.insert(prompt.into());
+        self
+    }
+
+    /// Makes `resources/read` of exactly `uri` public.
+    pub fn public_resource(mut self, uri: impl Into<String>) -> Self {
+        self.policy.public.resources.push((uri.into(), false));
+        self
+    }
+
+    /// Makes `resources/read` of every URI starting with `prefix` public.
+    pub fn public_resource_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.policy.public.resources.push((prefix.into(), true));
+        self
+    }
+
+    /// Makes requests with this HTTP `method` (`None`: any) and a path matching `pattern`
+    /// (`/status`, `/public/*`) public as a whole: the guard lets them through untouched, with or
+    /// without a token, whatever their body. For routes that are not MCP endpoints.
+    pub fn public_route(mut self, method: Option<Method>, pattern: &str) -> Self {
+        match PathPattern::parse(pattern) {
+            Ok(path) => self.policy.public.routes.push((method, path)),
+            Err(error) => self.errors.push(error),
+        }
+        self
+    }
+
+    /// Declares that a token with `broad` satisfies a requirement of each of `narrower` (MCP
+    /// 2026-07-28 scope hierarchies). Rules chain. The scopes the policy names (metadata, 403
+    /// `scope`) stay exact.
+    ///
+    /// ```
+    /// use tower_mcp_auth::ScopePolicy;
+    ///
+    /// let policy = ScopePolicy::builder()
+    ///     .tool("read_doc", ["docs:read"])
+    ///     .scope_implies("docs:write", ["docs:read"])
+    ///     .scope_implies_prefix("admin", "admin:")
+    ///     .build()?;
+    /// assert!(policy.scope_implies("docs:write", "docs:read"));
+    /// assert!(policy.scope_implies("admin", "admin:users"));
+    /// assert!(!policy.scope_implies("docs:read", "docs:write"));
+    /// assert_eq!(policy.all_scopes(), ["docs:read"]); // implications name no new scope
+    /// # Ok::<(), tower_mcp_auth::scope::ScopeConfigError>(())
+    /// ```
+    pub fn scope_implies<I, S>(mut self, broad: impl Into<String>, narrower: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let broad = broad.into();
+        let context = format!("scope implication of `{broad}`");
+        if let Err(error) = validate_scope(&context, &broad) {
+            self.errors.push(error);
+        }
+        let narrower = self.collect(&context, narrower);
+        self.policy.implications.add(broad, narrower);
+        self
+    }
+
+    /// Declares that a token with `broad` satisfies a requirement of every scope starting with
+    /// `prefix` (`scope_implies_prefix("admin", "admin:")`: `admin` implies every `admin:*`).
+    pub fn scope_implies_prefix(
+        mut self,
+        broad: impl Into<String>,
+        prefix: impl Into<String>,
+    ) -> Self {
+        let (broad, prefix) = (broad.into(), prefix.into());
+        let context = format!("scope implication of `{broad}`");
+        for scope in [&broad, &prefix] {
+            if let Err(error) = validate_scope(&context, scope) {
+                self.errors.push(error);
+            }
+        }
+        self.policy.implications.add_prefix(broad, prefix);
+        self
+    }
+
+    /// Adds the scope implications written in `TOOL_SCOPES` syntax (the value of
+    /// [`SCOPE_IMPLIES`](crate::scope::SCOPE_IMPLIES)): `docs:write=docs:read;admin=admin:*`,
+    /// `broad=narrower1,narrower2` per entry, a trailing `*` making a prefix rule.
+    ///
+    /// ```
+    /// use tower_mcp_auth::ScopePolicy;
+    ///
+    /// let policy = ScopePolicy::builder()
+    ///     .scope_implications("docs:write=docs:read; admin=admin:*")?
+    ///     .build()?;
+    /// assert!(policy.scope_implies("admin", "admin:billing"));
+    /// # Ok::<(), tower_mcp_auth::scope::ScopeConfigError>(())
+    /// ```
+    pub fn scope_implications(mut self, value: &str) -> Result<Self, ScopeConfigError> {
+        for (broad, narrower, prefixes) in implication::parse(SCOPE_IMPLIES, value)? {
+            for prefix in prefixes {
+                self.policy.implications.add_prefix(broad.clone(), prefix);
+            }
+            self.policy.implications.add(broad, narrower);
+        }
+        Ok(self)
     }
 
     /// The policy, or the first invalid scope token or path pattern.

@@ -82,6 +82,16 @@ pub enum ScopeConfigError {
         /// The pattern as written.
         pattern: String,
     },
+    /// An entry of the scope-implication variable is malformed.
+    #[error("{variable}: entry `{entry}` is not a scope implication: {reason}")]
+    InvalidImplication {
+        /// The variable.
+        variable: &'static str,
+        /// The entry as written.
+        entry: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The variable is set but is not valid Unicode.
     #[error("{variable} is not valid Unicode")]
     NotUnicode {
@@ -239,7 +249,9 @@ impl ScopePolicy {
     }
 
     /// Reads the policy from the `TOOL_SCOPES` and `REQUIRED_SCOPES` environment variables (see
-    /// [`from_env_values`](Self::from_env_values)).
+    /// [`from_env_values`](Self::from_env_values)), and the scope implications from
+    /// [`SCOPE_IMPLIES`](crate::scope::SCOPE_IMPLIES) (see
+    /// [`ScopePolicyBuilder::scope_implications`](crate::scope::ScopePolicyBuilder::scope_implications)).
     pub fn from_env() -> Result<Self, ScopeConfigError> {
         let read = |variable: &'static str| match std::env::var(variable) {
             Ok(value) => Ok(Some(value)),
@@ -250,6 +262,11 @@ impl ScopePolicy {
         };
         let tools = read(TOOL_SCOPES)?;
         let required = read(REQUIRED_SCOPES)?;
-        Self::from_env_values(tools.as_deref(), required.as_deref())
+        let implies = read(crate::scope::SCOPE_IMPLIES)?;
+        let mut builder = Self::builder_from_env_values(tools.as_deref(), required.as_deref())?;
+        if let Some(implies) = implies {
+            builder = builder.scope_implications(&implies)?;
+        }
+        builder.build()
     }
 }

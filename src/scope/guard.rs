@@ -71,6 +71,7 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
+use crate::Anonymous;
 use crate::audit::Head;
 use crate::body::ResponseBody;
 use crate::challenge::{AuthError, Challenge, ErrorCode};
@@ -78,6 +79,8 @@ use crate::metrics::Decider;
 use crate::scope::authorize::authorize_body;
 use crate::scope::body_read::{self, BodyPlan, DEFAULT_BODY_READ_TIMEOUT};
 use crate::scope::sessions::{Observation, SessionBinding, SessionStore};
+use crate::scope::tool_result::{ChallengeMode, tool_result_refusal};
+use crate::scope::tools_list::ToolsListRequest;
 use crate::scope::{GuardedBody, ScopePolicy};
 use crate::token::AccessToken;
 
@@ -96,6 +99,9 @@ pub struct ScopeGuardLayer {
     max_body_bytes: usize,
     body_read_timeout: Option<Duration>,
     sessions: Option<Arc<SessionStore>>,
+    mode: ChallengeMode,
+    /// Set by [`ScopeGuardLayer::challenge_all_policy_scopes`]: what every 401 asks for.
+    all_scopes: Option<Arc<[String]>>,
 }
 
 impl ScopeGuardLayer {
@@ -109,6 +115,8 @@ impl ScopeGuardLayer {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             body_read_timeout: Some(DEFAULT_BODY_READ_TIMEOUT),
             sessions: Some(Arc::new(SessionStore::new(SessionBinding::new()))),
+            mode: ChallengeMode::Http,
+            all_scopes: None,
         }
     }
 
@@ -137,6 +145,24 @@ impl ScopeGuardLayer {
         self
     }
 
+    /// How a refused protected `tools/call` is answered: HTTP 401/403 ([`ChallengeMode::Http`],
+    /// the default) or a JSON-RPC tool result with the challenge in
+    /// `_meta["mcp/www_authenticate"]` ([`ChallengeMode::ToolResult`], for ChatGPT).
+    pub fn challenge_mode(mut self, mode: ChallengeMode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Every 401 this guard writes (a protected call without a token) asks for every scope of
+    /// the policy ([`ScopePolicy::all_scopes_hint`]) instead of that operation's: for clients
+    /// whose step-up on a later 403 is unreliable (Claude: anthropics/claude-code#73712,
+    /// anthropics/claude-ai-mcp#931), so the first login gets every scope. Give the bearer
+    /// layer the same hint: `Challenge::scope_hint(policy.all_scopes_hint())`.
+    pub fn challenge_all_policy_scopes(mut self) -> Self {
+        self.all_scopes = Some(self.policy.all_scopes_hint().into());
+        self
+    }
+
     /// Uses `challenge` for every refusal (share it with the bearer layer).
     pub fn challenge(mut self, challenge: Challenge) -> Self {
         self.challenge = Arc::new(challenge);
@@ -158,6 +184,24 @@ impl ScopeGuardLayer {
     /// The policy enforced.
     pub fn policy(&self) -> &ScopePolicy {
         &self.policy
+    }
+
+    /// Like [`refuse`](Self::refuse) for a refusal of the JSON-RPC `body`: in tool-result mode a
+    /// refused `tools/call` becomes a tool result.
+    fn refuse_body(&self, error: &AuthError, request: &impl Head, body: &[u8]) -> Refusal {
+        if self.mode == ChallengeMode::ToolResult
+            && let Some(result) =
+                tool_result_refusal(&self.challenge, error, request.headers(), body)
+        {
+            tracing::debug!(
+                code = %error.code(),
+                operation = error.operation(),
+                "scope guard refused the call with a tool result"
+            );
+            crate::audit::refused(Decider::ScopeGuard, request, error);
+            return result;
+        }
+        self.refuse(error, request)
     }
 
     fn refuse(&self, error: &AuthError, request: &impl Head) -> Refusal {
@@ -219,18 +263,41 @@ where
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let layer = &self.layer;
-        let Some(token) = req.extensions().get::<AccessToken>() else {
+        let token = req.extensions().get::<AccessToken>();
+        if token.is_none() && req.extensions().get::<Anonymous>().is_none() {
             let error = AuthError::new(
                 ErrorCode::Misconfigured,
                 "The server's authorization layers are misconfigured",
             );
             return ResponseFuture::refused(layer.refuse(&error, &req));
-        };
+        }
         let path = req.uri().path();
-        if let Err(error) = layer
+        if layer
             .policy
-            .route_requirement(req.method(), path)
-            .check(token, || format!("{} {path}", req.method()))
+            .public_operations()
+            .is_public_route(req.method(), path)
+        {
+            return ResponseFuture::inner(self.inner.call(req.map(GuardedBody::inner)), None);
+        }
+        // What the body is decides whether the default scopes are checked here or per call; a
+        // body the guard will refuse counts as no JSON-RPC, so the route's scopes (and a token)
+        // are asked for first and an anonymous caller learns nothing from the body's refusal.
+        let plan = body_read::plan(&req, &layer.policy);
+        let json_rpc = matches!(plan, BodyPlan::Read { .. });
+        // With public operations, the default scopes are checked per JSON-RPC call (public
+        // calls need none) instead of here.
+        let requirement = layer.policy.route_rules_requirement(
+            req.method(),
+            path,
+            !(json_rpc && layer.policy.has_public_operations()),
+        );
+        // A caller without a token passes this step only towards a public call in the body.
+        let deferred = token.is_none() && json_rpc && requirement.is_empty();
+        if !deferred
+            && let Err(error) =
+                requirement.check_principal(token, layer.all_scopes.as_deref(), || {
+                    format!("{} {path}", req.method())
+                })
         {
             return ResponseFuture::refused(layer.refuse(&error, &req));
         }
@@ -241,7 +308,7 @@ where
             },
             None => None,
         };
-        let json_rpc_route = match body_read::plan(&req, &layer.policy) {
+        let json_rpc_route = match plan {
             BodyPlan::Pass => {
                 crate::audit::allowed(Decider::ScopeGuard, &req, None);
                 let future = self.inner.call(req.map(GuardedBody::inner));
@@ -434,24 +501,23 @@ where
                             return Poll::Ready(Ok(response.map(ResponseBody::cast)));
                         }
                     };
-                    let verdict = match parts.extensions.get::<AccessToken>() {
-                        Some(token) => authorize_body(
-                            &layer.policy,
-                            &parts.headers,
-                            token,
-                            &bytes,
-                            json_rpc_route,
-                        ),
-                        None => Err(AuthError::new(
-                            ErrorCode::Misconfigured,
-                            "The server's authorization layers are misconfigured",
-                        )),
-                    };
+                    let verdict = authorize_body(
+                        &layer.policy,
+                        &parts.headers,
+                        parts.extensions.get::<AccessToken>(),
+                        layer.all_scopes.as_deref(),
+                        &bytes,
+                        json_rpc_route,
+                    );
                     if let Err(error) = verdict {
-                        let response = layer.refuse(&error, &parts);
+                        let response = layer.refuse_body(&error, &parts, &bytes);
                         return Poll::Ready(Ok(response.map(ResponseBody::cast)));
                     }
                     crate::audit::allowed_body(Decider::ScopeGuard, &parts, &bytes);
+                    let mut parts = parts;
+                    if let Some(mark) = ToolsListRequest::of(&bytes) {
+                        parts.extensions.insert(mark);
+                    }
                     let request = Request::from_parts(parts, GuardedBody::full(bytes));
                     let future = inner.call(request);
                     this.state.set(State::Inner { future });

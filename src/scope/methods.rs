@@ -8,6 +8,7 @@
 use crate::challenge::AuthError;
 use crate::scope::ScopePolicy;
 use crate::scope::jsonrpc::Call;
+use crate::scope::policy::Requirement;
 use crate::token::AccessToken;
 
 /// What a method names, and so which rules of the policy apply to it.
@@ -44,35 +45,31 @@ pub(crate) fn rule_for(method: &str) -> MethodRule {
     }
 }
 
-/// Checks one call against the policy.
-pub(crate) fn authorize_call(
-    policy: &ScopePolicy,
-    token: &AccessToken,
+/// The requirement of one call that names a method, with the operation it names (for the
+/// refusal's description); `None` for a response, which runs nothing.
+pub(crate) fn requirement_of<'p>(
+    policy: &'p ScopePolicy,
     call: &Call<'_>,
-) -> Result<(), AuthError> {
-    let Some(method) = call.method.as_deref() else {
-        // A response or a malformed message: it runs nothing.
-        return Ok(());
-    };
-    match rule_for(method) {
+) -> Option<(Requirement<'p>, String)> {
+    let method = call.method.as_deref()?;
+    Some(match rule_for(method) {
         MethodRule::Tool => {
             let tool = call.name.as_deref().unwrap_or_default();
-            policy
-                .tool_requirement(tool)
-                .check(token, || format!("{method} {tool}"))
+            (policy.tool_requirement(tool), format!("{method} {tool}"))
         }
         MethodRule::Prompt => {
             let prompt = call.name.as_deref().unwrap_or_default();
-            policy
-                .prompt_requirement(prompt)
-                .check(token, || format!("{method} {prompt}"))
+            (
+                policy.prompt_requirement(prompt),
+                format!("{method} {prompt}"),
+            )
         }
         MethodRule::Resource => {
             let uri = call.uri.as_deref().unwrap_or_default();
-            policy
+            let requirement = policy
                 .method_requirement(method)
-                .and(policy.resource_scopes(uri))
-                .check(token, || format!("{method} {uri}"))
+                .and(policy.resource_scopes(uri));
+            (requirement, format!("{method} {uri}"))
         }
         MethodRule::CompletionRef => {
             let mut requirement = policy.method_requirement(method);
@@ -82,24 +79,34 @@ pub(crate) fn authorize_call(
             if let Some(uri) = call.ref_uri.as_deref() {
                 requirement = requirement.and(policy.resource_scopes(uri));
             }
-            requirement.check(token, || {
-                let named = [call.ref_name.as_deref(), call.ref_uri.as_deref()];
-                let named: Vec<&str> = named.into_iter().flatten().collect();
-                format!("{method} {}", named.join(" "))
-            })
+            let named = [call.ref_name.as_deref(), call.ref_uri.as_deref()];
+            let named: Vec<&str> = named.into_iter().flatten().collect();
+            (requirement, format!("{method} {}", named.join(" ")))
         }
         MethodRule::ResourceSubscriptions => {
             let mut requirement = policy.method_requirement(method);
             for uri in &call.subscriptions {
                 requirement = requirement.and(policy.resource_scopes(uri));
             }
-            requirement.check(token, || {
-                format!("{method} {}", call.subscriptions.join(" "))
-            })
+            (
+                requirement,
+                format!("{method} {}", call.subscriptions.join(" ")),
+            )
         }
-        MethodRule::MethodOnly => policy
-            .method_requirement(method)
-            .check(token, || method.to_owned()),
+        MethodRule::MethodOnly => (policy.method_requirement(method), method.to_owned()),
+    })
+}
+
+/// Checks one call against the policy.
+pub(crate) fn authorize_call(
+    policy: &ScopePolicy,
+    token: &AccessToken,
+    call: &Call<'_>,
+) -> Result<(), AuthError> {
+    match requirement_of(policy, call) {
+        Some((requirement, operation)) => requirement.check(token, || operation),
+        // A response or a malformed message: it runs nothing.
+        None => Ok(()),
     }
 }
 

@@ -11,21 +11,35 @@ mod body_read;
 mod builder;
 mod config;
 mod guard;
+mod implication;
 pub(crate) mod jsonrpc;
 mod jsonrpc_params;
 mod mcp_headers;
 mod methods;
 mod policy;
+mod public;
 mod resource_uri;
+mod security_schemes;
 mod sessions;
+mod tool_result;
+mod tools_list;
+mod tools_list_body;
 
 pub use body_read::DEFAULT_BODY_READ_TIMEOUT;
 pub use builder::ScopePolicyBuilder;
 pub use config::{REQUIRED_SCOPES, ScopeConfigError, TOOL_SCOPES};
 pub use guard::{DEFAULT_MAX_BODY_BYTES, ResponseFuture, ScopeGuard, ScopeGuardLayer};
+pub use implication::SCOPE_IMPLIES;
 pub use mcp_headers::{MCP_METHOD, MCP_NAME};
 pub use policy::{ScopePolicy, UnknownTools};
+pub use public::DISCOVERY_METHODS;
 pub use sessions::{MCP_SESSION_ID, SessionBinding};
+pub use tool_result::ChallengeMode;
+pub use tools_list::{
+    ResponseFuture as ToolsListResponseFuture, ToolsListFilter, ToolsListFilterLayer,
+    ToolsListRequest,
+};
+pub use tools_list_body::{MAX_PAGE_BYTES, ToolsListBody};
 /// The request body behind [`ScopeGuard`]: the original body, untouched, when the guard did not
 /// need to read it, or the exact bytes it read (a JSON-RPC `POST`), handed on without a copy.
 ///

@@ -7,6 +7,8 @@ use http::Method;
 use crate::challenge::{AuthError, ErrorCode};
 use crate::scope::ScopePolicyBuilder;
 use crate::scope::config::ScopeConfigError;
+use crate::scope::implication::ScopeImplications;
+use crate::scope::public::PublicOperations;
 use crate::token::AccessToken;
 
 /// What the guard does with a `tools/call` for a tool the policy does not name.
@@ -40,7 +42,7 @@ impl PathPattern {
         })
     }
 
-    fn matches(&self, path: &str) -> bool {
+    pub(super) fn matches(&self, path: &str) -> bool {
         match self {
             Self::Exact(exact) => path == exact,
             Self::Prefix(prefix) => path
@@ -120,6 +122,8 @@ pub struct ScopePolicy {
     pub(super) unknown_tools: UnknownTools,
     pub(super) all: Vec<String>,
     pub(super) json_rpc_routes: Vec<PathPattern>,
+    pub(super) implications: ScopeImplications,
+    pub(super) public: PublicOperations,
 }
 
 /// An operation's scope requirement: the union of a few lists of the policy, checked without
@@ -128,9 +132,44 @@ pub struct ScopePolicy {
 pub(crate) struct Requirement<'p> {
     parts: Vec<&'p [String]>,
     denied: bool,
+    implications: &'p ScopeImplications,
 }
 
 impl<'p> Requirement<'p> {
+    /// Like [`check`](Self::check) for a caller that may have no token: without one, nothing
+    /// but a denial or a [`AuthError::token_required`] naming `challenge_scopes` (the scopes
+    /// the 401 asks for; `None`: this operation's).
+    pub(crate) fn check_principal(
+        &self,
+        token: Option<&AccessToken>,
+        challenge_scopes: Option<&[String]>,
+        operation: impl FnOnce() -> String,
+    ) -> Result<(), AuthError> {
+        match token {
+            Some(token) => self.check(token, operation),
+            None if self.denied => self.check_denied(operation),
+            None => Err(AuthError::token_required(
+                operation(),
+                challenge_scopes.map_or_else(|| self.scopes(), <[String]>::to_vec),
+            )),
+        }
+    }
+
+    /// True when the requirement names no scope and denies nothing.
+    pub(crate) fn is_empty(&self) -> bool {
+        !self.denied && self.parts.iter().all(|part| part.is_empty())
+    }
+
+    fn check_denied(&self, operation: impl FnOnce() -> String) -> Result<(), AuthError> {
+        Err(AuthError::new(
+            ErrorCode::OperationNotAllowed,
+            format!(
+                "{} is not allowed on this server: the scope policy does not name it",
+                operation()
+            ),
+        ))
+    }
+
     /// `Ok` when the token has every required scope; otherwise the refusal for `operation`.
     pub(crate) fn check(
         &self,
@@ -138,25 +177,20 @@ impl<'p> Requirement<'p> {
         operation: impl FnOnce() -> String,
     ) -> Result<(), AuthError> {
         if self.denied {
-            return Err(AuthError::new(
-                ErrorCode::OperationNotAllowed,
-                format!(
-                    "{} is not allowed on this server: the scope policy does not name it",
-                    operation()
-                ),
-            ));
+            return self.check_denied(operation);
         }
+        let has = |scope: &str| self.implications.satisfies(token, scope);
         let satisfied = self
             .parts
             .iter()
-            .all(|part| part.iter().all(|scope| token.has_scope(scope)));
+            .all(|part| part.iter().all(|scope| has(scope)));
         if satisfied {
             return Ok(());
         }
         let required = self.scopes();
         let missing = required
             .iter()
-            .filter(|scope| !token.has_scope(scope))
+            .filter(|scope| !has(scope))
             .cloned()
             .collect();
         Err(AuthError::insufficient_scope(
@@ -170,6 +204,11 @@ impl<'p> Requirement<'p> {
     pub(crate) fn and(mut self, extra: impl IntoIterator<Item = &'p [String]>) -> Self {
         self.parts.extend(extra);
         self
+    }
+
+    /// True when the policy refuses the operation whatever the token.
+    pub(crate) fn denied(&self) -> bool {
+        self.denied
     }
 
     /// Every required scope, sorted, without duplicates.
@@ -223,6 +262,35 @@ impl ScopePolicy {
         self.json_rpc_routes.iter().any(|route| route.matches(path))
     }
 
+    /// Every scope of the policy except `offline_access`: the `scope` of 401s for clients whose
+    /// step-up on a 403 is unreliable (they get every scope they may need on the first login).
+    pub fn all_scopes_hint(&self) -> Vec<String> {
+        self.all
+            .iter()
+            .filter(|scope| scope.as_str() != "offline_access")
+            .cloned()
+            .collect()
+    }
+
+    /// True when some operation is public (callable without a token).
+    pub fn has_public_operations(&self) -> bool {
+        !self.public.is_empty()
+    }
+
+    /// True when the discovery methods are public ([`DISCOVERY_METHODS`](crate::scope::DISCOVERY_METHODS)).
+    pub fn public_discovery(&self) -> bool {
+        self.public.discovery
+    }
+
+    /// True when `tool` is public: callable with no token and no scope.
+    pub fn is_public_tool(&self, tool: &str) -> bool {
+        self.public.is_public_tool(tool)
+    }
+
+    pub(crate) fn public_operations(&self) -> &PublicOperations {
+        &self.public
+    }
+
     /// What the policy does with tools it does not name.
     pub fn unknown_tools(&self) -> UnknownTools {
         self.unknown_tools
@@ -235,10 +303,25 @@ impl ScopePolicy {
         (!requirement.denied).then(|| requirement.scopes())
     }
 
-    /// Checks a `tools/call` of `tool` by `token`, as the guard does.
+    /// Checks a `tools/call` of `tool` by `token`, as the guard does (a public tool passes).
     pub fn check_tool(&self, token: &AccessToken, tool: &str) -> Result<(), AuthError> {
+        if self.public.is_public_tool(tool) {
+            return Ok(());
+        }
         self.tool_requirement(tool)
             .check(token, || format!("tools/call {tool}"))
+    }
+
+    /// True when `token` holds `scope` or, under the policy's scope implications, a scope that
+    /// implies it.
+    pub fn token_satisfies(&self, token: &AccessToken, scope: &str) -> bool {
+        self.implications.satisfies(token, scope)
+    }
+
+    /// True when `broad` implies `narrower` under the policy's scope implications (a scope
+    /// implies itself).
+    pub fn scope_implies(&self, broad: &str, narrower: &str) -> bool {
+        self.implications.implies(broad, narrower)
     }
 
     /// The tools the policy names that `token` may call, sorted. Whether it may call tools the
@@ -247,10 +330,12 @@ impl ScopePolicy {
         let mut allowed: Vec<String> = self
             .tools
             .keys()
+            .chain(self.public.tools.iter())
             .filter(|tool| self.check_tool(token, tool).is_ok())
             .cloned()
             .collect();
         allowed.sort_unstable();
+        allowed.dedup();
         allowed
     }
 
@@ -263,9 +348,19 @@ impl ScopePolicy {
                 .is_ok()
     }
 
-    /// The default scopes plus those of every route rule matching `method` and `path`.
-    pub(crate) fn route_requirement(&self, method: &Method, path: &str) -> Requirement<'_> {
-        let mut parts = vec![self.defaults.as_slice()];
+    /// The scopes of every route rule matching `method` and `path`, with the default scopes
+    /// when `with_defaults` (a JSON-RPC request of a policy with public operations checks the
+    /// default scopes per call instead, since public calls need none).
+    pub(crate) fn route_rules_requirement(
+        &self,
+        method: &Method,
+        path: &str,
+        with_defaults: bool,
+    ) -> Requirement<'_> {
+        let mut parts = Vec::with_capacity(2);
+        if with_defaults {
+            parts.push(self.defaults.as_slice());
+        }
         parts.extend(
             self.routes
                 .iter()
@@ -277,6 +372,7 @@ impl ScopePolicy {
         Requirement {
             parts,
             denied: false,
+            implications: &self.implications,
         }
     }
 
@@ -289,6 +385,7 @@ impl ScopePolicy {
         Requirement {
             parts,
             denied: false,
+            implications: &self.implications,
         }
     }
 

@@ -96,8 +96,13 @@ fn sha256(parts: &[&[u8]]) -> Digest {
     out
 }
 
-fn owner_of(token: &AccessToken) -> Digest {
-    sha256(&[token.issuer().as_bytes(), token.subject().as_bytes()])
+/// A user is (issuer, subject); a caller without a token (public operations, mixed auth) is
+/// one digest of three parts, which no two-part user digest can equal.
+fn owner_of(token: Option<&AccessToken>) -> Digest {
+    match token {
+        Some(token) => sha256(&[token.issuer().as_bytes(), token.subject().as_bytes()]),
+        None => sha256(&[b"", b"", b"anonymous"]),
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -117,7 +122,7 @@ pub(crate) struct SessionStore {
 #[derive(Debug)]
 pub(crate) struct Observation {
     store: Arc<SessionStore>,
-    token: AccessToken,
+    token: Option<AccessToken>,
     /// The digest of the session the request named, if any.
     session: Option<Digest>,
     delete: bool,
@@ -137,7 +142,7 @@ impl SessionStore {
         self: &Arc<Self>,
         method: &Method,
         headers: &HeaderMap,
-        token: &AccessToken,
+        token: Option<&AccessToken>,
     ) -> Result<Observation, AuthError> {
         let mut values = headers.get_all(&SESSION_HEADER).iter();
         let session = match (values.next(), values.next()) {
@@ -152,6 +157,18 @@ impl SessionStore {
                     Some(binding) if now.duration_since(binding.last_used) > self.idle_timeout => {
                         self.bindings.remove(&key);
                         return Err(unknown());
+                    }
+                    // A session started without a token (public discovery, then a login: how
+                    // Claude and ChatGPT drive mixed auth) goes to the first user who brings a
+                    // token to it; it holds nothing but public operations. From then on it is
+                    // that user's alone, and the tokenless caller is refused like anyone else.
+                    Some(binding) if token.is_some() && binding.owner == owner_of(None) => {
+                        let binding = Binding {
+                            owner: owner_of(token),
+                            last_used: now,
+                        };
+                        self.bindings.insert(key, binding);
+                        Some(key)
                     }
                     Some(binding) if binding.owner == owner_of(token) => {
                         // Refreshing costs a write: do it at most once a minute per session.
@@ -174,7 +191,7 @@ impl SessionStore {
         };
         Ok(Observation {
             store: Arc::clone(self),
-            token: token.clone(),
+            token: token.cloned(),
             session,
             delete: method == Method::DELETE,
         })
@@ -208,12 +225,12 @@ impl Observation {
         // stands (the other user is refused).
         if self.store.bindings.get(&key).is_none() {
             let binding = Binding {
-                owner: owner_of(&self.token),
+                owner: owner_of(self.token.as_ref()),
                 last_used: Instant::now(),
             };
             self.store.bindings.insert(key, binding);
             tracing::debug!(
-                subject = self.token.subject(),
+                subject = self.token.as_ref().map(AccessToken::subject),
                 "MCP session bound to its user"
             );
         }
@@ -252,24 +269,55 @@ mod tests {
         let store = Arc::new(SessionStore::new(SessionBinding::new()));
         let alice = token("https://a/", "alice");
         let started = store
-            .check(&Method::POST, &HeaderMap::new(), &alice)
+            .check(&Method::POST, &HeaderMap::new(), Some(&alice))
             .unwrap();
         started.learn(StatusCode::OK, &with_session("s-1"));
         assert!(
             store
-                .check(&Method::POST, &with_session("s-1"), &alice)
+                .check(&Method::POST, &with_session("s-1"), Some(&alice))
                 .is_ok()
         );
         for other in [token("https://a/", "bob"), token("https://b/", "alice")] {
             let err = store
-                .check(&Method::GET, &with_session("s-1"), &other)
+                .check(&Method::GET, &with_session("s-1"), Some(&other))
                 .unwrap_err();
             assert_eq!(err.code(), ErrorCode::SessionNotFound);
         }
         let err = store
-            .check(&Method::GET, &with_session("s-2"), &alice)
+            .check(&Method::GET, &with_session("s-2"), Some(&alice))
             .unwrap_err();
         assert_eq!(err.code(), ErrorCode::SessionNotFound);
+    }
+
+    #[test]
+    fn a_session_started_without_a_token_goes_to_the_first_user_who_brings_one() {
+        let store = Arc::new(SessionStore::new(SessionBinding::new()));
+        let (alice, bob) = (token("https://a/", "alice"), token("https://a/", "bob"));
+        let started = store.check(&Method::POST, &HeaderMap::new(), None).unwrap();
+        started.learn(StatusCode::OK, &with_session("public"));
+        // Public operations on it go on without a token…
+        assert!(
+            store
+                .check(&Method::POST, &with_session("public"), None)
+                .is_ok()
+        );
+        // …until a user logs in: the session is theirs alone from then on.
+        assert!(
+            store
+                .check(&Method::POST, &with_session("public"), Some(&alice))
+                .is_ok()
+        );
+        for other in [Some(&bob), None] {
+            let err = store
+                .check(&Method::POST, &with_session("public"), other)
+                .unwrap_err();
+            assert_eq!(err.code(), ErrorCode::SessionNotFound);
+        }
+        assert!(
+            store
+                .check(&Method::POST, &with_session("public"), Some(&alice))
+                .is_ok()
+        );
     }
 
     #[test]
@@ -278,22 +326,22 @@ mod tests {
         let alice = token("https://a/", "alice");
         for i in 0..100 {
             let seen = store
-                .check(&Method::POST, &HeaderMap::new(), &alice)
+                .check(&Method::POST, &HeaderMap::new(), Some(&alice))
                 .unwrap();
             seen.learn(StatusCode::OK, &with_session(&format!("s-{i}")));
         }
         assert!(store.len() <= 8, "{} bindings", store.len());
         let seen = store
-            .check(&Method::POST, &HeaderMap::new(), &alice)
+            .check(&Method::POST, &HeaderMap::new(), Some(&alice))
             .unwrap();
         seen.learn(StatusCode::OK, &with_session("kept"));
         let deleted = store
-            .check(&Method::DELETE, &with_session("kept"), &alice)
+            .check(&Method::DELETE, &with_session("kept"), Some(&alice))
             .unwrap();
         deleted.learn(StatusCode::NO_CONTENT, &HeaderMap::new());
         assert!(
             store
-                .check(&Method::POST, &with_session("kept"), &alice)
+                .check(&Method::POST, &with_session("kept"), Some(&alice))
                 .is_err()
         );
     }
@@ -305,12 +353,12 @@ mod tests {
         ));
         let alice = token("https://a/", "alice");
         let seen = store
-            .check(&Method::POST, &HeaderMap::new(), &alice)
+            .check(&Method::POST, &HeaderMap::new(), Some(&alice))
             .unwrap();
         seen.learn(StatusCode::OK, &with_session("s"));
         std::thread::sleep(Duration::from_millis(2));
         let err = store
-            .check(&Method::POST, &with_session("s"), &alice)
+            .check(&Method::POST, &with_session("s"), Some(&alice))
             .unwrap_err();
         assert_eq!(err.code(), ErrorCode::SessionNotFound);
     }

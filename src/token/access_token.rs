@@ -6,6 +6,7 @@ use std::sync::{Arc, OnceLock};
 use serde_json::{Map, Value};
 
 use crate::challenge::{AuthError, ErrorCode};
+use crate::token::provenance::Provenance;
 use crate::token::registered_claims::{Claim, RegisteredClaims};
 
 /// A verified access token: what the bearer layer puts in the request's extensions.
@@ -48,6 +49,8 @@ struct Inner {
     scopes: Box<[String]>,
     json: Box<str>,
     claims: OnceLock<Map<String, Value>>,
+    /// What vouched for the token, set once by the verifier; none for custom verifiers.
+    provenance: OnceLock<Provenance>,
 }
 
 impl AccessToken {
@@ -116,6 +119,7 @@ impl AccessToken {
                 scopes: scopes.into_boxed_slice(),
                 json: json.into_boxed_str(),
                 claims: OnceLock::new(),
+                provenance: OnceLock::new(),
             }),
         })
     }
@@ -185,6 +189,21 @@ impl AccessToken {
             // an empty map keeps the no-panic promise regardless.
             serde_json::from_str(&self.inner.json).unwrap_or_default()
         })
+    }
+
+    /// Records what vouched for the token (first call wins; verifiers call it once, on a token
+    /// they have just built).
+    pub(crate) fn set_provenance(&self, provenance: Provenance) {
+        let _ = self.inner.provenance.set(provenance);
+    }
+
+    /// True while what vouched for the token still does (see [`Provenance`]); always true for
+    /// tokens of custom verifiers. The bearer layer asks on every cache hit.
+    pub(crate) fn still_trusted(&self) -> bool {
+        self.inner
+            .provenance
+            .get()
+            .is_none_or(Provenance::still_trusted)
     }
 
     /// Checks the time claims against `now` (seconds since the epoch) with `leeway` seconds of

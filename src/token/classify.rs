@@ -61,8 +61,19 @@ const fn is_base64url(b: u8) -> bool {
 pub fn require_jws(token: &str) -> Result<(), AuthError> {
     match classify(token) {
         TokenShape::Jws => Ok(()),
-        TokenShape::Jwe => Err(encrypted_jwe()),
-        TokenShape::Opaque => Err(not_jws()),
+        shape => Err(shape_refused(shape)),
+    }
+}
+
+/// The answer for a token whose shape the verifier does not accept.
+pub(crate) fn shape_refused(shape: TokenShape) -> AuthError {
+    match shape {
+        TokenShape::Jwe => encrypted_jwe(),
+        TokenShape::Opaque => not_jws(),
+        TokenShape::Jws => AuthError::new(
+            ErrorCode::MalformedToken,
+            "This server does not accept JWT access tokens",
+        ),
     }
 }
 

@@ -12,7 +12,11 @@ use crate::token::VerifierConfigError;
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct IssuerMetadata {
     pub(crate) issuer: String,
-    pub(crate) jwks_uri: String,
+    /// Required by OpenID Connect Discovery, optional in RFC 8414 (an issuer of opaque tokens
+    /// only may have none).
+    pub(crate) jwks_uri: Option<String>,
+    /// RFC 8414 §2 / RFC 7662 §4.
+    pub(crate) introspection_endpoint: Option<String>,
 }
 
 /// Only `https://` URLs, except `http://` on loopback hosts (dev mode and tests).

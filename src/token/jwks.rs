@@ -1,86 +1,43 @@
-//! [`JwksVerifier`]: JWT access tokens verified locally with the issuer's published keys.
+//! [`JwksVerifier`]: JWT access tokens verified locally with their issuer's published keys.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, AlgorithmFamily};
 use serde::Deserialize;
 
 use crate::challenge::{AuthError, ErrorCode};
+use crate::token::algorithm::Algorithm;
+use crate::token::audience::Audiences;
 use crate::token::cache::now_secs;
 use crate::token::classify::not_jws;
-use crate::token::discovery::{discover, reconcile_issuer, require_secure_url};
-use crate::token::key_store::{KeyLookupError, KeyStore, parse_key_set};
-use crate::token::{AccessToken, JwksStatus, TokenVerifier};
+use crate::token::jwk::SignatureCheck;
+use crate::token::key_store::{KeyChoice, KeyLookupError, KeyStore};
+use crate::token::provenance::Provenance;
+use crate::token::{AccessToken, JwksStatus, TokenTypePolicy, TokenVerifier};
 
-/// Why a [`JwksVerifier`] could not be built.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum VerifierConfigError {
-    /// A configured URL does not parse.
-    #[error("{what} `{url}` is not a valid URL: {source}")]
-    InvalidUrl {
-        /// Which setting.
-        what: &'static str,
-        /// The value given.
-        url: String,
-        /// The parse error.
-        source: url::ParseError,
-    },
-    /// A URL is `http://` on a host that is not loopback.
-    #[error("{what} `{url}` must use https:// (http:// is accepted only for loopback hosts)")]
-    InsecureUrl {
-        /// Which setting.
-        what: &'static str,
-        /// The value given.
-        url: String,
-    },
-    /// Neither discovery document could be read.
-    #[error("could not read the metadata of issuer `{issuer}`: {reasons}")]
-    Discovery {
-        /// The configured issuer.
-        issuer: String,
-        /// What went wrong at each URL tried.
-        reasons: String,
-    },
-    /// The discovery document names another issuer.
-    #[error(
-        "the configured issuer `{configured}` differs from the one its discovery document names, `{discovered}`"
-    )]
-    IssuerMismatch {
-        /// The configured issuer.
-        configured: String,
-        /// The metadata's `issuer`.
-        discovered: String,
-    },
-    /// An algorithm that must never verify access tokens was allowed.
-    #[error("algorithm {0:?} is not allowed for access tokens (only asymmetric signatures are)")]
-    ForbiddenAlgorithm(Algorithm),
-    /// The JWKS document given with
-    /// [`jwks_document`](JwksVerifierBuilder::jwks_document) is unreadable or holds no usable
-    /// signing key.
-    #[error("the JWKS document is not usable: {0}")]
-    InvalidJwks(String),
-    /// The audience is empty.
-    #[error("the audience must not be empty")]
-    EmptyAudience,
-    /// The HTTP client could not be built.
-    #[error("could not build the HTTP client: {0}")]
-    HttpClient(String),
-}
-
-/// Verifies JWT access tokens (RFC 9068 or Auth0's shape) with keys from the issuer's JWKS.
+/// Verifies JWT access tokens (RFC 9068 or Auth0's shape) with keys from their issuer's JWKS.
 ///
-/// - Algorithms are an explicit list, RS256 by default; `none` and HMAC are always refused, and a
-///   key verifies only tokens of its own family (and of its JWK `alg`, if it names one).
-/// - `iss` must equal the issuer exactly as its discovery document spells it; `aud` (string or
-///   array) must contain the audience; `exp` is required; `nbf`/`iat` are honoured; the leeway is
-///   30 s unless set.
-/// - Keys are held parsed in memory; see the key store's guarantees in the crate docs: an unknown
-///   `kid` refreshes the JWKS at most once per cooldown (30 s), shared by concurrent requests, and
-///   a failing JWKS endpoint leaves the last good keys in use.
+/// - **Issuers**: one or several (an Auth0 tenant's canonical and custom domains, a migration),
+///   each with its own discovery, JWKS, refresh and health entry. The token's `iss` picks the
+///   issuer, compared exactly with the spelling of its discovery document, before any key is
+///   used; a token is verified only with the keys of the issuer it names.
+/// - **Audiences**: `aud` (string or array) must contain one of the accepted audiences. Scheme
+///   and host case and the `/` of an origin-only URL are tolerated (`https://host` =
+///   `https://host/`), nothing else.
+/// - **Algorithms**: an explicit list of [`Algorithm`]s, RS256 by default; `none` and HMAC
+///   cannot be named. A key verifies only tokens of its own kind, and of its JWK `alg` if it
+///   names one; every key is parsed once per algorithm, so no request rebuilds one.
+/// - **`typ`**: optionally checked ([`TokenTypePolicy`]; off by default).
+/// - **`kid`**: required, except that a JWKS holding exactly one signing key may verify tokens
+///   without one (on by default, see
+///   [`allow_token_without_kid`](crate::token::JwksVerifierBuilder::allow_token_without_kid)).
+/// - `exp` is required; `nbf`/`iat` are honoured; the leeway is 30 s unless set.
+/// - Keys are held parsed in memory: an unknown `kid` refreshes the JWKS at most once per
+///   cooldown (30 s), shared by concurrent requests; a failing JWKS endpoint leaves the last good
+///   keys in use; a key withdrawn from the JWKS ends the tokens it signed at the next refresh,
+///   cached ones included.
 ///
 /// Cheap to clone.
 ///
@@ -90,6 +47,7 @@ pub enum VerifierConfigError {
 /// # async fn run() -> Result<(), tower_mcp_auth::token::VerifierConfigError> {
 /// // Discovers the JWKS from https://tenant.us.auth0.com/.well-known/openid-configuration.
 /// let verifier = JwksVerifier::builder("https://tenant.us.auth0.com", "https://api.example.com")
+///     .issuer("https://login.example.com") // the tenant's custom domain
 ///     .leeway(std::time::Duration::from_secs(10))
 ///     .build()
 ///     .await?;
@@ -98,85 +56,118 @@ pub enum VerifierConfigError {
 /// ```
 #[derive(Clone)]
 pub struct JwksVerifier {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
 }
 
-struct Shared {
-    issuer: String,
-    audience: String,
-    algorithms: Vec<Algorithm>,
-    leeway: Duration,
-    keys: Arc<KeyStore>,
+pub(crate) struct Shared {
+    pub(crate) issuers: Box<[IssuerKeys]>,
+    pub(crate) audiences: Audiences,
+    pub(crate) algorithms: Box<[Algorithm]>,
+    pub(crate) token_type: TokenTypePolicy,
+    pub(crate) allow_without_kid: bool,
+    pub(crate) leeway: Duration,
+}
+
+/// One accepted issuer and its keys.
+pub(crate) struct IssuerKeys {
+    pub(crate) issuer: String,
+    pub(crate) keys: Arc<KeyStore>,
+}
+
+/// The key-set state of one accepted issuer, for health endpoints.
+#[derive(Debug, Clone, serde::Serialize, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct IssuerStatus {
+    /// The issuer, spelled as its metadata spells it.
+    pub issuer: String,
+    /// Its JWKS.
+    pub jwks: JwksStatus,
 }
 
 impl std::fmt::Debug for JwksVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JwksVerifier")
-            .field("issuer", &self.shared.issuer)
-            .field("audience", &self.shared.audience)
+            .field("issuers", &self.issuers())
+            .field("audiences", &self.audiences())
             .field("algorithms", &self.shared.algorithms)
-            .field("jwks_uri", &self.jwks_uri())
-            .finish()
+            .field("token_type", &self.shared.token_type)
+            .finish_non_exhaustive()
     }
-}
-
-/// Builds a [`JwksVerifier`]; start with [`JwksVerifier::builder`].
-#[derive(Debug, Clone)]
-pub struct JwksVerifierBuilder {
-    issuer: String,
-    audience: String,
-    jwks_uri: Option<String>,
-    jwks_document: Option<Vec<u8>>,
-    algorithms: Vec<Algorithm>,
-    leeway: Duration,
-    refresh_cooldown: Duration,
-    refresh_interval: Duration,
-    fetch_timeout: Duration,
-    client: Option<reqwest::Client>,
 }
 
 impl JwksVerifier {
-    /// Starts building a verifier for tokens from `issuer` meant for `audience` (the API
-    /// identifier, e.g. Auth0's API "Identifier").
-    pub fn builder(issuer: impl Into<String>, audience: impl Into<String>) -> JwksVerifierBuilder {
-        JwksVerifierBuilder {
-            issuer: issuer.into(),
-            audience: audience.into(),
-            jwks_uri: None,
-            jwks_document: None,
-            algorithms: vec![Algorithm::RS256],
-            leeway: Duration::from_secs(30),
-            refresh_cooldown: Duration::from_secs(30),
-            refresh_interval: Duration::from_secs(3600),
-            fetch_timeout: Duration::from_secs(5),
-            client: None,
-        }
-    }
-
-    /// The issuer, spelled as its metadata spells it (the exact `iss` accepted).
+    /// The first issuer, spelled as its metadata spells it (the exact `iss` accepted).
     pub fn issuer(&self) -> &str {
-        &self.shared.issuer
+        &self.shared.issuers[0].issuer
     }
 
-    /// The audience every token must contain.
+    /// Every accepted issuer, the first one first.
+    pub fn issuers(&self) -> Vec<&str> {
+        self.shared
+            .issuers
+            .iter()
+            .map(|i| i.issuer.as_str())
+            .collect()
+    }
+
+    /// The first audience: the one a resource's metadata advertises.
     pub fn audience(&self) -> &str {
-        &self.shared.audience
+        &self.shared.audiences.as_slice()[0]
     }
 
-    /// Where the keys come from; empty when they were given with
-    /// [`jwks_document`](JwksVerifierBuilder::jwks_document).
+    /// Every accepted audience; a token must contain one of them.
+    pub fn audiences(&self) -> &[String] {
+        self.shared.audiences.as_slice()
+    }
+
+    /// The accepted algorithms.
+    pub fn algorithms(&self) -> &[Algorithm] {
+        &self.shared.algorithms
+    }
+
+    /// Where the first issuer's keys come from; empty when they were given with
+    /// [`jwks_document`](crate::token::JwksVerifierBuilder::jwks_document).
     pub fn jwks_uri(&self) -> &str {
-        self.shared.keys.url().map_or("", url::Url::as_str)
+        self.shared.issuers[0]
+            .keys
+            .url()
+            .map_or("", url::Url::as_str)
     }
 
-    /// The JWKS state, for health endpoints.
+    /// The first issuer's JWKS state, for health endpoints; see
+    /// [`issuer_statuses`](Self::issuer_statuses) for every issuer.
     pub fn jwks_status(&self) -> JwksStatus {
-        self.shared.keys.status()
+        self.shared.issuers[0].keys.status()
     }
 
-    /// Fetches the JWKS now, keeping the old keys if that fails; returns the number of keys.
+    /// The JWKS state of every issuer.
+    pub fn issuer_statuses(&self) -> Vec<IssuerStatus> {
+        self.shared
+            .issuers
+            .iter()
+            .map(|i| IssuerStatus {
+                issuer: i.issuer.clone(),
+                jwks: i.keys.status(),
+            })
+            .collect()
+    }
+
+    /// Fetches every issuer's JWKS now, keeping the old keys of any that fails; returns the
+    /// number of keys held, or every failure.
     pub async fn refresh_keys(&self) -> Result<usize, String> {
-        self.shared.keys.refresh_now().await
+        let mut total = 0;
+        let mut failures = Vec::new();
+        for issuer in self.shared.issuers.iter() {
+            match issuer.keys.refresh_now().await {
+                Ok(count) => total += count,
+                Err(error) => failures.push(format!("{}: {error}", issuer.issuer)),
+            }
+        }
+        if failures.is_empty() {
+            Ok(total)
+        } else {
+            Err(failures.join("; "))
+        }
     }
 
     fn parse<'t>(&self, token: &'t str) -> Result<Parsed<'t>, AuthError> {
@@ -200,15 +191,10 @@ impl JwksVerifier {
             ));
         }
         let alg = self.allowed_algorithm(&header.alg)?;
-        let kid = header.kid.ok_or_else(|| {
-            AuthError::new(
-                ErrorCode::UnknownKeyId,
-                "The token header has no `kid`; the signing key cannot be chosen",
-            )
-        })?;
+        self.shared.token_type.check(header.typ.as_deref())?;
         Ok(Parsed {
             alg,
-            kid,
+            kid: header.kid,
             // The signed bytes: `header.payload`.
             message: &token[..header_b64.len() + 1 + payload.len()],
             payload,
@@ -218,114 +204,129 @@ impl JwksVerifier {
 
     fn allowed_algorithm(&self, alg: &str) -> Result<Algorithm, AuthError> {
         let refused = |why: String| AuthError::new(ErrorCode::AlgorithmNotAllowed, why);
-        if alg.eq_ignore_ascii_case("none") {
-            return Err(refused(
-                "Unsigned tokens (alg `none`) are never accepted".to_owned(),
-            ));
-        }
         let parsed: Algorithm = alg
             .parse()
-            .map_err(|_| refused(format!("Unknown signature algorithm `{}`", short(alg))))?;
+            .map_err(|error| refused(format!("The token's algorithm is not accepted: {error}")))?;
         if !self.shared.algorithms.contains(&parsed) {
+            let allowed: Vec<&str> = self.shared.algorithms.iter().map(|a| a.as_str()).collect();
             return Err(refused(format!(
-                "Algorithm {parsed:?} is not accepted; allowed: {:?}",
-                self.shared.algorithms
+                "Algorithm {parsed} is not accepted; allowed: {}",
+                allowed.join(", ")
             )));
         }
         Ok(parsed)
     }
 
-    fn check_signature(
-        &self,
-        parsed: &Parsed<'_>,
-        key: &crate::token::key_store::VerifyKey,
-    ) -> Result<(), AuthError> {
-        // The key, not the token, decides the family: an RSA key never verifies an HMAC or EC
-        // signature, whatever the header claims (RFC 8725 §3.1).
-        if key.key.family() != parsed.alg.family() || key.alg.is_some_and(|a| a != parsed.alg) {
-            return Err(AuthError::new(
-                ErrorCode::AlgorithmNotAllowed,
-                format!(
-                    "Key `{}` does not sign with {:?}",
-                    short(&parsed.kid),
-                    parsed.alg
-                ),
-            ));
+    /// The issuer the token names, among the accepted ones.
+    fn issuer_of(&self, token: &AccessToken) -> Result<&IssuerKeys, AuthError> {
+        let issuers = &self.shared.issuers;
+        if let Some(found) = issuers.iter().find(|i| i.issuer == token.issuer()) {
+            return Ok(found);
         }
-        let verified = match (&key.rs256, parsed.alg) {
-            (Some(rs256), Algorithm::RS256) => verify_rs256(rs256, parsed),
-            _ => jsonwebtoken::crypto::verify(
-                parsed.signature,
-                parsed.message.as_bytes(),
-                &key.key,
-                parsed.alg,
+        let description = if issuers.len() == 1 {
+            format!(
+                "The token was issued by `{}`, not by `{}`",
+                short(token.issuer()),
+                issuers[0].issuer
             )
-            .unwrap_or(false),
-        };
-        if verified {
-            Ok(())
         } else {
-            Err(AuthError::new(
-                ErrorCode::InvalidSignature,
-                "The access token's signature does not verify",
-            ))
-        }
+            format!(
+                "The token was issued by `{}`, which is none of the {} accepted issuers ({})",
+                short(token.issuer()),
+                issuers.len(),
+                self.issuers().join(", ")
+            )
+        };
+        Err(AuthError::new(ErrorCode::InvalidIssuer, description))
     }
 
-    fn check_claims(&self, payload: &str) -> Result<AccessToken, AuthError> {
-        let bytes = URL_SAFE_NO_PAD.decode(payload).map_err(|_| {
-            AuthError::new(
-                ErrorCode::MalformedToken,
-                "The token claims is not base64url",
-            )
-        })?;
-        // Invalid UTF-8 is no JSON: `from_json` gives it the answer of any other bad JSON.
-        let json = String::from_utf8(bytes).unwrap_or_default();
-        let token = AccessToken::from_json(json)?;
-        if token.issuer() != self.shared.issuer {
-            return Err(AuthError::new(
-                ErrorCode::InvalidIssuer,
-                format!(
-                    "The token was issued by `{}`, not by `{}`",
-                    short(token.issuer()),
-                    self.shared.issuer
-                ),
-            ));
-        }
-        if !token.audiences().iter().any(|a| *a == self.shared.audience) {
+    fn check_claims(&self, token: &AccessToken) -> Result<(), AuthError> {
+        if !self.shared.audiences.accepts(token.audiences()) {
+            let audiences = self.audiences();
             return Err(AuthError::new(
                 ErrorCode::InvalidAudience,
-                format!(
-                    "The token is not meant for this API: its audience does not include `{}`",
-                    self.shared.audience
-                ),
+                if audiences.len() == 1 {
+                    format!(
+                        "The token is not meant for this API: its audience does not include `{}`",
+                        audiences[0]
+                    )
+                } else {
+                    format!(
+                        "The token is not meant for this API: its audience includes none of {}",
+                        audiences.join(", ")
+                    )
+                },
             ));
         }
-        token.check_time(now_secs(), self.shared.leeway.as_secs())?;
-        Ok(token)
+        token.check_time(now_secs(), self.shared.leeway.as_secs())
     }
 }
 
 impl TokenVerifier for JwksVerifier {
     async fn verify(&self, token: &str) -> Result<AccessToken, AuthError> {
         let parsed = self.parse(token)?;
-        let key = self
-            .shared
-            .keys
-            .key(&parsed.kid)
-            .await
-            .map_err(|error| match error {
-                KeyLookupError::Unknown => AuthError::new(
-                    ErrorCode::UnknownKeyId,
-                    format!("No key `{}` in the issuer's JWKS", short(&parsed.kid)),
-                ),
-                KeyLookupError::Unavailable(_) => AuthError::new(
-                    ErrorCode::KeysUnavailable,
-                    "The issuer's signing keys cannot be fetched right now; try again later",
-                ),
-            })?;
-        self.check_signature(&parsed, &key)?;
-        self.check_claims(parsed.payload)
+        // With one issuer the signature is checked before the claims are even read, as before;
+        // with several, `iss` must pick the keys first.
+        let (issuer, claims) = match &*self.shared.issuers {
+            [only] => (only, None),
+            _ => {
+                let claims = decode_claims(parsed.payload)?;
+                (self.issuer_of(&claims)?, Some(claims))
+            }
+        };
+        let choice = match (&parsed.kid, self.shared.allow_without_kid) {
+            (Some(kid), _) => KeyChoice::Kid(kid),
+            (None, true) => KeyChoice::Sole,
+            (None, false) => return Err(kid_required()),
+        };
+        let key = issuer.keys.key(choice).await.map_err(|error| match error {
+            KeyLookupError::Unknown => AuthError::new(
+                ErrorCode::UnknownKeyId,
+                match &parsed.kid {
+                    Some(kid) => format!("No key `{}` in the issuer's JWKS", short(kid)),
+                    None => {
+                        "The token header has no `kid` and the issuer's JWKS has no key".to_owned()
+                    }
+                },
+            ),
+            KeyLookupError::KidRequired => kid_required(),
+            KeyLookupError::Unavailable(_) => AuthError::new(
+                ErrorCode::KeysUnavailable,
+                "The issuer's signing keys cannot be fetched right now; try again later",
+            ),
+        })?;
+        match key.check(parsed.alg, parsed.message.as_bytes(), parsed.signature) {
+            SignatureCheck::Valid => {}
+            SignatureCheck::Invalid => {
+                return Err(AuthError::new(
+                    ErrorCode::InvalidSignature,
+                    "The access token's signature does not verify",
+                ));
+            }
+            // The key, not the token, decides the algorithm: an RSA key never verifies an EC
+            // signature, whatever the header claims (RFC 8725 §3.1).
+            SignatureCheck::WrongAlgorithm => {
+                return Err(AuthError::new(
+                    ErrorCode::AlgorithmNotAllowed,
+                    format!(
+                        "Key `{}` does not sign with {}",
+                        short(key.kid.as_deref().unwrap_or("(no kid)")),
+                        parsed.alg
+                    ),
+                ));
+            }
+        }
+        let token = match claims {
+            Some(claims) => claims,
+            None => {
+                let claims = decode_claims(parsed.payload)?;
+                self.issuer_of(&claims)?;
+                claims
+            }
+        };
+        self.check_claims(&token)?;
+        token.set_provenance(Provenance::signed(&issuer.keys, key, parsed.kid.is_some()));
+        Ok(token)
     }
 
     fn leeway(&self) -> Duration {
@@ -333,146 +334,17 @@ impl TokenVerifier for JwksVerifier {
     }
 }
 
-impl JwksVerifierBuilder {
-    /// Uses this JWKS URL instead of discovering it; the issuer is then used exactly as given.
-    pub fn jwks_uri(mut self, url: impl Into<String>) -> Self {
-        self.jwks_uri = Some(url.into());
-        self
-    }
-
-    /// Uses the keys of this JWKS document (RFC 7517 §5) for good, instead of fetching them: no
-    /// discovery, no fetch, no refresh, no network at all; the issuer is used exactly as given.
-    ///
-    /// For issuers whose keys are pinned in configuration (air-gapped deployments), tests and
-    /// fuzzing. A token whose `kid` is not in the document is refused as `UNKNOWN_KEY_ID`.
-    ///
-    /// ```
-    /// use tower_mcp_auth::token::JwksVerifier;
-    ///
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let issuer = tower_mcp_auth::dev::DevIssuer::generate()?;
-    /// let verifier = JwksVerifier::builder("https://issuer.example/", "https://api.example")
-    ///     .jwks_document(issuer.jwks().to_string())
-    ///     .build()
-    ///     .await?;
-    /// assert_eq!(verifier.jwks_status().key_count, 1);
-    /// # Ok(()) }
-    /// ```
-    pub fn jwks_document(mut self, document: impl Into<Vec<u8>>) -> Self {
-        self.jwks_document = Some(document.into());
-        self
-    }
-
-    /// The accepted algorithms (default `[RS256]`). HMAC algorithms are refused at build time.
-    pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
-        self.algorithms = algorithms.into_iter().collect();
-        self
-    }
-
-    /// Clock skew tolerated on `exp`, `nbf` and `iat` (default 30 s).
-    pub fn leeway(mut self, leeway: Duration) -> Self {
-        self.leeway = leeway;
-        self
-    }
-
-    /// The least time between two JWKS fetches caused by unknown `kid`s (default 30 s).
-    pub fn refresh_cooldown(mut self, cooldown: Duration) -> Self {
-        self.refresh_cooldown = cooldown;
-        self
-    }
-
-    /// How old the keys may get before a background refresh (default 1 h).
-    pub fn refresh_interval(mut self, interval: Duration) -> Self {
-        self.refresh_interval = interval;
-        self
-    }
-
-    /// Timeout of each discovery and JWKS request (default 5 s).
-    pub fn fetch_timeout(mut self, timeout: Duration) -> Self {
-        self.fetch_timeout = timeout;
-        self
-    }
-
-    /// Uses this HTTP client for discovery and JWKS fetches.
-    pub fn http_client(mut self, client: reqwest::Client) -> Self {
-        self.client = Some(client);
-        self
-    }
-
-    /// Validates the settings, reads the issuer's metadata (unless the JWKS URL was given) and
-    /// fetches the keys once. A failing first JWKS fetch is logged, not fatal: keys are fetched
-    /// again when the first token needs them.
-    pub async fn build(mut self) -> Result<JwksVerifier, VerifierConfigError> {
-        if let Some(alg) = self
-            .algorithms
-            .iter()
-            .find(|a| a.family() == AlgorithmFamily::Hmac)
-        {
-            return Err(VerifierConfigError::ForbiddenAlgorithm(*alg));
-        }
-        if self.audience.trim().is_empty() {
-            return Err(VerifierConfigError::EmptyAudience);
-        }
-        let issuer_url = require_secure_url("issuer", &self.issuer)?;
-        if let Some(document) = self.jwks_document.take() {
-            let keys = parse_key_set(&document).map_err(VerifierConfigError::InvalidJwks)?;
-            if keys.is_empty() {
-                return Err(VerifierConfigError::InvalidJwks(
-                    "the JWKS has no usable signing key".to_owned(),
-                ));
-            }
-            let issuer = self.issuer.clone();
-            return Ok(self.finish(issuer, Arc::new(KeyStore::fixed(keys))));
-        }
-        let client = match self.client.take() {
-            Some(client) => client,
-            None => reqwest::Client::builder()
-                .connect_timeout(self.fetch_timeout)
-                .build()
-                .map_err(|e| VerifierConfigError::HttpClient(e.to_string()))?,
-        };
-        let (issuer, jwks_uri) = match self.jwks_uri.take() {
-            Some(jwks_uri) => (
-                self.issuer.clone(),
-                require_secure_url("jwks_uri", &jwks_uri)?,
-            ),
-            None => {
-                let metadata = discover(&client, &issuer_url, self.fetch_timeout).await?;
-                let issuer = reconcile_issuer(&self.issuer, &metadata.issuer)?;
-                (issuer, require_secure_url("jwks_uri", &metadata.jwks_uri)?)
-            }
-        };
-        let keys = Arc::new(KeyStore::new(
-            jwks_uri,
-            client,
-            self.fetch_timeout,
-            self.refresh_cooldown,
-            self.refresh_interval,
-        ));
-        if let Err(error) = keys.refresh_now().await {
-            tracing::warn!(%error, "first JWKS fetch failed; keys will be fetched when a token needs them");
-        }
-        Ok(self.finish(issuer, keys))
-    }
-
-    fn finish(self, issuer: String, keys: Arc<KeyStore>) -> JwksVerifier {
-        JwksVerifier {
-            shared: Arc::new(Shared {
-                issuer,
-                audience: self.audience,
-                algorithms: self.algorithms,
-                leeway: self.leeway,
-                keys,
-            }),
-        }
-    }
+fn kid_required() -> AuthError {
+    AuthError::new(
+        ErrorCode::UnknownKeyId,
+        "The token header has no `kid`; the signing key cannot be chosen",
+    )
 }
 
 /// The parts of a compact JWS the verifier works with.
 struct Parsed<'a> {
     alg: Algorithm,
-    kid: String,
+    kid: Option<String>,
     /// `header.payload`, the signed bytes.
     message: &'a str,
     payload: &'a str,
@@ -483,6 +355,7 @@ struct Parsed<'a> {
 struct JoseHeader {
     alg: String,
     kid: Option<String>,
+    typ: Option<String>,
     crit: Option<serde_json::Value>,
 }
 
@@ -501,19 +374,19 @@ fn decode_part<T: serde::de::DeserializeOwned>(part: &str, what: &str) -> Result
     })
 }
 
-/// RS256 with the key parsed once; the signature is decoded on the stack (8192-bit keys at most).
-fn verify_rs256(key: &aws_lc_rs::signature::ParsedPublicKey, parsed: &Parsed<'_>) -> bool {
-    let mut signature = [0u8; 1024];
-    match URL_SAFE_NO_PAD.decode_slice(parsed.signature, &mut signature) {
-        Ok(len) => key
-            .verify_sig(parsed.message.as_bytes(), &signature[..len])
-            .is_ok(),
-        Err(_) => false,
-    }
+fn decode_claims(payload: &str) -> Result<AccessToken, AuthError> {
+    let bytes = URL_SAFE_NO_PAD.decode(payload).map_err(|_| {
+        AuthError::new(
+            ErrorCode::MalformedToken,
+            "The token claims is not base64url",
+        )
+    })?;
+    // Invalid UTF-8 is no JSON: `from_json` gives it the answer of any other bad JSON.
+    AccessToken::from_json(String::from_utf8(bytes).unwrap_or_default())
 }
 
 /// Attacker-chosen strings are cut short before they go into an answer.
-fn short(value: &str) -> &str {
+pub(crate) fn short(value: &str) -> &str {
     match value.char_indices().nth(64) {
         Some((end, _)) => &value[..end],
         None => value,

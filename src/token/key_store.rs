@@ -7,38 +7,26 @@
 //!   a flood of random `kid`s cannot hammer the issuer.
 //! - A failed fetch keeps the last good keys (stale-if-error).
 //! - Keys older than the refresh interval are refreshed in the background, so removed keys stop
-//!   verifying without any request waiting.
+//!   verifying without any request waiting; each replacement bumps a version, so cached tokens
+//!   whose key was withdrawn are noticed (`still_holds`).
 //!
-//! `jwks_client_rs` parses each JWK; fetching, caching and the guarantees above are ours (its own
-//! client refreshes under a write lock that stalls known-key requests and has no cooldown).
+//! Keys are read from the JWKS by [`jwk`](crate::token::jwk); fetching, caching and the
+//! guarantees above are here.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
-use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, DecodingKey};
-use jwks_client_rs::JsonWebKey;
 use serde::Serialize;
 use url::Url;
 
-/// A verification key with what the JWK says about its use.
-pub(crate) struct VerifyKey {
-    pub(crate) key: DecodingKey,
-    /// The JWK's `alg`, when it names one: tokens must then use exactly it.
-    pub(crate) alg: Option<Algorithm>,
-    /// For RSA keys, the key parsed once for RS256, the common case: verifying with it skips the
-    /// per-signature key construction that `DecodingKey` (n, e) costs.
-    pub(crate) rs256: Option<ParsedPublicKey>,
-}
+use crate::token::algorithm::Algorithm;
+use crate::token::jwk::{KeySet, VerifyKey, parse_key_set};
 
-/// The keys of one successful fetch.
+/// The keys of one successful fetch, and when it was made.
 #[derive(Default)]
-struct KeySet {
-    by_kid: HashMap<String, Arc<VerifyKey>>,
+struct Snapshot {
+    set: KeySet,
     fetched_at: Option<Instant>,
 }
 
@@ -64,20 +52,49 @@ pub struct JwksStatus {
 pub(crate) enum KeyLookupError {
     /// The JWKS answered, and has no key with that `kid`.
     Unknown,
+    /// The token names no `kid` and the JWKS holds several keys.
+    KidRequired,
     /// The key is not held and the JWKS endpoint is failing.
     Unavailable(String),
+}
+
+/// Which key a token asks for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum KeyChoice<'a> {
+    /// The key with this `kid`.
+    Kid(&'a str),
+    /// The only key of the set (a token without `kid`).
+    Sole,
+}
+
+impl KeyChoice<'_> {
+    fn pick(self, set: &KeySet) -> Result<&Arc<VerifyKey>, KeyLookupError> {
+        match self {
+            Self::Kid(kid) => set.by_kid.get(kid).ok_or(KeyLookupError::Unknown),
+            Self::Sole => match &set.sole {
+                Some(key) => Ok(key),
+                None if set.len > 1 => Err(KeyLookupError::KidRequired),
+                None => Err(KeyLookupError::Unknown),
+            },
+        }
+    }
 }
 
 pub(crate) struct KeyStore {
     /// Where the keys are fetched; `None` for a fixed key set given as a document, which is
     /// never fetched (an unknown `kid` is simply unknown).
     remote: Option<Remote>,
+    /// The algorithms keys are parsed for.
+    algorithms: Box<[Algorithm]>,
     fetch_timeout: Duration,
     cooldown: Duration,
     refresh_interval: Duration,
-    keys: RwLock<Arc<KeySet>>,
+    keys: RwLock<Arc<Snapshot>>,
     /// Bumped after every fetch attempt, so waiters know a refresh happened while they queued.
     generation: AtomicU64,
+    /// Bumped each time a fetched key set replaces the held one: a cached token whose key was
+    /// checked at this version needs no new look.
+    key_version: AtomicU64,
     /// Held for the duration of one fetch: the single flight.
     refresh: tokio::sync::Mutex<RefreshState>,
     status: Mutex<JwksStatus>,
@@ -98,6 +115,7 @@ impl KeyStore {
     pub(crate) fn new(
         url: Url,
         client: reqwest::Client,
+        algorithms: &[Algorithm],
         fetch_timeout: Duration,
         cooldown: Duration,
         refresh_interval: Duration,
@@ -112,40 +130,47 @@ impl KeyStore {
         };
         Self {
             remote: Some(Remote { url, client }),
+            algorithms: algorithms.into(),
             fetch_timeout,
             cooldown,
             refresh_interval,
-            keys: RwLock::new(Arc::new(KeySet::default())),
+            keys: RwLock::new(Arc::new(Snapshot::default())),
             generation: AtomicU64::new(0),
+            key_version: AtomicU64::new(0),
             refresh: tokio::sync::Mutex::new(RefreshState::default()),
             status: Mutex::new(status),
         }
     }
 
-    /// A store holding `by_kid` for good: no fetch, no refresh, no network.
-    pub(crate) fn fixed(by_kid: HashMap<String, Arc<VerifyKey>>) -> Self {
-        let now = SystemTime::now();
+    /// A store holding the keys of `document` for good: no fetch, no refresh, no network.
+    pub(crate) fn fixed(document: &[u8], algorithms: &[Algorithm]) -> Result<Self, String> {
+        let set = parse_key_set(document, algorithms)?;
+        if set.usable() == 0 {
+            return Err("the JWKS has no usable signing key".to_owned());
+        }
         let status = JwksStatus {
             jwks_uri: String::new(),
-            key_count: by_kid.len(),
+            key_count: set.usable(),
             last_fetch_at: None,
-            last_success_at: Some(now),
+            last_success_at: Some(SystemTime::now()),
             last_error: None,
             fetch_count: 0,
         };
-        Self {
+        Ok(Self {
             remote: None,
+            algorithms: algorithms.into(),
             fetch_timeout: Duration::ZERO,
             cooldown: Duration::ZERO,
             refresh_interval: Duration::MAX,
-            keys: RwLock::new(Arc::new(KeySet {
-                by_kid,
+            keys: RwLock::new(Arc::new(Snapshot {
+                set,
                 fetched_at: Some(Instant::now()),
             })),
             generation: AtomicU64::new(0),
+            key_version: AtomicU64::new(0),
             refresh: tokio::sync::Mutex::new(RefreshState::default()),
             status: Mutex::new(status),
-        }
+        })
     }
 
     /// The JWKS URL; `None` for a fixed key set.
@@ -153,7 +178,7 @@ impl KeyStore {
         self.remote.as_ref().map(|remote| &remote.url)
     }
 
-    fn snapshot(&self) -> Arc<KeySet> {
+    fn snapshot(&self) -> Arc<Snapshot> {
         match self.keys.read() {
             Ok(keys) => Arc::clone(&keys),
             // A panic elsewhere while holding the lock cannot corrupt an `Arc` swap.
@@ -168,22 +193,45 @@ impl KeyStore {
         }
     }
 
-    /// The key for `kid`: from memory, else after (at most) one shared refresh.
-    pub(crate) async fn key(self: &Arc<Self>, kid: &str) -> Result<Arc<VerifyKey>, KeyLookupError> {
-        let snapshot = self.snapshot();
-        if let Some(key) = snapshot.by_kid.get(kid) {
-            if snapshot
-                .fetched_at
-                .is_some_and(|at| at.elapsed() > self.refresh_interval)
-            {
-                self.refresh_in_background();
-            }
-            return Ok(Arc::clone(key));
-        }
-        self.refresh_for_unknown(kid).await
+    /// The version of the held key set (see `key_version`).
+    pub(crate) fn key_version(&self) -> u64 {
+        self.key_version.load(Ordering::Acquire)
     }
 
-    async fn refresh_for_unknown(&self, kid: &str) -> Result<Arc<VerifyKey>, KeyLookupError> {
+    /// True when `choice` still picks `key` (same public parameters) in the held key set: a
+    /// withdrawn or replaced key no longer vouches for the tokens it signed.
+    pub(crate) fn still_holds(&self, choice: KeyChoice<'_>, key: &VerifyKey) -> bool {
+        choice
+            .pick(&self.snapshot().set)
+            .is_ok_and(|held| held.fingerprint == key.fingerprint)
+    }
+
+    /// The key `choice` asks for: from memory, else after (at most) one shared refresh.
+    pub(crate) async fn key(
+        self: &Arc<Self>,
+        choice: KeyChoice<'_>,
+    ) -> Result<Arc<VerifyKey>, KeyLookupError> {
+        let snapshot = self.snapshot();
+        match choice.pick(&snapshot.set) {
+            Ok(key) => {
+                if snapshot
+                    .fetched_at
+                    .is_some_and(|at| at.elapsed() > self.refresh_interval)
+                {
+                    self.refresh_in_background();
+                }
+                Ok(Arc::clone(key))
+            }
+            // Several keys and no `kid`: no refresh can help.
+            Err(KeyLookupError::KidRequired) => Err(KeyLookupError::KidRequired),
+            Err(_) => self.refresh_for_unknown(choice).await,
+        }
+    }
+
+    async fn refresh_for_unknown(
+        &self,
+        choice: KeyChoice<'_>,
+    ) -> Result<Arc<VerifyKey>, KeyLookupError> {
         let seen = self.generation.load(Ordering::Acquire);
         let mut state = self.refresh.lock().await;
         if self.generation.load(Ordering::Acquire) == seen {
@@ -199,12 +247,12 @@ impl KeyStore {
         }
         let failed = state.last_failed;
         drop(state);
-        match self.snapshot().by_kid.get(kid) {
-            Some(key) => Ok(Arc::clone(key)),
-            None if failed => Err(KeyLookupError::Unavailable(
+        match choice.pick(&self.snapshot().set) {
+            Ok(key) => Ok(Arc::clone(key)),
+            Err(KeyLookupError::Unknown) if failed => Err(KeyLookupError::Unavailable(
                 self.status().last_error.unwrap_or_default(),
             )),
-            None => Err(KeyLookupError::Unknown),
+            Err(error) => Err(error),
         }
     }
 
@@ -241,9 +289,9 @@ impl KeyStore {
     async fn fetch_and_store(&self) -> Result<usize, String> {
         let Some(remote) = &self.remote else {
             // A fixed key set: nothing to fetch, the keys held are all there is.
-            return Ok(self.snapshot().by_kid.len());
+            return Ok(self.snapshot().set.usable());
         };
-        let result = fetch_key_set(&remote.client, &remote.url, self.fetch_timeout).await;
+        let result = fetch_key_set(remote, &self.algorithms, self.fetch_timeout).await;
         let now = SystemTime::now();
         let mut status = match self.status.lock() {
             Ok(status) => status,
@@ -252,17 +300,18 @@ impl KeyStore {
         status.fetch_count += 1;
         status.last_fetch_at = Some(now);
         let outcome = match result {
-            Ok(by_kid) if by_kid.is_empty() => Err("the JWKS has no usable signing key".to_owned()),
-            Ok(by_kid) => {
-                let count = by_kid.len();
-                let set = Arc::new(KeySet {
-                    by_kid,
+            Ok(set) if set.usable() == 0 => Err("the JWKS has no usable signing key".to_owned()),
+            Ok(set) => {
+                let count = set.usable();
+                let snapshot = Arc::new(Snapshot {
+                    set,
                     fetched_at: Some(Instant::now()),
                 });
                 match self.keys.write() {
-                    Ok(mut keys) => *keys = set,
-                    Err(poisoned) => *poisoned.into_inner() = set,
+                    Ok(mut keys) => *keys = snapshot,
+                    Err(poisoned) => *poisoned.into_inner() = snapshot,
                 }
+                self.key_version.fetch_add(1, Ordering::AcqRel);
                 status.key_count = count;
                 status.last_success_at = Some(now);
                 status.last_error = None;
@@ -292,13 +341,14 @@ impl KeyStore {
 const MAX_JWKS_BYTES: usize = 1024 * 1024;
 
 async fn fetch_key_set(
-    client: &reqwest::Client,
-    url: &Url,
+    remote: &Remote,
+    algorithms: &[Algorithm],
     timeout: Duration,
-) -> Result<HashMap<String, Arc<VerifyKey>>, String> {
+) -> Result<KeySet, String> {
     let fetch = async {
-        let response = client
-            .get(url.clone())
+        let response = remote
+            .client
+            .get(remote.url.clone())
             .send()
             .await
             .map_err(|e| format!("request failed: {e}"))?;
@@ -318,99 +368,9 @@ async fn fetch_key_set(
         if bytes.len() > MAX_JWKS_BYTES {
             return Err("the JWKS document is larger than 1 MiB".to_owned());
         }
-        parse_key_set(&bytes)
+        parse_key_set(&bytes, algorithms)
     };
     tokio::time::timeout(timeout, fetch)
         .await
         .map_err(|_| format!("no answer within {timeout:?}"))?
-}
-
-/// Parses a JWKS document, keeping every usable signing key and skipping (with a log line) the
-/// ones that are not: encryption keys, keys without `kid`, unknown key types, bad parameters.
-pub(crate) fn parse_key_set(bytes: &[u8]) -> Result<HashMap<String, Arc<VerifyKey>>, String> {
-    #[derive(serde::Deserialize)]
-    struct Document {
-        keys: Vec<serde_json::Value>,
-    }
-    let document: Document =
-        serde_json::from_slice(bytes).map_err(|e| format!("not a JWKS document: {e}"))?;
-    let mut by_kid = HashMap::new();
-    for raw in document.keys {
-        if raw.get("use").and_then(|u| u.as_str()) == Some("enc") {
-            continue;
-        }
-        match parse_key(raw) {
-            Ok((kid, key)) => {
-                by_kid.insert(kid, Arc::new(key));
-            }
-            Err(reason) => tracing::warn!(reason = %reason, "skipping a JWKS key"),
-        }
-    }
-    Ok(by_kid)
-}
-
-fn parse_key(raw: serde_json::Value) -> Result<(String, VerifyKey), String> {
-    let jwk: JsonWebKey =
-        serde_json::from_value(raw).map_err(|e| format!("unreadable JWK: {e}"))?;
-    let alg = jwk
-        .alg()
-        .map(|alg| {
-            alg.parse::<Algorithm>()
-                .map_err(|_| format!("unknown alg {alg}"))
-        })
-        .transpose()?;
-    let rs256 = match &jwk {
-        JsonWebKey::Rsa(rsa) => parse_rs256(rsa.modulus(), rsa.exponent()),
-        _ => None,
-    };
-    let key = match &jwk {
-        JsonWebKey::Rsa(rsa) => DecodingKey::from_rsa_components(rsa.modulus(), rsa.exponent()),
-        JsonWebKey::Ec(ec) => DecodingKey::from_ec_components(ec.x(), ec.y()),
-        JsonWebKey::Okp(okp) => DecodingKey::from_ed_components(okp.x()),
-    }
-    .map_err(|e| format!("bad key parameters for kid {}: {e}", jwk.key_id()))?;
-    Ok((jwk.key_id().to_owned(), VerifyKey { key, alg, rs256 }))
-}
-
-fn parse_rs256(n: &str, e: &str) -> Option<ParsedPublicKey> {
-    let n = URL_SAFE_NO_PAD.decode(n).ok()?;
-    let e = URL_SAFE_NO_PAD.decode(e).ok()?;
-    // aws-lc wants big-endian integers without leading zero bytes.
-    let strip = |b: &[u8]| b.iter().position(|x| *x != 0).map(|i| b[i..].to_vec());
-    RsaPublicKeyComponents {
-        n: strip(&n)?,
-        e: strip(&e)?,
-    }
-    .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
-    .ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const RSA_N: &str = "qjNzuylUQpyU9qX3_bMGpiRUO1G_xKbB0fyqQy0naETviHIqPS2D3lGcfK9XIFLZOq1O7K2KRXEE5nSDTf-S9qc0nPRkS38CXK4DBKPTBXtjufLK3e9lN9dh8Ehazx8xNmdCc6aocVKKlamOJv7Qr_UgmoFllq7W-UQ0YK2qfN8WgqxOQUPrss-40RWslCAKpjZmMOpIpRXQLGmR-GGZUdQZXnTUhnhRyDz5VcXHH--o1PkH_F0rlabMxgNFfsCIWKWbGy8G89bNrvoeVKq15QPCeaGBV13f2Do6XHGt0l2M3eYz85wyz1pISvjQuR4PrtJr6VsuHz3Puh_KgY8GqQ";
-
-    #[test]
-    fn odd_keys_are_skipped_not_fatal() {
-        let doc = serde_json::json!({"keys": [
-            {"kty": "RSA", "kid": "good", "alg": "RS256", "use": "sig", "n": RSA_N, "e": "AQAB"},
-            {"kty": "RSA", "kid": "enc", "use": "enc", "n": RSA_N, "e": "AQAB"},
-            {"kty": "RSA", "n": RSA_N, "e": "AQAB"},
-            {"kty": "oct", "kid": "hmac", "k": "c2VjcmV0"},
-            {"kty": "RSA", "kid": "weird-alg", "alg": "XX999", "n": RSA_N, "e": "AQAB"},
-            "not an object"
-        ]});
-        let keys = parse_key_set(doc.to_string().as_bytes()).unwrap();
-        assert_eq!(keys.keys().collect::<Vec<_>>(), ["good"]);
-        assert_eq!(keys["good"].alg, Some(Algorithm::RS256));
-        assert!(keys["good"].rs256.is_some());
-    }
-
-    #[test]
-    fn garbage_is_an_error() {
-        assert!(parse_key_set(b"<html>").is_err());
-        assert!(parse_key_set(b"{\"keys\": 5}").is_err());
-        assert!(parse_key_set(b"{\"keys\": []}").unwrap().is_empty());
-    }
 }

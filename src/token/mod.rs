@@ -2,23 +2,38 @@
 //!
 //! - [`bearer_token`] finds the credential in a request;
 //! - [`classify`] / [`require_jws`] tell a JWS from a JWE or an opaque token;
-//! - [`TokenVerifier`] turns a token into an [`AccessToken`]; [`JwksVerifier`] is the ready one;
+//! - [`TokenVerifier`] turns a token into an [`AccessToken`]; [`JwksVerifier`] verifies JWTs
+//!   with the issuers' keys, [`IntrospectionVerifier`] asks the issuer (RFC 7662), and
+//!   [`FirstOf`] sends each token to the one that reads its shape;
 //! - [`TokenCache`] keeps verified tokens so repeated ones skip the signature check.
 
 mod access_token;
+mod algorithm;
+mod audience;
 pub(crate) mod cache;
 pub(crate) mod classify;
 pub(crate) mod credential;
 mod discovery;
+mod first_of;
+mod introspection;
+mod jwk;
 mod jwks;
+mod jwks_builder;
 mod key_store;
+mod provenance;
 mod registered_claims;
+mod token_type;
 mod verifier;
 
 pub use access_token::AccessToken;
+pub use algorithm::{Algorithm, UnknownAlgorithm};
 pub use cache::TokenCache;
 pub use classify::{TokenShape, classify, require_jws};
 pub use credential::bearer_token;
-pub use jwks::{JwksVerifier, JwksVerifierBuilder, VerifierConfigError};
+pub use first_of::FirstOf;
+pub use introspection::{IntrospectionVerifier, IntrospectionVerifierBuilder};
+pub use jwks::{IssuerStatus, JwksVerifier};
+pub use jwks_builder::{JwksVerifierBuilder, VerifierConfigError};
 pub use key_store::JwksStatus;
+pub use token_type::TokenTypePolicy;
 pub use verifier::TokenVerifier;

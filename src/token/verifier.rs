@@ -5,13 +5,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::challenge::AuthError;
-use crate::token::AccessToken;
+use crate::token::{AccessToken, TokenShape};
 
 /// Verifies a bearer token and returns its claims.
 ///
-/// [`JwksVerifier`](crate::token::JwksVerifier) is the ready implementation (RS256 JWTs against
-/// an issuer's JWKS). Implement this trait to verify another way, e.g. by token introspection;
-/// the bearer layer handles the header, the shape checks, the cache and the answers.
+/// [`JwksVerifier`](crate::token::JwksVerifier) (JWTs against the issuers' JWKS) and
+/// [`IntrospectionVerifier`](crate::token::IntrospectionVerifier) (RFC 7662) are the ready
+/// implementations, [`FirstOf`](crate::token::FirstOf) combines two. Implement this trait to
+/// verify another way; the bearer layer handles the header, the shape checks, the cache and the
+/// answers.
 ///
 /// ```
 /// use tower_mcp_auth::{AccessToken, challenge::{AuthError, ErrorCode}, token::TokenVerifier};
@@ -32,8 +34,17 @@ use crate::token::AccessToken;
 /// }
 /// ```
 pub trait TokenVerifier: Send + Sync + 'static {
-    /// Verifies `token` (a compact JWS, already shape-checked by the bearer layer).
+    /// Verifies `token`, whose shape [`accepts`](Self::accepts) allowed (by default a compact
+    /// JWS, already shape-checked by the bearer layer).
     fn verify(&self, token: &str) -> impl Future<Output = Result<AccessToken, AuthError>> + Send;
+
+    /// Which token shapes reach [`verify`](Self::verify): compact JWS only by default. The bearer
+    /// layer refuses the others before calling it, JWE and opaque tokens with the answers that
+    /// explain the usual cause (`ACCESS_TOKEN_IS_ENCRYPTED_JWE`, `ACCESS_TOKEN_NOT_JWS`). A
+    /// verifier that reads opaque tokens (introspection) accepts them here.
+    fn accepts(&self, shape: TokenShape) -> bool {
+        shape == TokenShape::Jws
+    }
 
     /// The clock skew tolerated when the time claims of a cached token are checked again.
     fn leeway(&self) -> Duration {
@@ -44,6 +55,10 @@ pub trait TokenVerifier: Send + Sync + 'static {
 impl<V: TokenVerifier> TokenVerifier for Arc<V> {
     fn verify(&self, token: &str) -> impl Future<Output = Result<AccessToken, AuthError>> + Send {
         (**self).verify(token)
+    }
+
+    fn accepts(&self, shape: TokenShape) -> bool {
+        (**self).accepts(shape)
     }
 
     fn leeway(&self) -> Duration {

@@ -142,6 +142,8 @@ async fn discovery(State(inner): State<Arc<Inner>>) -> Response {
     // metadata; nothing serves them, discovery only reads them.
     metadata["authorization_endpoint"] = format!("{base}/authorize").into();
     metadata["token_endpoint"] = format!("{base}/oauth/token").into();
+    // OAuth 2.1 / MCP: clients refuse an authorization server that does not advertise S256.
+    metadata["code_challenge_methods_supported"] = serde_json::json!(["S256"]);
     axum::Json(metadata).into_response()
 }
 

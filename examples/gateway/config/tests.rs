@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use super::*;
+use tower_mcp_auth::token::{Algorithm, TokenTypePolicy};
 
 fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
     let map: HashMap<String, String> = vars
@@ -234,4 +235,93 @@ fn dcr_allowed_callbacks_with_a_wildcard_host_or_an_empty_list_is_a_problem() {
             "DCR_ALLOWED_CALLBACKS is empty: it would allow no client; unset it for ChatGPT's redirect URIs"
         ]
     );
+}
+
+#[test]
+fn issuers_and_audiences_are_comma_lists_and_the_first_is_primary() {
+    let config = config(&[
+        (
+            "OAUTH_ISSUER",
+            "https://tenant.example.com/, https://login.example.com/",
+        ),
+        (
+            "OAUTH_AUDIENCE",
+            "https://new.example.com, https://old.example.com/mcp",
+        ),
+        ("FUNCTIONS_BASE", "https://functions.example.com"),
+        (
+            "GATEWAY_HMAC_SECRET",
+            "hmac-secret-0123456789abcdefghijklmnop",
+        ),
+    ])
+    .unwrap();
+    assert_eq!(
+        config.mode,
+        Mode::Production {
+            issuer: "https://tenant.example.com/".into(),
+            audience: "https://new.example.com".into()
+        }
+    );
+    assert_eq!(config.verification.issuers.len(), 2);
+    assert_eq!(
+        config.verification.audiences[1],
+        "https://old.example.com/mcp"
+    );
+    // The metadata's resource is the configured string, without the `/` a `Url` adds.
+    assert_eq!(config.resource.as_deref(), Some("https://new.example.com"));
+    assert_eq!(
+        config.resource_url.unwrap().as_str(),
+        "https://new.example.com/"
+    );
+}
+
+#[test]
+fn algorithms_typ_and_introspection_are_read_and_checked() {
+    let base = [
+        ("OAUTH_ISSUER", "https://tenant.example.com/"),
+        ("OAUTH_AUDIENCE", "https://api.example.com/mcp"),
+        ("FUNCTIONS_BASE", "https://functions.example.com"),
+        (
+            "GATEWAY_HMAC_SECRET",
+            "hmac-secret-0123456789abcdefghijklmnop",
+        ),
+    ];
+    let with = |extra: &[(&'static str, &'static str)]| {
+        let mut vars = base.to_vec();
+        vars.extend_from_slice(extra);
+        config(&vars)
+    };
+    let defaults = with(&[]).unwrap().verification;
+    assert_eq!(defaults.algorithms, [Algorithm::RS256]);
+    assert_eq!(defaults.token_type, TokenTypePolicy::Any);
+    assert!(defaults.introspection.is_none());
+
+    let set = with(&[
+        ("OAUTH_ALGORITHMS", "RS256, PS256,ES256"),
+        ("OAUTH_TOKEN_TYP", "at+jwt"),
+        ("OAUTH_INTROSPECTION", "true"),
+        ("OAUTH_INTROSPECTION_CLIENT_ID", "rs"),
+        ("OAUTH_INTROSPECTION_CLIENT_SECRET", "introspection-secret"),
+    ])
+    .unwrap();
+    assert_eq!(
+        set.verification.algorithms,
+        [Algorithm::RS256, Algorithm::PS256, Algorithm::ES256]
+    );
+    assert_eq!(set.verification.token_type, TokenTypePolicy::AccessTokenJwt);
+    assert!(!format!("{set:?}").contains("introspection-secret"));
+    let listed = with(&[("OAUTH_TOKEN_TYP", "at+jwt, JWT")]).unwrap();
+    assert_eq!(
+        listed.verification.token_type,
+        TokenTypePolicy::OneOf(vec!["at+jwt".into(), "JWT".into()])
+    );
+
+    let error = with(&[
+        ("OAUTH_ALGORITHMS", "HS256,RS256"),
+        ("OAUTH_INTROSPECTION", "true"),
+    ])
+    .unwrap_err();
+    assert_eq!(error.problems.len(), 2, "{:?}", error.problems);
+    assert!(error.problems[0].starts_with("OAUTH_ALGORITHMS: `HS256` is an HMAC algorithm"));
+    assert!(error.problems[1].contains("OAUTH_INTROSPECTION_CLIENT_ID"));
 }

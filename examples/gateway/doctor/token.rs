@@ -1,36 +1,50 @@
 //! Explaining a pasted access token: its shape, what it claims, what the verifier says, and
 //! which calls of the policy it cannot make.
 
-use tower_mcp_auth::token::{JwksVerifier, TokenShape, TokenVerifier, classify};
+use tower_mcp_auth::token::{
+    IntrospectionVerifier, JwksVerifier, TokenShape, TokenVerifier, classify,
+};
 use tower_mcp_auth::{AccessToken, ErrorCode};
 
-use super::{Report, fix_for, unverified_claims};
+use super::{Report, fix_for, unverified_claims, unverified_header};
 use crate::policy::GatewayPolicy;
+
+/// The verifiers the gateway would use (each `None` when it could not start or is off).
+#[derive(Clone, Copy)]
+pub(super) struct Verifiers<'a> {
+    pub jwt: Option<&'a JwksVerifier>,
+    pub introspection: Option<&'a IntrospectionVerifier>,
+}
 
 pub(super) async fn explain_token(
     report: &mut Report,
-    verifier: Option<&JwksVerifier>,
+    verifiers: Verifiers<'_>,
     policy: &GatewayPolicy,
     token: &str,
 ) {
-    match classify(token) {
-        TokenShape::Jwe => {
-            report.fail(
-                "token",
-                format!("{}: a 5-part encrypted JWE", ErrorCode::EncryptedJwe),
-                fix_for(ErrorCode::EncryptedJwe),
-            );
+    let shape = classify(token);
+    if shape != TokenShape::Jws {
+        if let Some(introspection) = verifiers.introspection {
+            let outcome = introspection.verify(token).await;
+            conclude(report, outcome, introspection.audiences(), policy);
             return;
         }
-        TokenShape::Opaque => {
-            report.fail(
-                "token",
-                format!("{}: opaque, not a JWT", ErrorCode::NotJws),
-                fix_for(ErrorCode::NotJws),
-            );
-            return;
-        }
-        TokenShape::Jws => {}
+        let code = match shape {
+            TokenShape::Jwe => ErrorCode::EncryptedJwe,
+            _ => ErrorCode::NotJws,
+        };
+        let what = match shape {
+            TokenShape::Jwe => "a 5-part encrypted JWE",
+            _ => "opaque, not a JWT (OAUTH_INTROSPECTION is off)",
+        };
+        report.fail("token", format!("{code}: {what}"), fix_for(code));
+        return;
+    }
+    if let Some(header) = unverified_header(token) {
+        println!(
+            "       token header (unverified): alg={} typ={} kid={}",
+            header["alg"], header["typ"], header["kid"]
+        );
     }
     if let Some(claims) = unverified_claims(token) {
         println!(
@@ -43,17 +57,37 @@ pub(super) async fn explain_token(
             claims["permissions"]
         );
     }
-    let Some(verifier) = verifier else {
+    let Some(verifier) = verifiers.jwt else {
         report.skip("token", "no verifier (see the failures above)");
         return;
     };
-    match verifier.verify(token).await {
+    if let Some(claims) = unverified_claims(token)
+        && let Some(iss) = claims["iss"].as_str()
+        && verifier.issuers().len() > 1
+        && !verifier.issuers().contains(&iss)
+    {
+        println!(
+            "       accepted issuers: {} (exact spelling, as their metadata has it)",
+            verifier.issuers().join(", ")
+        );
+    }
+    let outcome = verifier.verify(token).await;
+    conclude(report, outcome, verifier.audiences(), policy);
+}
+
+fn conclude(
+    report: &mut Report,
+    outcome: Result<AccessToken, tower_mcp_auth::AuthError>,
+    audiences: &[String],
+    policy: &GatewayPolicy,
+) {
+    match outcome {
         Ok(verified) => {
             report.ok(
                 "token",
                 format!(
                     "valid for {}; sub {}; scopes: {}",
-                    verifier.audience(),
+                    audiences.join(", "),
                     verified.subject(),
                     verified.scopes().join(" ")
                 ),
@@ -74,7 +108,7 @@ fn check_token_scopes(report: &mut Report, policy: &GatewayPolicy, token: &Acces
         .policy
         .default_scopes()
         .iter()
-        .filter(|scope| !token.has_scope(scope))
+        .filter(|scope| !policy.policy.token_satisfies(token, scope))
         .map(String::as_str)
         .collect();
     let mut refused: Vec<String> = Vec::new();
@@ -99,6 +133,50 @@ fn check_token_scopes(report: &mut Report, policy: &GatewayPolicy, token: &Acces
             "token scopes",
             format!("{}: {}", ErrorCode::InsufficientScope, refused.join(", ")),
             fix_for(ErrorCode::InsufficientScope),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ClientAuth;
+    use serde_json::json;
+
+    fn token(scope: &str) -> AccessToken {
+        AccessToken::from_claims(json!({
+            "iss": "i", "sub": "s", "aud": "a", "exp": 4_102_444_800u64, "scope": scope
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn doctor_counts_implied_scopes_as_held() {
+        let policy = |implies: Option<&str>| {
+            crate::policy::from_values_with(
+                Some("docs.create=docs.write,docs.read"),
+                Some("mcp:access"),
+                None,
+                None,
+                implies,
+                &ClientAuth::default(),
+                false,
+            )
+            .unwrap()
+        };
+        let token = token("admin docs.write");
+        let mut report = Report::default();
+        check_token_scopes(&mut report, &policy(None), &token);
+        assert_eq!(report.failed, 1, "mcp:access and docs.read are missing");
+        let mut report = Report::default();
+        check_token_scopes(
+            &mut report,
+            &policy(Some("admin=mcp:*; docs.write=docs.read")),
+            &token,
+        );
+        assert_eq!(
+            report.failed, 0,
+            "admin implies mcp:access, docs.write docs.read"
         );
     }
 }

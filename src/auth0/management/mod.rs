@@ -4,6 +4,8 @@ mod calls;
 mod client;
 mod error;
 mod retry;
+mod tenant_calls;
+mod tenant_types;
 mod token;
 mod transport;
 mod types;
@@ -14,6 +16,12 @@ pub use client::{
 };
 pub use error::ManagementError;
 pub use retry::RetryPolicy;
+pub use tenant_calls::THIRD_PARTY_CLIENTS;
+pub use tenant_types::{
+    CimdPreview, CimdRegistration, CimdValidation, NewDefaultClientGrant, NewResourceServer,
+    ResourceServer, ResourceServerPatch, ResourceServerScope, TenantFlags, TenantSettings,
+    TenantSettingsPatch,
+};
 pub use types::{
     Client, ClientConnectionsPage, ClientGrant, ClientGrantPatch, ClientPatch, Connection,
     EnabledClientStatus, NewClientGrant, SubjectType,

@@ -16,6 +16,8 @@ pub(super) struct BearerToken(pub(super) Arc<str>);
 pub(super) struct CachedToken {
     token: BearerToken,
     refresh_at: Instant,
+    /// What the token answer (or the token's own `scope` claim) says was granted.
+    scopes: Option<Arc<[String]>>,
 }
 
 impl ManagementClient {
@@ -28,13 +30,27 @@ impl ManagementClient {
         {
             return Ok(cached.token.clone());
         }
-        let (token, lifetime) = self.fetch_token().await?;
+        let (token, lifetime, scopes) = self.fetch_token().await?;
         let margin = self.inner.refresh_margin.min(lifetime / 2);
         *slot = Some(CachedToken {
             token: token.clone(),
             refresh_at: Instant::now() + lifetime.saturating_sub(margin),
+            scopes,
         });
         Ok(token)
+    }
+
+    /// The Management API scopes the M2M app's current token was granted, so a caller can name
+    /// what is missing before it writes anything: the token answer's `scope`, else the `scope`
+    /// claim of the token itself (read without verification — it only names scopes early; the
+    /// API still enforces them). `None` when neither says. Fetches a token if none is cached.
+    pub async fn granted_scopes(&self) -> Result<Option<Vec<String>>, ManagementError> {
+        self.token().await?;
+        let slot = self.inner.token.lock().await;
+        Ok(slot
+            .as_ref()
+            .and_then(|cached| cached.scopes.as_ref())
+            .map(|scopes| scopes.to_vec()))
     }
 
     /// Forgets `token` unless another caller already replaced it.
@@ -48,7 +64,9 @@ impl ManagementClient {
         }
     }
 
-    async fn fetch_token(&self) -> Result<(BearerToken, Duration), ManagementError> {
+    async fn fetch_token(
+        &self,
+    ) -> Result<(BearerToken, Duration, Option<Arc<[String]>>), ManagementError> {
         let inner = &self.inner;
         let body = serde_json::json!({
             "grant_type": "client_credentials",
@@ -74,7 +92,12 @@ impl ManagementClient {
                         expires_in = lifetime.as_secs(),
                         "fetched Management API token"
                     );
-                    return Ok((BearerToken(parsed.access_token.into()), lifetime));
+                    let scopes = parsed
+                        .scope
+                        .clone()
+                        .or_else(|| scope_claim(&parsed.access_token))
+                        .map(|scope| scope.split_whitespace().map(str::to_owned).collect());
+                    return Ok((BearerToken(parsed.access_token.into()), lifetime, scopes));
                 }
                 Attempt::Fail(ManagementError::Api {
                     status,
@@ -103,4 +126,15 @@ impl ManagementClient {
             }
         }
     }
+}
+
+/// The `scope` claim of a JWT, read without verifying it.
+fn scope_claim(token: &str) -> Option<String> {
+    use base64::Engine;
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    claims["scope"].as_str().map(str::to_owned)
 }

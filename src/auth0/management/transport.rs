@@ -46,6 +46,19 @@ impl ManagementClient {
         url: Url,
         body: Option<&B>,
     ) -> Result<Bytes, ManagementError> {
+        self.send_with_status(operation, method, url, body)
+            .await
+            .map(|(_, bytes)| bytes)
+    }
+
+    /// [`send`](Self::send), keeping the success status (201 vs 200 tells create from update).
+    pub(super) async fn send_with_status<B: Serialize + ?Sized>(
+        &self,
+        operation: &'static str,
+        method: Method,
+        url: Url,
+        body: Option<&B>,
+    ) -> Result<(StatusCode, Bytes), ManagementError> {
         let body =
             body.map(serde_json::to_vec)
                 .transpose()
@@ -65,7 +78,7 @@ impl ManagementClient {
                 }
             }
         }
-        result.map(|(_, bytes)| bytes)
+        result
     }
 
     async fn send_retrying(

@@ -198,6 +198,9 @@ pub(crate) struct TokenResponse {
     pub(crate) access_token: String,
     #[serde(default)]
     pub(crate) expires_in: Option<u64>,
+    /// The granted scopes, space-separated (Auth0 sends them with `client_credentials`).
+    #[serde(default)]
+    pub(crate) scope: Option<String>,
 }
 
 #[cfg(test)]

@@ -28,6 +28,7 @@ pub mod logs;
 pub mod populations;
 pub mod scopes;
 pub mod state;
+pub mod tenant;
 pub mod token;
 
 use std::collections::BTreeSet;
@@ -106,6 +107,7 @@ fn router(state: Shared) -> Router {
             get(grants::list_grants).post(grants::create_grant),
         )
         .route("/api/v2/client-grants/{id}", patch(grants::patch_grant))
+        .merge(tenant::routes())
         .layer(middleware::from_fn_with_state(state.clone(), gate::gate))
         .with_state(state)
 }
@@ -183,15 +185,9 @@ impl FakeAuth0 {
         }
     }
 
-    /// An API (resource server) with `identifier` and `scopes`.
+    /// An API (resource server) with `identifier` and `scopes`, signing with RS256.
     pub fn add_api(&self, identifier: &str, scopes: &[&str]) {
-        let mut s = self.state();
-        let id = s.next_id("api_");
-        s.apis.push(state::Api {
-            id,
-            identifier: identifier.into(),
-            scopes: scopes.iter().map(|x| (*x).to_owned()).collect(),
-        });
+        self.add_resource_server(identifier, "RS256", scopes);
     }
 
     fn push_grant(

@@ -30,7 +30,8 @@ pub fn required(method: &Method, path: &str) -> Option<Vec<Vec<&'static str>>> {
         ("POST", ["client-grants"]) => one("create:client_grants"),
         ("PATCH", ["client-grants", _]) => one("update:client_grants"),
         ("DELETE", ["client-grants", _]) => one("delete:client_grants"),
-        _ => None,
+        // Tenant settings, APIs, CIMD preview (register checks create/update itself).
+        _ => super::tenant::required_scope(method, path).map(|s| vec![vec![s]]),
     }
 }
 

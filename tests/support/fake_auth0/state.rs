@@ -90,14 +90,6 @@ pub struct Connection {
     pub is_domain_connection: bool,
 }
 
-/// An API (resource server): grants may only name an audience that exists.
-#[derive(Debug, Clone)]
-pub struct Api {
-    pub id: String,
-    pub identifier: String,
-    pub scopes: Vec<String>,
-}
-
 /// What `PATCH /connections/{id}/clients` does for a third-party client. No source shows it
 /// for 2026; the 2017 precedent (`auth0/docs#4498`) is "accepted but not persisted".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,7 +146,8 @@ pub struct FakeState {
     pub clients: BTreeMap<String, Value>,
     pub connections: Vec<Connection>,
     pub grants: Vec<Grant>,
-    pub apis: Vec<Api>,
+    /// Tenant settings, APIs (grants may only name an audience that exists), CIMD documents.
+    pub tenant: super::tenant::TenantState,
     pub knobs: Knobs,
     /// The scopes the M2M app holds; tokens issued carry these.
     pub mgmt_scopes: BTreeSet<String>,
@@ -179,7 +172,7 @@ impl Default for FakeState {
             clients: BTreeMap::new(),
             connections: Vec::new(),
             grants: Vec::new(),
-            apis: Vec::new(),
+            tenant: super::tenant::TenantState::default(),
             knobs: Knobs::default(),
             mgmt_scopes: DEFAULT_MGMT_SCOPES
                 .iter()
@@ -216,7 +209,7 @@ impl FakeState {
     }
 
     pub fn api_exists(&self, identifier: &str) -> bool {
-        self.apis.iter().any(|a| a.identifier == identifier)
+        self.tenant.api(identifier).is_some()
     }
 
     /// The grant with this uniqueness key, if any.

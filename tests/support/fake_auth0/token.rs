@@ -36,11 +36,16 @@ pub(super) async fn token(State(state): State<Shared>, body: Bytes) -> Response 
     let token = format!("fake-mgmt-token-{}", s.token_seq);
     let scope = scopes.iter().cloned().collect::<Vec<_>>().join(" ");
     s.valid_tokens.insert(token.clone(), scopes);
-    let body = json!({
+    let mut body = json!({
         "access_token": token,
         "scope": scope,
         "expires_in": s.token_lifetime_secs,
         "token_type": "Bearer"
     });
+    if s.tenant.token_omits_scope
+        && let Some(fields) = body.as_object_mut()
+    {
+        fields.remove("scope");
+    }
     axum::Json(body).into_response()
 }

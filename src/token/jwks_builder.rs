@@ -1,0 +1,324 @@
+//! [`JwksVerifierBuilder`]: the settings of a [`JwksVerifier`], checked whole at build time.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::token::algorithm::Algorithm;
+use crate::token::audience::Audiences;
+use crate::token::discovery::{discover, reconcile_issuer, require_secure_url};
+use crate::token::jwks::{IssuerKeys, Shared};
+use crate::token::key_store::KeyStore;
+use crate::token::{JwksVerifier, TokenTypePolicy};
+
+/// Why a [`JwksVerifier`] could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifierConfigError {
+    /// A configured URL does not parse.
+    #[error("{what} `{url}` is not a valid URL: {source}")]
+    InvalidUrl {
+        /// Which setting.
+        what: &'static str,
+        /// The value given.
+        url: String,
+        /// The parse error.
+        source: url::ParseError,
+    },
+    /// A URL is `http://` on a host that is not loopback.
+    #[error("{what} `{url}` must use https:// (http:// is accepted only for loopback hosts)")]
+    InsecureUrl {
+        /// Which setting.
+        what: &'static str,
+        /// The value given.
+        url: String,
+    },
+    /// Neither discovery document could be read.
+    #[error("could not read the metadata of issuer `{issuer}`: {reasons}")]
+    Discovery {
+        /// The configured issuer.
+        issuer: String,
+        /// What went wrong at each URL tried.
+        reasons: String,
+    },
+    /// The discovery document names another issuer.
+    #[error(
+        "the configured issuer `{configured}` differs from the one its discovery document names, `{discovered}`"
+    )]
+    IssuerMismatch {
+        /// The configured issuer.
+        configured: String,
+        /// The metadata's `issuer`.
+        discovered: String,
+    },
+    /// The same issuer was given twice (after its metadata's spelling was applied).
+    #[error("the issuer `{0}` is configured twice")]
+    DuplicateIssuer(String),
+    /// No algorithm is accepted.
+    #[error("at least one signature algorithm must be accepted")]
+    NoAlgorithm,
+    /// The JWKS document given with
+    /// [`jwks_document`](JwksVerifierBuilder::jwks_document) is unreadable or holds no usable
+    /// signing key.
+    #[error("the JWKS document is not usable: {0}")]
+    InvalidJwks(String),
+    /// An audience is empty.
+    #[error("the audience must not be empty")]
+    EmptyAudience,
+    /// The issuer's metadata names no endpoint the verifier needs (e.g. no
+    /// `introspection_endpoint`).
+    #[error("the metadata of issuer `{issuer}` has no `{field}`")]
+    MissingEndpoint {
+        /// The issuer.
+        issuer: String,
+        /// The metadata field.
+        field: &'static str,
+    },
+    /// The HTTP client could not be built.
+    #[error("could not build the HTTP client: {0}")]
+    HttpClient(String),
+}
+
+/// Where one issuer's keys come from.
+#[derive(Debug, Clone)]
+struct IssuerSource {
+    issuer: String,
+    jwks_uri: Option<String>,
+    jwks_document: Option<Vec<u8>>,
+}
+
+/// Builds a [`JwksVerifier`]; start with [`JwksVerifier::builder`].
+#[derive(Debug, Clone)]
+pub struct JwksVerifierBuilder {
+    issuers: Vec<IssuerSource>,
+    audiences: Vec<String>,
+    algorithms: Vec<Algorithm>,
+    token_type: TokenTypePolicy,
+    allow_without_kid: bool,
+    leeway: Duration,
+    refresh_cooldown: Duration,
+    refresh_interval: Duration,
+    fetch_timeout: Duration,
+    client: Option<reqwest::Client>,
+}
+
+impl JwksVerifier {
+    /// Starts building a verifier for tokens from `issuer` meant for `audience` (the API
+    /// identifier, e.g. Auth0's API "Identifier").
+    pub fn builder(issuer: impl Into<String>, audience: impl Into<String>) -> JwksVerifierBuilder {
+        JwksVerifierBuilder {
+            issuers: vec![IssuerSource {
+                issuer: issuer.into(),
+                jwks_uri: None,
+                jwks_document: None,
+            }],
+            audiences: vec![audience.into()],
+            algorithms: vec![Algorithm::RS256],
+            token_type: TokenTypePolicy::Any,
+            allow_without_kid: true,
+            leeway: Duration::from_secs(30),
+            refresh_cooldown: Duration::from_secs(30),
+            refresh_interval: Duration::from_secs(3600),
+            fetch_timeout: Duration::from_secs(5),
+            client: None,
+        }
+    }
+}
+
+impl JwksVerifierBuilder {
+    /// Accepts tokens from another issuer too, with its own discovery, JWKS and refresh: an
+    /// Auth0 custom domain next to the canonical one, or the old and new tenant during a move.
+    /// [`jwks_uri`](Self::jwks_uri) and [`jwks_document`](Self::jwks_document) called after it
+    /// apply to this issuer.
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuers.push(IssuerSource {
+            issuer: issuer.into(),
+            jwks_uri: None,
+            jwks_document: None,
+        });
+        self
+    }
+
+    /// Accepts tokens for another audience too (the old and the new resource URL during a move).
+    /// The first audience stays the primary one.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audiences.push(audience.into());
+        self
+    }
+
+    /// Uses this JWKS URL instead of discovering it (for the issuer added last); that issuer is
+    /// then used exactly as given.
+    pub fn jwks_uri(mut self, url: impl Into<String>) -> Self {
+        if let Some(last) = self.issuers.last_mut() {
+            last.jwks_uri = Some(url.into());
+        }
+        self
+    }
+
+    /// Uses the keys of this JWKS document (RFC 7517 §5) for good, instead of fetching them (for
+    /// the issuer added last): no discovery, no fetch, no refresh, no network at all; the issuer
+    /// is used exactly as given.
+    ///
+    /// For issuers whose keys are pinned in configuration (air-gapped deployments), tests and
+    /// fuzzing. A token whose `kid` is not in the document is refused as `UNKNOWN_KEY_ID`.
+    ///
+    /// ```
+    /// use tower_mcp_auth::token::JwksVerifier;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let issuer = tower_mcp_auth::dev::DevIssuer::generate()?;
+    /// let verifier = JwksVerifier::builder("https://issuer.example/", "https://api.example")
+    ///     .jwks_document(issuer.jwks().to_string())
+    ///     .build()
+    ///     .await?;
+    /// assert_eq!(verifier.jwks_status().key_count, 1);
+    /// # Ok(()) }
+    /// ```
+    pub fn jwks_document(mut self, document: impl Into<Vec<u8>>) -> Self {
+        if let Some(last) = self.issuers.last_mut() {
+            last.jwks_document = Some(document.into());
+        }
+        self
+    }
+
+    /// The accepted algorithms (default `[RS256]`); allow only what your issuers sign with.
+    ///
+    /// ```
+    /// use tower_mcp_auth::token::{Algorithm, JwksVerifier};
+    ///
+    /// let builder = JwksVerifier::builder("https://idp.example/", "https://api.example")
+    ///     .algorithms([Algorithm::RS256, Algorithm::PS256, Algorithm::ES256]);
+    /// ```
+    pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.algorithms = algorithms.into_iter().collect();
+        self.algorithms.dedup();
+        self
+    }
+
+    /// Which `typ` header tokens must carry (default: any, see [`TokenTypePolicy`]).
+    pub fn token_type(mut self, policy: TokenTypePolicy) -> Self {
+        self.token_type = policy;
+        self
+    }
+
+    /// Whether a token without `kid` may be verified with the issuer's key when its JWKS holds
+    /// exactly one signing key (default `true`; some issuers publish one key and name none).
+    /// With several keys a `kid` is always required.
+    pub fn allow_token_without_kid(mut self, allow: bool) -> Self {
+        self.allow_without_kid = allow;
+        self
+    }
+
+    /// Clock skew tolerated on `exp`, `nbf` and `iat` (default 30 s).
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// The least time between two JWKS fetches caused by unknown `kid`s (default 30 s).
+    pub fn refresh_cooldown(mut self, cooldown: Duration) -> Self {
+        self.refresh_cooldown = cooldown;
+        self
+    }
+
+    /// How old the keys may get before a background refresh (default 1 h).
+    pub fn refresh_interval(mut self, interval: Duration) -> Self {
+        self.refresh_interval = interval;
+        self
+    }
+
+    /// Timeout of each discovery and JWKS request (default 5 s).
+    pub fn fetch_timeout(mut self, timeout: Duration) -> Self {
+        self.fetch_timeout = timeout;
+        self
+    }
+
+    /// Uses this HTTP client for discovery and JWKS fetches.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.client = Some(client);
+        self
+    }
+
+    /// Validates the settings, reads each issuer's metadata (unless its JWKS URL was given) and
+    /// fetches its keys once. A failing first JWKS fetch is logged, not fatal: keys are fetched
+    /// again when the first token needs them.
+    pub async fn build(mut self) -> Result<JwksVerifier, VerifierConfigError> {
+        self.algorithms
+            .sort_by_key(|a| Algorithm::ALL.iter().position(|b| b == a));
+        self.algorithms.dedup();
+        if self.algorithms.is_empty() {
+            return Err(VerifierConfigError::NoAlgorithm);
+        }
+        if self.audiences.iter().any(|a| a.trim().is_empty()) {
+            return Err(VerifierConfigError::EmptyAudience);
+        }
+        let client = match self.client.take() {
+            Some(client) => client,
+            None => reqwest::Client::builder()
+                .connect_timeout(self.fetch_timeout)
+                .build()
+                .map_err(|e| VerifierConfigError::HttpClient(e.to_string()))?,
+        };
+        let mut issuers: Vec<IssuerKeys> = Vec::with_capacity(self.issuers.len());
+        for source in std::mem::take(&mut self.issuers) {
+            let entry = self.issuer_keys(source, &client).await?;
+            if issuers.iter().any(|i| i.issuer == entry.issuer) {
+                return Err(VerifierConfigError::DuplicateIssuer(entry.issuer));
+            }
+            issuers.push(entry);
+        }
+        Ok(JwksVerifier {
+            shared: Arc::new(Shared {
+                issuers: issuers.into_boxed_slice(),
+                audiences: Audiences::new(self.audiences),
+                algorithms: self.algorithms.into_boxed_slice(),
+                token_type: self.token_type,
+                allow_without_kid: self.allow_without_kid,
+                leeway: self.leeway,
+            }),
+        })
+    }
+
+    async fn issuer_keys(
+        &self,
+        source: IssuerSource,
+        client: &reqwest::Client,
+    ) -> Result<IssuerKeys, VerifierConfigError> {
+        let issuer_url = require_secure_url("issuer", &source.issuer)?;
+        if let Some(document) = source.jwks_document {
+            let keys = KeyStore::fixed(&document, &self.algorithms)
+                .map_err(VerifierConfigError::InvalidJwks)?;
+            return Ok(IssuerKeys {
+                issuer: source.issuer,
+                keys: Arc::new(keys),
+            });
+        }
+        let (issuer, jwks_uri) = match source.jwks_uri {
+            Some(jwks_uri) => (source.issuer, require_secure_url("jwks_uri", &jwks_uri)?),
+            None => {
+                let metadata = discover(client, &issuer_url, self.fetch_timeout).await?;
+                let issuer = reconcile_issuer(&source.issuer, &metadata.issuer)?;
+                let Some(jwks_uri) = metadata.jwks_uri else {
+                    return Err(VerifierConfigError::MissingEndpoint {
+                        issuer,
+                        field: "jwks_uri",
+                    });
+                };
+                (issuer, require_secure_url("jwks_uri", &jwks_uri)?)
+            }
+        };
+        let keys = Arc::new(KeyStore::new(
+            jwks_uri,
+            client.clone(),
+            &self.algorithms,
+            self.fetch_timeout,
+            self.refresh_cooldown,
+            self.refresh_interval,
+        ));
+        if let Err(error) = keys.refresh_now().await {
+            tracing::warn!(%issuer, %error,
+                "first JWKS fetch failed; keys will be fetched when a token needs them");
+        }
+        Ok(IssuerKeys { issuer, keys })
+    }
+}
