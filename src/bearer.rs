@@ -48,6 +48,7 @@ use tower_service::Service;
 
 use crate::body::ResponseBody;
 use crate::challenge::{AuthError, Challenge, ErrorCode};
+use crate::metrics::Decider;
 use crate::refusals::Refusals;
 use crate::token::cache::{TokenCache, TokenKey, now_secs};
 use crate::token::classify::shape_refused;
@@ -236,6 +237,7 @@ where
                 return match cached.check_time(now_secs(), leeway) {
                     Ok(()) => {
                         req.extensions_mut().insert(cached);
+                        crate::audit::allowed(Decider::Bearer, &req, None);
                         ResponseFuture::inner(self.inner.call(req))
                     }
                     Err(error) => {
@@ -260,7 +262,12 @@ where
         };
         let verifier = Arc::clone(&layer.verifier);
         let token = token.to_owned();
-        let verify: VerifyFuture = Box::pin(async move { verifier.verify(&token).await });
+        let verify: VerifyFuture = Box::pin(async move {
+            let timer = crate::metrics::VerifyTimer::start();
+            let verified = verifier.verify(&token).await;
+            timer.stop(verified.is_ok());
+            verified
+        });
         // The ready service handles this request; the clone waits for the next `poll_ready`.
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
@@ -281,6 +288,7 @@ where
 impl<V> BearerAuthLayer<V> {
     fn refuse<ReqBody>(&self, error: &AuthError, req: &Request<ReqBody>) -> Refusal {
         log_refusal(error);
+        crate::audit::refused(Decider::Bearer, req, error);
         self.refusals.response(error, req.headers())
     }
 }
@@ -387,11 +395,13 @@ where
                                 cache.insert(key, token.clone());
                             }
                             request.extensions_mut().insert(token);
+                            crate::audit::allowed(Decider::Bearer, &request, None);
                             let future = inner.call(request);
                             this.state.set(State::Inner { future });
                         }
                         Err(error) => {
                             log_refusal(&error);
+                            crate::audit::refused(Decider::Bearer, &request, &error);
                             return Poll::Ready(Ok(refusals.response(&error, request.headers())));
                         }
                     }

@@ -61,6 +61,7 @@
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 mod anonymous;
+pub mod audit;
 #[cfg(feature = "auth0")]
 pub mod auth0;
 pub mod bearer;
@@ -70,6 +71,7 @@ pub mod dev;
 #[cfg(feature = "axum")]
 pub mod extract;
 pub mod health;
+pub mod metrics;
 pub mod prm;
 mod refusals;
 pub mod scope;
