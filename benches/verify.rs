@@ -240,6 +240,20 @@ fn bench_stack(c: &mut Criterion) {
             })
         });
     }
+    // The same stack recording into the Prometheus recorder (as the gateway with METRICS_ADDR
+    // does), to set what the metrics cost against `axum_protected_repeated_token` (no recorder).
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    group.bench_function("axum_protected_repeated_token_prometheus", |b| {
+        b.iter(|| {
+            let response = metrics::with_local_recorder(&recorder, || {
+                fx.runtime
+                    .block_on(protected.clone().oneshot(request(&token)))
+                    .unwrap()
+            });
+            assert_eq!(response.status(), 200);
+            response
+        })
+    });
     group.finish();
 }
 

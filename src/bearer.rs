@@ -48,6 +48,7 @@ use tower_service::Service;
 
 use crate::body::{LayerBody, POLLED_AFTER_COMPLETION};
 use crate::challenge::{AuthError, Challenge, ErrorCode, MetadataWarning};
+use crate::metrics::Decider;
 use crate::refusals::Refusals;
 use crate::token::cache::{TokenCache, TokenKey, now_secs};
 use crate::token::classify::shape_refused;
@@ -247,6 +248,7 @@ where
                 return match cached.check_time(now_secs(), leeway) {
                     Ok(()) => {
                         req.extensions_mut().insert(cached);
+                        crate::audit::allowed(Decider::Bearer, &req, None);
                         ResponseFuture::inner(self.inner.call(req))
                     }
                     Err(error) => {
@@ -271,7 +273,12 @@ where
         };
         let verifier = Arc::clone(&layer.verifier);
         let token = token.to_owned();
-        let verify: VerifyFuture = Box::pin(async move { verifier.verify(&token).await });
+        let verify: VerifyFuture = Box::pin(async move {
+            let timer = crate::metrics::VerifyTimer::start();
+            let verified = verifier.verify(&token).await;
+            timer.stop(verified.is_ok());
+            verified
+        });
         // The ready service handles this request; the clone waits for the next `poll_ready`.
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
@@ -292,6 +299,7 @@ where
 impl<V> BearerAuthLayer<V> {
     fn refuse<ReqBody>(&self, error: &AuthError, req: &Request<ReqBody>) -> Refusal {
         log_refusal(error);
+        crate::audit::refused(Decider::Bearer, req, error);
         self.refusals.response(error, req.headers())
     }
 }
@@ -393,12 +401,14 @@ where
                                 cache.insert(key, token.clone());
                             }
                             request.extensions_mut().insert(token);
+                            crate::audit::allowed(Decider::Bearer, &request, None);
                             let future = inner.call(request);
                             this.state.set(State::Inner { future });
                             continue;
                         }
                         Err(error) => {
                             log_refusal(&error);
+                            crate::audit::refused(Decider::Bearer, &request, &error);
                             Ok(refusals.response(&error, request.headers()))
                         }
                     }

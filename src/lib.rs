@@ -89,6 +89,7 @@
 pub use serde_json;
 
 mod anonymous;
+pub mod audit;
 #[cfg(feature = "auth0")]
 pub mod auth0;
 pub mod bearer;
@@ -100,6 +101,7 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod mcp_auth;
+pub mod metrics;
 pub mod prm;
 mod refusals;
 #[cfg(feature = "rmcp")]

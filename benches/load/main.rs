@@ -10,6 +10,8 @@
 //!   rounds, the scenario order rotating every round (A/B alternation), each round with a
 //!   warm-up that is not counted.
 //! - Peak RSS is the server's `VmHWM`, reset before every round (`/proc/<pid>/clear_refs`).
+//! - `LOAD_BASELINE_EXE=<a build of this bench without the metrics feature>` adds the repeated-
+//!   token scenario served by that binary, the baseline of what the metrics cost (BENCHMARKS.md).
 //! - Server CPU per request (from `/proc/<pid>/stat`) is reported too: unlike requests/s, it does
 //!   not depend on whether the client or the server is the bottleneck.
 
@@ -28,7 +30,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::routing::get;
 use client::Outcome;
-use server::{REFRESH_COOLDOWN, ROLE_ENV, Role};
+use server::{BASELINE_EXE_ENV, REFRESH_COOLDOWN, ROLE_ENV, Role};
 use tower_mcp_auth::dev::DevIssuer;
 
 fn main() {
@@ -153,17 +155,23 @@ async fn run(inputs: RunInputs) {
 
     let jwk = signer.jwk();
     let mut servers = HashMap::new();
+    let baseline_exe = std::env::var(BASELINE_EXE_ENV).ok();
     for role in Role::ALL {
+        // The baseline is the same role served by the build without the `metrics` feature.
+        let (exe, role_name) = match (role, &baseline_exe) {
+            (Role::Baseline, None) => continue,
+            (Role::Baseline, Some(exe)) => (exe.into(), Role::Protected.name()),
+            _ => (std::env::current_exe().expect("exe"), role.name()),
+        };
         let mut command = if pinned {
             let mut c = Command::new("taskset");
-            c.args(["-c", "0"])
-                .arg(std::env::current_exe().expect("exe"));
+            c.args(["-c", "0"]).arg(&exe);
             c
         } else {
-            Command::new(std::env::current_exe().expect("exe"))
+            Command::new(&exe)
         };
         command
-            .env(ROLE_ENV, role.name())
+            .env(ROLE_ENV, role_name)
             .env(server::ISSUER_ENV, &issuer)
             .env(server::JWKS_ENV, &jwks_uri)
             .env(server::KEY_N_ENV, jwk["n"].as_str().expect("n"))
@@ -173,7 +181,7 @@ async fn run(inputs: RunInputs) {
         servers.insert(role, ServerProcess::start(command).await);
     }
 
-    let scenarios = [
+    let scenarios: Vec<Scenario> = [
         Scenario {
             name: "plain",
             role: Role::Plain,
@@ -217,12 +225,28 @@ async fn run(inputs: RunInputs) {
             expect: 200,
         },
         Scenario {
+            name: "protected, repeated token, Prometheus recorder",
+            role: Role::ProtectedPrometheus,
+            requests: requests.repeated.clone(),
+            expect: 200,
+        },
+        Scenario {
+            name: "protected, repeated token, metrics compiled out",
+            role: Role::Baseline,
+            requests: requests.repeated.clone(),
+            expect: 200,
+        },
+        Scenario {
             name: "protected, random-kid flood",
             role: Role::Protected,
             requests: requests.random_kid.clone(),
             expect: 401,
         },
-    ];
+    ]
+    .into_iter()
+    // The baseline runs only when its binary is given.
+    .filter(|scenario| servers.contains_key(&scenario.role))
+    .collect();
     // The flood is last: its JWKS fetches are counted per round.
     let flood = scenarios.len() - 1;
 
@@ -287,7 +311,10 @@ async fn run(inputs: RunInputs) {
         config.rounds
     );
     for role in Role::ALL {
-        let now = servers[&role].status_kib("VmRSS:");
+        let Some(server) = servers.get(&role) else {
+            continue;
+        };
+        let now = server.status_kib("VmRSS:");
         let first = rss_first_round.get(&role).copied().unwrap_or_default();
         println!(
             "  {:<22} {:>7.1} MiB -> {:>7.1} MiB",
@@ -379,6 +406,53 @@ fn report(config: &Config, scenarios: &[Scenario], measured: &mut [Measured], fl
         malformed_cpu / plain_cpu,
         target(malformed_cpu <= plain_cpu)
     );
+    // The metrics' cost on the repeated-token figure: against the build without them when it
+    // ran, else against the same build without a recorder.
+    let by_name = |name: &str| {
+        scenarios
+            .iter()
+            .position(|s| s.name == name)
+            .map(|i| stats[i])
+    };
+    let no_recorder = by_name("protected, repeated token");
+    let prometheus = by_name("protected, repeated token, Prometheus recorder");
+    let baseline = by_name("protected, repeated token, metrics compiled out");
+    let cost = |what: &str,
+                run: Option<(f64, f64, f64, f64)>,
+                base: Option<(f64, f64, f64, f64)>,
+                bound: f64| {
+        if let (Some(run), Some(base)) = (run, base) {
+            let drop = 1.0 - run.0 / base.0;
+            println!(
+                "  {what}: req/s {:+.1} % (drop must be <= {:.0} %: {}), CPU/req {:+.1} %",
+                -drop * 100.0,
+                bound * 100.0,
+                target(drop <= bound),
+                (run.3 / base.3 - 1.0) * 100.0
+            );
+        }
+    };
+    if baseline.is_some() {
+        cost(
+            "metrics on, no recorder vs compiled out",
+            no_recorder,
+            baseline,
+            0.03,
+        );
+        cost(
+            "Prometheus recorder vs compiled out",
+            prometheus,
+            baseline,
+            0.05,
+        );
+    } else {
+        cost(
+            "Prometheus recorder vs no recorder (no LOAD_BASELINE_EXE)",
+            prometheus,
+            no_recorder,
+            0.05,
+        );
+    }
     let bound = (config.measure + config.warmup).as_secs_f64() / REFRESH_COOLDOWN.as_secs_f64();
     let bound = bound.floor() as u64 + 1;
     println!(

@@ -53,15 +53,28 @@ pub enum Role {
     ProtectedSmallCache,
     /// `BearerAuthLayer` alone (default cache), to split the cost between the two layers.
     BearerOnly,
+    /// [`Role::Protected`] with the Prometheus recorder installed, scraped every
+    /// [`SCRAPE_INTERVAL`] by a thread of the server itself.
+    ProtectedPrometheus,
+    /// [`Role::Protected`] served by another build of this bench, one without the `metrics`
+    /// feature ([`BASELINE_EXE_ENV`]): the baseline of the metrics' cost.
+    Baseline,
 }
 
+/// The path of a load-bench binary built with `--no-default-features --features auth0`.
+pub const BASELINE_EXE_ENV: &str = "LOAD_BASELINE_EXE";
+/// How often the Prometheus server renders its metrics, as a scraper would ask.
+pub const SCRAPE_INTERVAL: Duration = Duration::from_secs(2);
+
 impl Role {
-    pub const ALL: [Role; 5] = [
+    pub const ALL: [Role; 7] = [
         Role::Plain,
         Role::Naive,
         Role::Protected,
         Role::ProtectedSmallCache,
         Role::BearerOnly,
+        Role::ProtectedPrometheus,
+        Role::Baseline,
     ];
 
     pub fn name(self) -> &'static str {
@@ -71,6 +84,9 @@ impl Role {
             Role::Protected => "protected",
             Role::ProtectedSmallCache => "protected-small-cache",
             Role::BearerOnly => "bearer-only",
+            Role::ProtectedPrometheus => "protected-prometheus",
+            // Run as `protected` by the baseline binary.
+            Role::Baseline => "protected-no-metrics",
         }
     }
 
@@ -105,6 +121,11 @@ pub fn serve(role: &str) {
             Role::Protected => protected(app(), None, true).await,
             Role::ProtectedSmallCache => protected(app(), Some(SMALL_CACHE), true).await,
             Role::BearerOnly => protected(app(), None, false).await,
+            Role::ProtectedPrometheus => {
+                install_prometheus();
+                protected(app(), None, true).await
+            }
+            Role::Baseline => protected(app(), None, true).await,
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -116,6 +137,29 @@ pub fn serve(role: &str) {
             std::process::exit(0);
         });
         axum::serve(listener, app).await.expect("serve");
+    });
+}
+
+/// The recorder a gateway with `METRICS_ADDR` installs, rendered as often as a scraper asks.
+fn install_prometheus() {
+    use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+    use tower_mcp_auth::metrics::{TOKEN_VERIFICATION_SECONDS, VERIFICATION_SECONDS_BUCKETS};
+    let recorder = PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Full(TOKEN_VERIFICATION_SECONDS.to_owned()),
+            VERIFICATION_SECONDS_BUCKETS,
+        )
+        .expect("buckets")
+        .build_recorder();
+    let handle = recorder.handle();
+    metrics::set_global_recorder(recorder).expect("the only recorder");
+    tower_mcp_auth::metrics::describe();
+    std::thread::spawn(move || {
+        loop {
+            std::thread::sleep(SCRAPE_INTERVAL);
+            handle.run_upkeep();
+            std::hint::black_box(handle.render());
+        }
     });
 }
 

@@ -4,9 +4,10 @@
 //! GET  /healthz                                   liveness, always 200
 //! GET  /health/auth0                              JWKS / Auth0 state (200 or 503)
 //! GET  /.well-known/oauth-protected-resource[/path]   PrmRoute (RFC 9728), public
-//! POST /tools/{tool}   ─┐  canonical path ─► BearerAuthLayer ─► ScopeGuardLayer ─► proxy
-//! ANY  /mcp            ─┘  (tool_path.rs)     (FUNCTIONS_BASE/{tool} after the tool's own check
-//!                                             on the decoded name, or MCP_UPSTREAM)
+//! POST /tools/{tool}   ─┐  canonical path ─► BearerAuthLayer ─► ScopeGuardLayer ─► rate limits
+//! ANY  /mcp            ─┘  (tool_path.rs)     (RATE_LIMIT_*) ─► proxy (FUNCTIONS_BASE/{tool}
+//!                                             after the tool's own check on the decoded name,
+//!                                             or MCP_UPSTREAM)
 //! GET  /debug-token       BearerAuthLayer ─► the caller's verified claims (opt-in)
 //! POST /auth0-log-webhook Auth0LogWebhookService (shared secret; with MGMT_* set)
 //! ```
@@ -40,6 +41,7 @@ use tower_mcp_auth::health::AuthHealth;
 use crate::health::{self, HealthState};
 use crate::policy::GatewayPolicy;
 use crate::proxy::{self, Proxy};
+use crate::rate_limit::{self, RateLimits};
 use crate::tool_path;
 use crate::verifier::GatewayVerifier;
 
@@ -63,6 +65,8 @@ pub struct Settings {
     pub client_auth: ClientAuth,
     /// The DCR webhook and its health state, when `MGMT_*` and `LOG_WEBHOOK_SECRET` are set.
     pub webhook: Option<(Auth0LogWebhookService, Auth0Health)>,
+    /// Per user, client and tool, when any `RATE_LIMIT_*` is set.
+    pub rate_limits: Option<Arc<RateLimits>>,
 }
 
 #[derive(Clone)]
@@ -126,8 +130,17 @@ pub fn router(settings: Settings) -> Result<Router, PrmError> {
     if state.mcp_upstream.is_some() {
         tools = tools.route("/mcp", any(mcp_passthrough));
     }
-    // On an axum Router the layer added last runs first: bearer, the scope guard, the filter.
+    // On an axum Router the layer added last runs first: bearer, the scope guard, the filter,
+    // the rate limits.
     let mut tools = tools.with_state(state);
+    if let Some(limits) = settings.rate_limits {
+        // Inside the guard: only verified, authorized requests are counted.
+        rate_limit::spawn_eviction(Arc::clone(&limits));
+        tools = tools.layer(axum::middleware::from_fn_with_state(
+            limits,
+            rate_limit::enforce,
+        ));
+    }
     if client_auth.hide_unauthorized_tools {
         tools = tools.layer(ToolsListFilterLayer::new(Arc::clone(&policy)));
     }

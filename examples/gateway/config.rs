@@ -3,12 +3,13 @@
 //! first request. Secrets are held in [`Secret`], whose `Debug` never shows them.
 
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use url::Url;
 
 use crate::policy::GatewayPolicy;
+use crate::rate_limit::settings::{self as rate_limit, RateLimitSettings};
 
 mod client_auth;
 mod limits;
@@ -121,6 +122,12 @@ pub struct Config {
     pub debug_token_endpoint: bool,
     pub backend_timeout: Duration,
     pub jwks_probe_interval: Duration,
+    /// `METRICS_ADDR`: where `/metrics` is served; `None` (the default) serves none.
+    pub metrics_addr: Option<SocketAddr>,
+    /// `AUDIT_LOG`: the library's audit events in the log.
+    pub audit_log: bool,
+    /// `RATE_LIMIT_PER_USER`, `RATE_LIMIT_PER_CLIENT`, `RATE_LIMIT_PER_TOOL`.
+    pub rate_limits: RateLimitSettings,
     /// Header, request and concurrency limits, and what `/health/auth0` shows.
     pub limits: Limits,
 }
@@ -293,6 +300,25 @@ impl Config {
             problems.push(format!("LOG_FORMAT `{format}` must be `json` or `text`"));
         }
 
+        let metrics_addr = get("METRICS_ADDR").and_then(|raw| {
+            raw.parse()
+                .map_err(|_| {
+                    problems.push(format!(
+                        "METRICS_ADDR `{raw}` is not an address like 127.0.0.1:9464"
+                    ))
+                })
+                .ok()
+        });
+        let audit_log = match get("AUDIT_LOG").as_deref() {
+            None | Some("0") | Some("false") => false,
+            Some("1") | Some("true") => true,
+            Some(other) => {
+                problems.push(format!("AUDIT_LOG `{other}` must be true or false"));
+                false
+            }
+        };
+        let rate_limits = rate_limit::from_env(&get, &mut problems);
+
         let client_auth = client_auth::client_auth(&get, !production, &mut problems);
         let policy = crate::policy::from_values_with(
             get("TOOL_SCOPES").as_deref(),
@@ -325,6 +351,9 @@ impl Config {
             debug_token_endpoint,
             backend_timeout,
             jwks_probe_interval,
+            metrics_addr,
+            audit_log,
+            rate_limits,
             limits,
         };
         if problems.is_empty() {

@@ -17,9 +17,11 @@ mod dev_mode;
 mod doctor;
 mod health;
 mod hmac;
+mod metrics;
 mod policy;
 mod print_action;
 mod proxy;
+mod rate_limit;
 mod server;
 mod setup;
 mod tool_path;
@@ -135,6 +137,7 @@ fn main() -> ExitCode {
 fn init_logging() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = crate::metrics::with_audit(filter);
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -187,6 +190,9 @@ async fn serve() -> ExitCode {
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 async fn run(config: Config) -> Result<(), BoxError> {
+    if let Some(addr) = config.metrics_addr {
+        crate::metrics::start(addr).await?;
+    }
     let listener = TcpListener::bind(SocketAddr::new(config.bind, config.port))
         .await
         .map_err(|e| format!("cannot listen on {}:{}: {e}", config.bind, config.port))?;
@@ -280,6 +286,7 @@ async fn run(config: Config) -> Result<(), BoxError> {
         mode: if dev.is_some() { "dev" } else { "production" },
         webhook,
         policy: config.policy.clone(),
+        rate_limits: rate_limit::RateLimits::new(&config.rate_limits).map(Arc::new),
         client_auth: config.client_auth.clone(),
     };
     let app = app::router(settings).map_err(|e| format!("RESOURCE_URL: {e}"))?;
@@ -303,6 +310,8 @@ async fn run(config: Config) -> Result<(), BoxError> {
         functions_base = functions_base.as_ref().map(proxy::redacted),
         mcp_upstream = config.mcp_upstream.as_ref().map(proxy::redacted),
         debug_token_endpoint = config.debug_token_endpoint,
+        audit_log = config.audit_log,
+        rate_limited = !config.rate_limits.is_empty(),
         dcr_webhook = if config.management.is_some() { "on: POST /auth0-log-webhook" } else { "off (MGMT_* and LOG_WEBHOOK_SECRET not set)" },
         "gateway listening"
     );

@@ -63,7 +63,7 @@ use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderMap, Request, Response};
+use http::{Request, Response};
 use http_body::Body;
 use http_body_util::combinators::Collect;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
@@ -72,8 +72,10 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::Anonymous;
+use crate::audit::Head;
 use crate::body::{LayerBody, POLLED_AFTER_COMPLETION};
 use crate::challenge::{AuthError, Challenge, ErrorCode, MetadataWarning};
+use crate::metrics::Decider;
 use crate::scope::ScopePolicy;
 use crate::scope::authorize::authorize_body;
 use crate::scope::body_read::{self, BodyPlan, DEFAULT_BODY_READ_TIMEOUT};
@@ -193,21 +195,24 @@ impl ScopeGuardLayer {
 
     /// Like [`refuse`](Self::refuse) for a refusal of the JSON-RPC `body`: in tool-result mode a
     /// refused `tools/call` becomes a tool result.
-    fn refuse_body(&self, error: &AuthError, headers: &HeaderMap, body: &[u8]) -> Refusal {
+    fn refuse_body(&self, error: &AuthError, request: &impl Head, body: &[u8]) -> Refusal {
         if self.mode == ChallengeMode::ToolResult
-            && let Some(result) = tool_result_refusal(&self.challenge, error, headers, body)
+            && let Some(result) =
+                tool_result_refusal(&self.challenge, error, request.headers(), body)
         {
             tracing::debug!(
                 code = %error.code(),
                 operation = error.operation(),
                 "scope guard refused the call with a tool result"
             );
+            crate::audit::refused(Decider::ScopeGuard, request, error);
             return result;
         }
-        self.refuse(error, headers)
+        self.refuse(error, request)
     }
 
-    fn refuse(&self, error: &AuthError, headers: &HeaderMap) -> Refusal {
+    fn refuse(&self, error: &AuthError, request: &impl Head) -> Refusal {
+        crate::audit::refused(Decider::ScopeGuard, request, error);
         match error.code() {
             ErrorCode::Misconfigured => tracing::error!(
                 code = %error.code(),
@@ -222,7 +227,7 @@ impl ScopeGuardLayer {
                 "scope guard refused the request"
             ),
         }
-        self.challenge.response(error, headers)
+        self.challenge.response(error, request.headers())
     }
 }
 
@@ -269,7 +274,7 @@ where
         let layer = &self.layer;
         let token = req.extensions().get::<AccessToken>();
         if token.is_none() && req.extensions().get::<Anonymous>().is_none() {
-            return ResponseFuture::refused(layer.refuse(&no_access_token(), req.headers()));
+            return ResponseFuture::refused(layer.refuse(&no_access_token(), &req));
         }
         let path = req.uri().path();
         if layer
@@ -299,28 +304,29 @@ where
                     format!("{} {path}", req.method())
                 })
         {
-            return ResponseFuture::refused(layer.refuse(&error, req.headers()));
+            return ResponseFuture::refused(layer.refuse(&error, &req));
         }
         let observation = match &layer.sessions {
             Some(store) => match store.check(req.method(), req.headers(), token) {
                 Ok(observation) => Some(observation),
-                Err(error) => return ResponseFuture::refused(layer.refuse(&error, req.headers())),
+                Err(error) => return ResponseFuture::refused(layer.refuse(&error, &req)),
             },
             None => None,
         };
         let json_rpc_route = match plan {
             BodyPlan::Pass => {
+                crate::audit::allowed(Decider::ScopeGuard, &req, None);
                 let future = self.inner.call(req.map(LayerBody::inner));
                 return ResponseFuture::inner(future, observation);
             }
             BodyPlan::Refuse(error) => {
-                return ResponseFuture::refused(layer.refuse(&error, req.headers()));
+                return ResponseFuture::refused(layer.refuse(&error, &req));
             }
             BodyPlan::Read { json_rpc_route } => json_rpc_route,
         };
         // A declared length over the bound is refused before reading anything.
         if req.body().size_hint().lower() > layer.max_body_bytes as u64 {
-            return ResponseFuture::refused(layer.refuse(&too_large(layer), req.headers()));
+            return ResponseFuture::refused(layer.refuse(&too_large(layer), &req));
         }
         let (parts, body) = req.into_parts();
         // The ready service handles this request; the clone waits for the next `poll_ready`.
@@ -479,7 +485,7 @@ where
                                 ErrorCode::BodyReadTimeout,
                                 "The request body did not arrive in time",
                             );
-                            let response = layer.refuse(&error, &parts.headers);
+                            let response = layer.refuse(&error, &parts);
                             return Poll::Ready(Ok(response.map(LayerBody::cast)));
                         }
                         return Poll::Pending;
@@ -501,7 +507,7 @@ where
                                     "The request body could not be read",
                                 )
                             };
-                            let response = layer.refuse(&error, &parts.headers);
+                            let response = layer.refuse(&error, &parts);
                             return Poll::Ready(Ok(response.map(LayerBody::cast)));
                         }
                     };
@@ -514,9 +520,10 @@ where
                         json_rpc_route,
                     );
                     if let Err(error) = verdict {
-                        let response = layer.refuse_body(&error, &parts.headers, &bytes);
+                        let response = layer.refuse_body(&error, &parts, &bytes);
                         return Poll::Ready(Ok(response.map(LayerBody::cast)));
                     }
+                    crate::audit::allowed_body(Decider::ScopeGuard, &parts, &bytes);
                     let mut parts = parts;
                     if let Some(mark) = ToolsListRequest::of(&bytes) {
                         parts.extensions.insert(mark);

@@ -13,7 +13,7 @@ mod builder;
 mod config;
 mod guard;
 mod implication;
-mod jsonrpc;
+pub(crate) mod jsonrpc;
 mod jsonrpc_params;
 mod mcp_headers;
 mod methods;

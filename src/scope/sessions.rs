@@ -101,9 +101,13 @@ fn sha256(parts: &[&[u8]]) -> Digest {
 fn owner_of(token: Option<&AccessToken>) -> Digest {
     match token {
         Some(token) => sha256(&[token.issuer().as_bytes(), token.subject().as_bytes()]),
-        None => sha256(&[b"", b"", b"anonymous"]),
+        None => *ANONYMOUS,
     }
 }
+
+/// The owner of sessions started without a token, hashed once.
+static ANONYMOUS: std::sync::LazyLock<Digest> =
+    std::sync::LazyLock::new(|| sha256(&[b"", b"", b"anonymous"]));
 
 #[derive(Debug, Clone, Copy)]
 struct Binding {
@@ -153,6 +157,7 @@ impl SessionStore {
             (Some(id), None) => {
                 let key = sha256(&[id.as_bytes()]);
                 let now = Instant::now();
+                let owner = owner_of(token);
                 match self.bindings.get(&key) {
                     Some(binding) if now.duration_since(binding.last_used) > self.idle_timeout => {
                         self.bindings.remove(&key);
@@ -162,15 +167,15 @@ impl SessionStore {
                     // Claude and ChatGPT drive mixed auth) goes to the first user who brings a
                     // token to it; it holds nothing but public operations. From then on it is
                     // that user's alone, and the tokenless caller is refused like anyone else.
-                    Some(binding) if token.is_some() && binding.owner == owner_of(None) => {
+                    Some(binding) if token.is_some() && binding.owner == *ANONYMOUS => {
                         let binding = Binding {
-                            owner: owner_of(token),
+                            owner,
                             last_used: now,
                         };
                         self.bindings.insert(key, binding);
                         Some(key)
                     }
-                    Some(binding) if binding.owner == owner_of(token) => {
+                    Some(binding) if binding.owner == owner => {
                         // Refreshing costs a write: do it at most once a minute per session.
                         if now.duration_since(binding.last_used) > Duration::from_secs(60) {
                             self.bindings.insert(

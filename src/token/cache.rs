@@ -37,7 +37,9 @@ impl TokenCache {
 
     /// The cached claims of a token, if any.
     pub(crate) fn get(&self, key: &TokenKey) -> Option<AccessToken> {
-        self.entries.get(key)
+        let found = self.entries.get(key);
+        crate::metrics::token_cache(found.is_some());
+        found
     }
 
     /// Remembers a verified token.

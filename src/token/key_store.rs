@@ -325,6 +325,12 @@ impl KeyStore {
             tracing::warn!(jwks_uri = %remote.url, error = %error, kept_keys = status.key_count,
                 "JWKS fetch failed; keeping the last good keys");
         }
+        crate::metrics::jwks_fetch(
+            remote.url.as_str(),
+            outcome.is_ok(),
+            status.key_count,
+            status.last_success_at,
+        );
         drop(status);
         self.generation.fetch_add(1, Ordering::AcqRel);
         outcome

@@ -30,6 +30,9 @@ fn binary() -> PathBuf {
             if cfg!(feature = "axum") {
                 features.push("axum");
             }
+            if cfg!(feature = "metrics") {
+                features.push("metrics");
+            }
             let status = Command::new(env!("CARGO"))
                 .current_dir(env!("CARGO_MANIFEST_DIR"))
                 .args(["build", "--example", "gateway", "--no-default-features"])

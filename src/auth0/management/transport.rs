@@ -67,6 +67,7 @@ impl ManagementClient {
                     detail: e.to_string(),
                 })?;
         let result = self.send_retrying(operation, method, url, body).await;
+        crate::metrics::management_call(operation, &result);
         if let Some(health) = &self.inner.health {
             match &result {
                 Ok((status, _)) => {
@@ -124,6 +125,7 @@ impl ManagementClient {
                 .next_delay(attempt, started.elapsed(), hint)
             {
                 Some(delay) => {
+                    crate::metrics::management_retry(operation);
                     tracing::warn!(operation, attempt, delay_ms = delay.as_millis() as u64, error = %err, "retrying Management API call");
                     tokio::time::sleep(delay).await;
                 }

@@ -90,11 +90,13 @@ impl Shared {
             }))
             .buffer_unordered(self.concurrency);
         while let Some((client_id, log_ids, outcome)) = results.next().await {
+            crate::metrics::webhook_client(&outcome);
             if settle(&mut summary, &self.health, client_id, outcome) {
                 done.extend(log_ids);
             }
         }
         self.complete(done);
+        crate::metrics::webhook_batch(&summary);
         summary
     }
 

@@ -250,7 +250,11 @@ where
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let shared = self.shared.clone();
         ResponseFuture {
-            inner: Box::pin(async move { Ok(shared.handle(request).await) }),
+            inner: Box::pin(async move {
+                let response = shared.handle(request).await;
+                crate::metrics::webhook_delivery(response.status());
+                Ok(response)
+            }),
         }
     }
 }
