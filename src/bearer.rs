@@ -4,7 +4,8 @@
 //!
 //! 1. read the one credential: `Authorization: Bearer <token>`
 //!    ([`bearer_token`](crate::token::bearer_token)); none → 401 with the plain challenge;
-//! 2. look the token up in the verified-token cache (by its SHA-256); on a hit whose source
+//! 2. look the token up in the verified-token cache (its recent slot, compared whole, then by
+//!    its SHA-256); on a hit whose source
 //!    still vouches for it (its signing key is still in the issuer's JWKS, its introspection
 //!    answer still fresh) re-check `exp`/`nbf` and go on to step 5;
 //! 3. otherwise check its characters (malformed → 400 `invalid_request`) and refuse the shapes
@@ -50,7 +51,7 @@ use crate::body::{LayerBody, POLLED_AFTER_COMPLETION};
 use crate::challenge::{AuthError, Challenge, ErrorCode, MetadataWarning};
 use crate::metrics::Decider;
 use crate::refusals::Refusals;
-use crate::token::cache::{TokenCache, TokenKey, now_secs};
+use crate::token::cache::{Lookup, TokenCache, now_secs};
 use crate::token::classify::shape_refused;
 use crate::token::credential::{bearer_credential, checked_token};
 use crate::token::{AccessToken, TokenVerifier, classify};
@@ -235,29 +236,35 @@ where
             Err(error) => return ResponseFuture::refused(layer.refuse(&error, &req)),
         };
 
-        // A cached token passed every check below when it was verified, and the key is the
-        // SHA-256 of its bytes: a hit skips them and goes straight to the time claims.
-        let cache_key = layer.cache.as_ref().map(|_| TokenCache::key(credential));
-        if let (Some(cache), Some(key)) = (&layer.cache, &cache_key)
-            && let Some(cached) = cache.get(key)
-        {
-            // What vouched for the token must still do: a key withdrawn from the issuer's JWKS,
-            // or an introspection answer past its time, makes the hit a miss (verified afresh).
-            if cached.still_trusted() {
-                let leeway = layer.verifier.leeway().as_secs();
-                return match cached.check_time(now_secs(), leeway) {
-                    Ok(()) => {
-                        req.extensions_mut().insert(cached);
-                        crate::audit::allowed(Decider::Bearer, &req, None);
-                        ResponseFuture::inner(self.inner.call(req))
-                    }
-                    Err(error) => {
-                        cache.remove(key);
-                        ResponseFuture::refused(layer.refuse(&error, &req))
-                    }
-                };
+        // A cached token passed every check below when it was verified, and a hit proves the
+        // bytes are the same (see `TokenCache`): it skips them and goes straight to the time
+        // claims.
+        let mut cache_key = None;
+        if let Some(cache) = &layer.cache {
+            match cache.lookup(credential) {
+                // What vouched for the token must still do: a key withdrawn from the issuer's
+                // JWKS, or an introspection answer past its time, makes the hit a miss
+                // (verified afresh).
+                Lookup::Hit(cached) if cached.still_trusted() => {
+                    let leeway = layer.verifier.leeway().as_secs();
+                    return match cached.check_time(now_secs(), leeway) {
+                        Ok(()) => {
+                            req.extensions_mut().insert(cached);
+                            crate::audit::allowed(Decider::Bearer, &req, None);
+                            ResponseFuture::inner(self.inner.call(req))
+                        }
+                        Err(error) => {
+                            cache.remove(credential);
+                            ResponseFuture::refused(layer.refuse(&error, &req))
+                        }
+                    };
+                }
+                Lookup::Hit(_) => {
+                    cache.remove(credential);
+                    cache_key = Some(TokenCache::key(credential));
+                }
+                Lookup::Miss(key) => cache_key = Some(key),
             }
-            cache.remove(key);
         }
 
         let token = match checked_token(credential).and_then(|token| {
@@ -273,10 +280,15 @@ where
         };
         let verifier = Arc::clone(&layer.verifier);
         let token = token.to_owned();
+        let cache = layer.cache.clone().zip(cache_key);
         let verify: VerifyFuture = Box::pin(async move {
             let timer = crate::metrics::VerifyTimer::start();
             let verified = verifier.verify(&token).await;
             timer.stop(verified.is_ok());
+            // The token's bytes go to the cache's recent slot: no second copy.
+            if let (Ok(access), Some((cache, key))) = (&verified, cache) {
+                cache.insert(key, token.into_bytes().into_boxed_slice(), access.clone());
+            }
             verified
         });
         // The ready service handles this request; the clone waits for the next `poll_ready`.
@@ -288,7 +300,6 @@ where
                 pending: Some(Pending {
                     inner,
                     request: req,
-                    cache: layer.cache.clone().zip(cache_key),
                     refusals: Arc::clone(&layer.refusals),
                 }),
             },
@@ -322,7 +333,6 @@ fn log_refusal(error: &AuthError) {
 struct Pending<S, ReqBody> {
     inner: S,
     request: Request<ReqBody>,
-    cache: Option<(Arc<TokenCache>, TokenKey)>,
     refusals: Arc<Refusals>,
 }
 
@@ -392,14 +402,10 @@ where
                     let Pending {
                         mut inner,
                         mut request,
-                        cache,
                         refusals,
                     } = pending.take().expect(POLLED_AFTER_COMPLETION);
                     match verified {
                         Ok(token) => {
-                            if let Some((cache, key)) = cache {
-                                cache.insert(key, token.clone());
-                            }
                             request.extensions_mut().insert(token);
                             crate::audit::allowed(Decider::Bearer, &request, None);
                             let future = inner.call(request);
