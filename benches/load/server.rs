@@ -13,8 +13,8 @@ use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use http::{StatusCode, header};
+use axum::routing::{get, post};
+use http::{HeaderMap, Method, StatusCode, header};
 use tower_mcp_auth::token::JwksVerifier;
 use tower_mcp_auth::{BearerAuthLayer, ScopeGuardLayer, ScopePolicy};
 
@@ -33,6 +33,11 @@ pub const AUDIENCE: &str = "https://api.bench/mcp";
 /// The JWKS refresh cooldown of the protected servers: short, so the random-`kid` flood spans
 /// several cooldowns and the bound on JWKS fetches is visible.
 pub const REFRESH_COOLDOWN: Duration = Duration::from_secs(2);
+/// How long the RSA-rate child verifies, in seconds (a float).
+pub const RSA_SECS_ENV: &str = "TOWER_MCP_AUTH_LOAD_RSA_SECS";
+/// The token whose signature the RSA-rate child verifies.
+pub const TOKEN_ENV: &str = "TOWER_MCP_AUTH_LOAD_TOKEN";
+
 /// Token cache of the server that measures the miss path: far smaller than the reuse distance
 /// of the token pool, so no request can hit.
 pub const SMALL_CACHE: usize = 16;
@@ -59,6 +64,13 @@ pub enum Role {
     /// [`Role::Protected`] served by another build of this bench, one without the `metrics`
     /// feature ([`BASELINE_EXE_ENV`]): the baseline of the metrics' cost.
     Baseline,
+    /// A bare server answering every request with the very 401 [`Role::Protected`] gives a
+    /// malformed token (status, headers and body captured once at start, then served as static
+    /// bytes): the cost of saying why, without the cost of deciding.
+    Bare401,
+    /// [`Role::Protected`] (default 10 000-token cache), used only for the distinct-token flood
+    /// that fills its cache, so its RSS shows the cache and nothing else.
+    ProtectedFlood,
 }
 
 /// The path of a load-bench binary built with `--no-default-features --features auth0`.
@@ -67,7 +79,7 @@ pub const BASELINE_EXE_ENV: &str = "LOAD_BASELINE_EXE";
 pub const SCRAPE_INTERVAL: Duration = Duration::from_secs(2);
 
 impl Role {
-    pub const ALL: [Role; 7] = [
+    pub const ALL: [Role; 9] = [
         Role::Plain,
         Role::Naive,
         Role::Protected,
@@ -75,6 +87,8 @@ impl Role {
         Role::BearerOnly,
         Role::ProtectedPrometheus,
         Role::Baseline,
+        Role::Bare401,
+        Role::ProtectedFlood,
     ];
 
     pub fn name(self) -> &'static str {
@@ -87,6 +101,8 @@ impl Role {
             Role::ProtectedPrometheus => "protected-prometheus",
             // Run as `protected` by the baseline binary.
             Role::Baseline => "protected-no-metrics",
+            Role::Bare401 => "bare-401",
+            Role::ProtectedFlood => "protected-flood",
         }
     }
 
@@ -95,11 +111,27 @@ impl Role {
     }
 }
 
+/// `POST /mcp` (answers without reading the JSON), `GET /data` (a route rule protects it) and
+/// `POST /mcp/parse` (an MCP server's handler: it parses the JSON-RPC body, then answers).
 fn app() -> Router {
-    Router::new().route(
-        "/mcp",
-        post(|_body: Bytes| async { ([(header::CONTENT_TYPE, "application/json")], ANSWER) }),
-    )
+    let answer = || async { ([(header::CONTENT_TYPE, "application/json")], ANSWER) };
+    Router::new()
+        .route("/mcp", post(move |_body: Bytes| answer()))
+        .route("/data", get(answer))
+        .route(
+            "/mcp/parse",
+            post(move |body: Bytes| async move {
+                let call: serde_json::Value = match serde_json::from_slice(&body) {
+                    Ok(call) => call,
+                    Err(_) => return StatusCode::BAD_REQUEST.into_response(),
+                };
+                let named = call["params"]["name"].as_str() == Some("search");
+                if !named {
+                    return StatusCode::BAD_REQUEST.into_response();
+                }
+                answer().await.into_response()
+            }),
+        )
 }
 
 fn env(name: &str) -> String {
@@ -126,6 +158,8 @@ pub fn serve(role: &str) {
                 protected(app(), None, true).await
             }
             Role::Baseline => protected(app(), None, true).await,
+            Role::Bare401 => bare_401().await,
+            Role::ProtectedFlood => protected(app(), None, true).await,
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -172,6 +206,7 @@ async fn protected(app: Router, cache: Option<usize>, scope_guard: bool) -> Rout
         .expect("verifier");
     let policy = ScopePolicy::builder()
         .tool("search", ["search.read"])
+        .route(Method::GET, "/data", ["search.read"])
         .build()
         .expect("policy");
     let mut bearer = BearerAuthLayer::new(verifier)
@@ -219,4 +254,61 @@ async fn naive_decode(State(naive): State<Arc<Naive>>, mut req: Request, next: N
         }
         None => StatusCode::UNAUTHORIZED.into_response(),
     }
+}
+
+/// The bare 401 server: asks the protected app once, in process, how it refuses an opaque
+/// token, then serves those bytes to every request on the same routes.
+async fn bare_401() -> Router {
+    use tower::ServiceExt;
+    let protected = protected(app(), None, true).await;
+    let request = http::Request::post("/mcp")
+        .header(header::AUTHORIZATION, format!("Bearer {MALFORMED_TOKEN}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(axum::body::Body::from("{}"))
+        .expect("request");
+    let response = protected.oneshot(request).await.expect("infallible");
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let (parts, body) = response.into_parts();
+    let body = axum::body::to_bytes(body, usize::MAX).await.expect("body");
+    let answer = Arc::new((parts.headers, body));
+    let refuse = move || {
+        let answer = Arc::clone(&answer);
+        async move {
+            let (headers, body): &(HeaderMap, Bytes) = &answer;
+            (StatusCode::UNAUTHORIZED, headers.clone(), body.clone()).into_response()
+        }
+    };
+    Router::new().route("/mcp", post(refuse.clone())).route("/data", get(refuse))
+}
+
+/// The opaque token of the malformed-token scenario.
+pub const MALFORMED_TOKEN: &str = "mF_9B5f-4_1JqM-opaque-reference-token";
+
+/// The RSA-rate child: RS256 verifications per second of the load run's token with the key
+/// parsed once (as `JwksVerifier` holds it), on the core it is pinned to.
+pub fn rsa_rate() {
+    use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let decode = |name| URL_SAFE_NO_PAD.decode(env(name)).expect("base64url");
+    let key = RsaPublicKeyComponents {
+        n: decode(KEY_N_ENV),
+        e: decode(KEY_E_ENV),
+    }
+    .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
+    .expect("key");
+    let token = env(TOKEN_ENV);
+    let (message, signature) = token.rsplit_once('.').expect("JWS");
+    let signature = URL_SAFE_NO_PAD.decode(signature).expect("base64url");
+    let secs: f64 = env(RSA_SECS_ENV).parse().expect("seconds");
+    let start = std::time::Instant::now();
+    let mut verified = 0u64;
+    while start.elapsed().as_secs_f64() < secs {
+        for _ in 0..64 {
+            key.verify_sig(message.as_bytes(), &signature)
+                .expect("the token verifies");
+        }
+        verified += 64;
+    }
+    println!("{}", verified as f64 / start.elapsed().as_secs_f64());
 }

@@ -12,6 +12,9 @@ use crate::server::AUDIENCE;
 /// The small `tools/call` every request carries.
 const BODY: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"search","arguments":{"query":"tower middleware","limit":10}}}"#;
 
+/// The size of the MCP-call scenario's `tools/call` body.
+pub const BODY_1K_LEN: usize = 1024;
+
 /// Ready-to-send request bytes per scenario.
 pub struct Requests {
     /// One valid token, always the same.
@@ -24,6 +27,12 @@ pub struct Requests {
     pub bad_signature: Arc<Vec<Vec<u8>>>,
     /// Well-formed tokens whose `kid`s are all different and unknown to the issuer.
     pub random_kid: Arc<Vec<Vec<u8>>>,
+    /// `GET /data` with the repeated token.
+    pub get_repeated: Arc<Vec<Vec<u8>>>,
+    /// `POST /mcp/parse` with a 1 KiB `tools/call` body and the repeated token.
+    pub call_1k_repeated: Arc<Vec<Vec<u8>>>,
+    /// The repeated token itself (the RSA-rate child verifies its signature).
+    pub token: String,
 }
 
 /// Signs `size` distinct tokens for `issuer` on every core (minting costs ~1 ms a token) and
@@ -52,10 +61,14 @@ pub fn requests(signer: &DevIssuer, issuer: &str, size: usize) -> Requests {
     let random_kid: Vec<String> = (0..4096)
         .map(|i| with_unknown_kid(&tokens[i % tokens.len()], i))
         .collect();
+    let body_1k = body_1k();
     Requests {
+        get_repeated: Arc::new(vec![get_request(&tokens[0])]),
+        call_1k_repeated: Arc::new(vec![post_request("/mcp/parse", &tokens[0], &body_1k)]),
+        token: tokens[0].clone(),
         repeated: Arc::new(vec![request(&tokens[0])]),
         distinct: Arc::new(tokens.iter().map(|t| request(t)).collect()),
-        malformed: Arc::new(vec![request("mF_9B5f-4_1JqM-opaque-reference-token")]),
+        malformed: Arc::new(vec![request(crate::server::MALFORMED_TOKEN)]),
         bad_signature: Arc::new(bad_signature.iter().map(|t: &String| request(t)).collect()),
         random_kid: Arc::new(random_kid.iter().map(|t: &String| request(t)).collect()),
     }
@@ -107,11 +120,51 @@ fn fastrand_u64(i: usize) -> u64 {
 }
 
 fn request(token: &str) -> Vec<u8> {
+    post_request("/mcp", token, BODY)
+}
+
+fn post_request(path: &str, token: &str, body: &str) -> Vec<u8> {
     format!(
-        "POST /mcp HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer {token}\r\n\
+        "POST {path} HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer {token}\r\n\
          content-type: application/json\r\naccept: application/json, text/event-stream\r\n\
-         content-length: {}\r\n\r\n{BODY}",
-        BODY.len()
+         content-length: {}\r\n\r\n{body}",
+        body.len()
     )
     .into_bytes()
+}
+
+fn get_request(token: &str) -> Vec<u8> {
+    format!(
+        "GET /data HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer {token}\r\n\
+         accept: application/json\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+/// A `tools/call search` of exactly [`BODY_1K_LEN`] bytes, its arguments as an MCP client
+/// would send them (a query, options, a `_meta` progress token).
+pub fn body_1k() -> String {
+    let frame = |query: &str| {
+        json!({
+            "jsonrpc": "2.0",
+            "id": 7,
+            "method": "tools/call",
+            "params": {
+                "name": "search",
+                "arguments": {
+                    "query": query,
+                    "limit": 10,
+                    "filters": {"lang": "en", "tags": ["tower", "mcp", "auth"]},
+                },
+                "_meta": {"progressToken": "p-7"},
+            },
+        })
+        .to_string()
+    };
+    let overhead = frame("").len();
+    let words = "how do tower layers compose with axum routers and hyper services ";
+    let query: String = words.chars().cycle().take(BODY_1K_LEN - overhead).collect();
+    let body = frame(&query);
+    assert_eq!(body.len(), BODY_1K_LEN);
+    body
 }

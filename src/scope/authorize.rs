@@ -12,14 +12,16 @@ use crate::token::AccessToken;
 /// without one; `challenge_scopes` are what a 401 for the latter asks for (`None`: the call's).
 /// `json_rpc_route`: the policy marks the route as JSON-RPC, so a body without any JSON value is
 /// refused too (elsewhere it runs nothing and passes).
-pub(crate) fn authorize_body(
+///
+/// On success, the message(s) it read, so the caller need not parse the body again.
+pub(crate) fn authorize_body<'a>(
     policy: &ScopePolicy,
     headers: &HeaderMap,
     token: Option<&AccessToken>,
     challenge_scopes: Option<&[String]>,
-    body: &[u8],
+    body: &'a [u8],
     json_rpc_route: bool,
-) -> Result<(), AuthError> {
+) -> Result<JsonRpcBody<'a>, AuthError> {
     let body = match jsonrpc::inspect(body) {
         Ok(body) => body,
         Err(Unreadable::Empty) if !json_rpc_route => JsonRpcBody::NotJsonRpc,
@@ -57,7 +59,7 @@ pub(crate) fn authorize_body(
         .iter()
         .filter_map(|call| authorize_principal_call(policy, token, challenge_scopes, call).err());
     let Some(first) = refusals.next() else {
-        return Ok(());
+        return Ok(body);
     };
     match refusals.try_fold(first, merge_refusals) {
         Ok(refusal) | Err(refusal) => Err(refusal),

@@ -78,6 +78,7 @@ use crate::challenge::{AuthError, Challenge, ErrorCode, MetadataWarning};
 use crate::metrics::Decider;
 use crate::scope::ScopePolicy;
 use crate::scope::authorize::authorize_body;
+use crate::scope::jsonrpc::JsonRpcBody;
 use crate::scope::body_read::{self, BodyPlan, DEFAULT_BODY_READ_TIMEOUT};
 use crate::scope::sessions::{Observation, SessionBinding, SessionStore};
 use crate::scope::tool_result::{ChallengeMode, tool_result_refusal};
@@ -519,13 +520,20 @@ where
                         &bytes,
                         json_rpc_route,
                     );
-                    if let Err(error) = verdict {
-                        let response = layer.refuse_body(&error, &parts, &bytes);
-                        return Poll::Ready(Ok(response.map(LayerBody::cast)));
-                    }
+                    // The body was read once: only a `tools/list` is looked at again (for its id).
+                    let tools_list = match verdict {
+                        Ok(JsonRpcBody::Single(call)) => {
+                            call.method.as_deref() == Some("tools/list")
+                        }
+                        Ok(_) => false,
+                        Err(error) => {
+                            let response = layer.refuse_body(&error, &parts, &bytes);
+                            return Poll::Ready(Ok(response.map(LayerBody::cast)));
+                        }
+                    };
                     crate::audit::allowed_body(Decider::ScopeGuard, &parts, &bytes);
                     let mut parts = parts;
-                    if let Some(mark) = ToolsListRequest::of(&bytes) {
+                    if tools_list && let Some(mark) = ToolsListRequest::of(&bytes) {
                         parts.extensions.insert(mark);
                     }
                     let request = Request::from_parts(parts, LayerBody::full(bytes));
