@@ -140,6 +140,8 @@ fn main() {
     let opaque = vec!["mF_9B5f-4_1JqM-opaque-reference-token".to_owned()];
     let paths = [
         ("get_plain", app(), Method::GET, "/data", String::new(), &repeated, 200),
+        // Two layers that do nothing: what axum's `Router::layer` costs any pair of layers.
+        ("get_two_noop_layers", app().layer(tower::layer::util::Identity::new()).layer(tower::layer::util::Identity::new()), Method::GET, "/data", String::new(), &repeated, 200),
         ("get_protected", protected(10_000), Method::GET, "/data", String::new(), &repeated, 200),
         ("small_plain", app(), Method::POST, "/mcp", SMALL.to_owned(), &repeated, 200),
         ("small_protected", protected(10_000), Method::POST, "/mcp", SMALL.to_owned(), &repeated, 200),
