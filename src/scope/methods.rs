@@ -46,31 +46,19 @@ pub(crate) fn rule_for(method: &str) -> MethodRule {
 }
 
 /// The requirement of one call that names a method, with the operation it names (for the
-/// refusal's description); `None` for a response, which runs nothing.
-pub(crate) fn requirement_of<'p>(
+/// refusal's description, formatted only if it is refused); `None` for a response, which runs
+/// nothing.
+pub(crate) fn requirement_of<'p, 'c, 'a>(
     policy: &'p ScopePolicy,
-    call: &Call<'_>,
-) -> Option<(Requirement<'p>, String)> {
+    call: &'c Call<'a>,
+) -> Option<(Requirement<'p>, Operation<'c, 'a>)> {
     let method = call.method.as_deref()?;
-    Some(match rule_for(method) {
-        MethodRule::Tool => {
-            let tool = call.name.as_deref().unwrap_or_default();
-            (policy.tool_requirement(tool), format!("{method} {tool}"))
-        }
-        MethodRule::Prompt => {
-            let prompt = call.name.as_deref().unwrap_or_default();
-            (
-                policy.prompt_requirement(prompt),
-                format!("{method} {prompt}"),
-            )
-        }
-        MethodRule::Resource => {
-            let uri = call.uri.as_deref().unwrap_or_default();
-            let requirement = policy
-                .method_requirement(method)
-                .and(policy.resource_scopes(uri));
-            (requirement, format!("{method} {uri}"))
-        }
+    let requirement = match rule_for(method) {
+        MethodRule::Tool => policy.tool_requirement(call.name.as_deref().unwrap_or_default()),
+        MethodRule::Prompt => policy.prompt_requirement(call.name.as_deref().unwrap_or_default()),
+        MethodRule::Resource => policy
+            .method_requirement(method)
+            .and(policy.resource_scopes(call.uri.as_deref().unwrap_or_default())),
         MethodRule::CompletionRef => {
             let mut requirement = policy.method_requirement(method);
             if let Some(prompt) = call.ref_name.as_deref() {
@@ -79,22 +67,49 @@ pub(crate) fn requirement_of<'p>(
             if let Some(uri) = call.ref_uri.as_deref() {
                 requirement = requirement.and(policy.resource_scopes(uri));
             }
-            let named = [call.ref_name.as_deref(), call.ref_uri.as_deref()];
-            let named: Vec<&str> = named.into_iter().flatten().collect();
-            (requirement, format!("{method} {}", named.join(" ")))
+            requirement
         }
         MethodRule::ResourceSubscriptions => {
             let mut requirement = policy.method_requirement(method);
             for uri in &call.subscriptions {
                 requirement = requirement.and(policy.resource_scopes(uri));
             }
-            (
-                requirement,
-                format!("{method} {}", call.subscriptions.join(" ")),
-            )
+            requirement
         }
-        MethodRule::MethodOnly => (policy.method_requirement(method), method.to_owned()),
-    })
+        MethodRule::MethodOnly => policy.method_requirement(method),
+    };
+    Some((requirement, Operation { method, call }))
+}
+
+/// The operation a call names, as a refusal describes it (`tools/call search`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Operation<'c, 'a> {
+    method: &'c str,
+    call: &'c Call<'a>,
+}
+
+impl Operation<'_, '_> {
+    /// `method target…`: built only when a refusal needs it (it allocates).
+    pub(crate) fn describe(&self) -> String {
+        let (method, call) = (self.method, self.call);
+        match rule_for(method) {
+            MethodRule::Tool | MethodRule::Prompt => {
+                format!("{method} {}", call.name.as_deref().unwrap_or_default())
+            }
+            MethodRule::Resource => {
+                format!("{method} {}", call.uri.as_deref().unwrap_or_default())
+            }
+            MethodRule::CompletionRef => {
+                let named = [call.ref_name.as_deref(), call.ref_uri.as_deref()];
+                let named: Vec<&str> = named.into_iter().flatten().collect();
+                format!("{method} {}", named.join(" "))
+            }
+            MethodRule::ResourceSubscriptions => {
+                format!("{method} {}", call.subscriptions.join(" "))
+            }
+            MethodRule::MethodOnly => method.to_owned(),
+        }
+    }
 }
 
 /// Checks one call against the policy.
@@ -104,7 +119,7 @@ pub(crate) fn authorize_call(
     call: &Call<'_>,
 ) -> Result<(), AuthError> {
     match requirement_of(policy, call) {
-        Some((requirement, operation)) => requirement.check(token, || operation),
+        Some((requirement, operation)) => requirement.check(token, || operation.describe()),
         // A response or a malformed message: it runs nothing.
         None => Ok(()),
     }

@@ -107,13 +107,16 @@ pub(crate) fn anonymous_call(
     call: &Call<'_>,
 ) -> Result<(), AuthError> {
     // The same rule as with a token (every method that names a tool, prompt or resource).
-    let (requirement, operation) = requirement_of(policy, call).unwrap_or_else(|| {
-        (
-            policy.method_requirement(""),
-            "A JSON-RPC response".to_owned(),
-        )
-    });
-    requirement.check_principal(None, challenge_scopes, || operation)
+    match requirement_of(policy, call) {
+        Some((requirement, operation)) => {
+            requirement.check_principal(None, challenge_scopes, || operation.describe())
+        }
+        None => policy
+            .method_requirement("")
+            .check_principal(None, challenge_scopes, || {
+                "A JSON-RPC response".to_owned()
+            }),
+    }
 }
 
 #[cfg(test)]
