@@ -172,7 +172,7 @@ impl<S, V> Layer<S> for BearerAuthLayer<V> {
             .check("BearerAuthLayer", self.refusals.challenge());
         BearerAuth {
             inner,
-            layer: self.clone(),
+            layer: Arc::new(self.clone()),
         }
     }
 }
@@ -180,14 +180,15 @@ impl<S, V> Layer<S> for BearerAuthLayer<V> {
 /// Middleware that verifies the bearer token of every request. See [`BearerAuthLayer`].
 pub struct BearerAuth<S, V> {
     inner: S,
-    layer: BearerAuthLayer<V>,
+    // One reference count for the whole configuration: servers clone the service per request.
+    layer: Arc<BearerAuthLayer<V>>,
 }
 
 impl<S: Clone, V> Clone for BearerAuth<S, V> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
-            layer: self.layer.clone(),
+            layer: Arc::clone(&self.layer),
         }
     }
 }
