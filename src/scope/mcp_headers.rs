@@ -15,11 +15,15 @@ pub const MCP_METHOD: &str = "mcp-method";
 /// The header mirroring the tool or prompt `params.name`, or the resource `params.uri`.
 pub const MCP_NAME: &str = "mcp-name";
 
+// Looked up on every body the guard reads: as `HeaderName`s, not strings parsed on each lookup.
+const MCP_METHOD_HEADER: http::HeaderName = http::HeaderName::from_static(MCP_METHOD);
+const MCP_NAME_HEADER: http::HeaderName = http::HeaderName::from_static(MCP_NAME);
+
 /// Checks the SEP-2243 headers against the body. Absent headers are fine (MCP 2025 clients
 /// send none; the MCP server enforces their presence where its revision requires it).
 pub(crate) fn check(headers: &HeaderMap, body: &JsonRpcBody<'_>) -> Result<(), AuthError> {
-    let method = single_value(headers.get_all(MCP_METHOD), "Mcp-Method")?;
-    let name = single_value(headers.get_all(MCP_NAME), "Mcp-Name")?;
+    let method = single_value(headers.get_all(&MCP_METHOD_HEADER), "Mcp-Method")?;
+    let name = single_value(headers.get_all(&MCP_NAME_HEADER), "Mcp-Name")?;
     if method.is_none() && name.is_none() {
         return Ok(());
     }
