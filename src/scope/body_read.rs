@@ -18,9 +18,16 @@
 //!
 //! Elsewhere, non-JSON bodies (uploads, forms) pass untouched and unread.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
+use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, Method, Request, header};
+use http_body::Body;
+use http_body_util::Limited;
+use pin_project_lite::pin_project;
 
 use crate::challenge::{AuthError, ErrorCode};
 use crate::scope::ScopePolicy;
@@ -177,6 +184,70 @@ fn malformed(description: &'static str) -> AuthError {
     AuthError::new(ErrorCode::MalformedContentType, description)
 }
 
+pin_project! {
+    /// Reads a whole body into one [`Bytes`], bounded by [`Limited`]. A body that arrives in
+    /// one frame (the usual case: the server read it with the head) is that frame's buffer,
+    /// handed on as is; a body in several frames is copied once into one buffer. Trailers are
+    /// not kept (the guard judges the data).
+    pub(crate) struct ReadWhole<B> {
+        #[pin]
+        body: Limited<B>,
+        first: Option<Bytes>,
+        joined: Option<BytesMut>,
+    }
+}
+
+impl<B> ReadWhole<B> {
+    pub(crate) fn new(body: B, limit: usize) -> Self {
+        Self {
+            body: Limited::new(body, limit),
+            first: None,
+            joined: None,
+        }
+    }
+}
+
+/// A body read error, as [`Limited`] reports it (a `LengthLimitError` past the bound).
+pub(crate) type ReadError = Box<dyn std::error::Error + Send + Sync>;
+
+impl<B> Future for ReadWhole<B>
+where
+    B: Body<Data = Bytes>,
+    B::Error: Into<ReadError>,
+{
+    type Output = Result<Bytes, ReadError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            let Some(frame) = ready!(this.body.as_mut().poll_frame(cx)) else {
+                let whole = match (this.joined.take(), this.first.take()) {
+                    (Some(joined), _) => joined.freeze(),
+                    (None, Some(first)) => first,
+                    (None, None) => Bytes::new(),
+                };
+                return Poll::Ready(Ok(whole));
+            };
+            let Ok(data) = frame?.into_data() else {
+                continue;
+            };
+            if data.is_empty() {
+                continue;
+            }
+            if let Some(joined) = this.joined.as_mut() {
+                joined.extend_from_slice(&data);
+            } else if let Some(first) = this.first.take() {
+                let mut joined = BytesMut::with_capacity(first.len() + data.len());
+                joined.extend_from_slice(&first);
+                joined.extend_from_slice(&data);
+                *this.joined = Some(joined);
+            } else {
+                *this.first = Some(data);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,6 +269,45 @@ mod tests {
             BodyPlan::Refuse(error) => error.code(),
             other => panic!("expected a refusal, got {other:?}"),
         }
+    }
+
+    /// A body of the given frames (data, then trailers if any).
+    struct Frames(std::collections::VecDeque<http_body::Frame<Bytes>>);
+
+    impl Body for Frames {
+        type Data = Bytes;
+        type Error = std::convert::Infallible;
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+            Poll::Ready(self.0.pop_front().map(Ok))
+        }
+    }
+
+    fn read(frames: Vec<http_body::Frame<Bytes>>, limit: usize) -> Result<Bytes, ReadError> {
+        use futures_util::FutureExt;
+        ReadWhole::new(Frames(frames.into()), limit)
+            .now_or_never()
+            .expect("ready")
+    }
+
+    #[test]
+    fn read_whole_hands_one_frame_on_and_joins_several() {
+        let one = Bytes::from_static(b"{\"jsonrpc\":\"2.0\"}");
+        let read_one = read(vec![http_body::Frame::data(one.clone())], 64).unwrap();
+        assert_eq!(read_one, one);
+        // The same buffer, not a copy.
+        assert_eq!(read_one.as_ptr(), one.as_ptr());
+        let mut frames: Vec<_> = ["{\"a\"", "", ":", "1}"]
+            .into_iter()
+            .map(|part| http_body::Frame::data(Bytes::from_static(part.as_bytes())))
+            .collect();
+        frames.push(http_body::Frame::trailers(HeaderMap::new()));
+        assert_eq!(&read(frames, 64).unwrap()[..], b"{\"a\":1}");
+        assert_eq!(&read(vec![], 64).unwrap()[..], b"");
+        let error = read(vec![http_body::Frame::data(one)], 4).unwrap_err();
+        assert!(error.downcast_ref::<http_body_util::LengthLimitError>().is_some());
     }
 
     #[test]

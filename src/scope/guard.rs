@@ -65,8 +65,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body::Body;
-use http_body_util::combinators::Collect;
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http_body_util::LengthLimitError;
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
@@ -79,7 +78,7 @@ use crate::metrics::Decider;
 use crate::scope::ScopePolicy;
 use crate::scope::authorize::authorize_body;
 use crate::scope::jsonrpc::JsonRpcBody;
-use crate::scope::body_read::{self, BodyPlan, DEFAULT_BODY_READ_TIMEOUT};
+use crate::scope::body_read::{self, BodyPlan, DEFAULT_BODY_READ_TIMEOUT, ReadWhole};
 use crate::scope::sessions::{Observation, SessionBinding, SessionStore};
 use crate::scope::tool_result::{ChallengeMode, tool_result_refusal};
 use crate::scope::tools_list::ToolsListRequest;
@@ -240,7 +239,7 @@ impl<S> Layer<S> for ScopeGuardLayer {
             .check("ScopeGuardLayer", &self.challenge);
         ScopeGuard {
             inner,
-            layer: self.clone(),
+            layer: Arc::new(self.clone()),
         }
     }
 }
@@ -249,7 +248,9 @@ impl<S> Layer<S> for ScopeGuardLayer {
 #[derive(Debug, Clone)]
 pub struct ScopeGuard<S> {
     inner: S,
-    layer: ScopeGuardLayer,
+    // One reference count for the whole configuration: servers clone the service per request,
+    // and every body read holds it until the body is judged.
+    layer: Arc<ScopeGuardLayer>,
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -335,12 +336,12 @@ where
         let inner = std::mem::replace(&mut self.inner, clone);
         ResponseFuture {
             state: State::Reading {
-                collect: Limited::new(body, layer.max_body_bytes).collect(),
+                collect: ReadWhole::new(body, layer.max_body_bytes),
                 deadline: None,
                 pending: Some(Pending {
                     inner,
                     parts,
-                    layer: layer.clone(),
+                    layer: Arc::clone(layer),
                     json_rpc_route,
                 }),
             },
@@ -389,7 +390,7 @@ fn too_large(layer: &ScopeGuardLayer) -> AuthError {
 struct Pending<S> {
     inner: S,
     parts: http::request::Parts,
-    layer: ScopeGuardLayer,
+    layer: Arc<ScopeGuardLayer>,
     json_rpc_route: bool,
 }
 
@@ -420,7 +421,7 @@ pin_project! {
         Refused { response: Option<Refusal> },
         // Reading the JSON-RPC body, bounded in size and (once it waits) in time.
         Reading {
-            #[pin] collect: Collect<Limited<B>>,
+            #[pin] collect: ReadWhole<B>,
             deadline: Option<Pin<Box<tokio::time::Sleep>>>,
             pending: Option<Pending<S>>,
         },
@@ -498,7 +499,7 @@ where
                         json_rpc_route,
                     } = pending.take().expect(POLLED_AFTER_COMPLETION);
                     let bytes = match read {
-                        Ok(collected) => collected.to_bytes(),
+                        Ok(bytes) => bytes,
                         Err(error) => {
                             let error = if error.downcast_ref::<LengthLimitError>().is_some() {
                                 too_large(&layer)
