@@ -8,6 +8,12 @@ use serde_json::{Map, Value};
 use crate::challenge::{AuthError, ErrorCode};
 use crate::token::provenance::Provenance;
 use crate::token::registered_claims::{Claim, RegisteredClaims};
+use crate::token::shared_values::SharedValues;
+
+/// Issuers and client ids most tokens share.
+static SHARED_STRINGS: SharedValues<str> = SharedValues::new();
+/// Audience lists and scope sets most tokens share.
+static SHARED_LISTS: SharedValues<[String]> = SharedValues::new();
 
 /// A verified access token: what the bearer layer puts in the request's extensions.
 ///
@@ -34,19 +40,21 @@ pub struct AccessToken {
     inner: Arc<Inner>,
 }
 
-/// What a cached token costs: the registered claims, parsed once, and the claims JSON as the
+/// What a cached token costs: the registered claims, parsed once (the issuer, audiences, client
+/// id and scope set shared with other tokens naming the same), and the claims JSON as the
 /// issuer sent it. The full claim `Map` (about twice the JSON's size, one allocation per claim)
 /// is only built if [`AccessToken::claims`] or [`AccessToken::claim`] is called.
 #[derive(Debug)]
 struct Inner {
     subject: String,
-    issuer: String,
-    audiences: Box<[String]>,
+    // Shared with the other tokens that name the same values (see `shared_values`).
+    issuer: Arc<str>,
+    audiences: Arc<[String]>,
     expires_at: u64,
     not_before: Option<u64>,
     issued_at: Option<u64>,
-    client_id: Option<String>,
-    scopes: Box<[String]>,
+    client_id: Option<Arc<str>>,
+    scopes: Arc<[String]>,
     json: Box<str>,
     claims: OnceLock<Map<String, Value>>,
     /// What vouched for the token, set once by the verifier; none for custom verifiers.
@@ -78,45 +86,48 @@ impl AccessToken {
                 "The token claims is not a JSON object of the expected shape",
             )
         })?;
-        let issuer = string(claims.iss, "iss")?;
+        let issuer = SHARED_STRINGS.str(&string(claims.iss, "iss")?);
         let subject = string(claims.sub, "sub")?;
-        let audiences = match claims.aud {
-            Claim::Str(s) => vec![s.into_owned()],
+        let audiences: Vec<Cow<'_, str>> = match claims.aud {
+            Claim::Str(s) => vec![s],
             Claim::List(items) => items
                 .into_iter()
-                .map(|item| item.map(Cow::into_owned).ok_or_else(|| missing("aud")))
+                .map(|item| item.ok_or_else(|| missing("aud")))
                 .collect::<Result<_, _>>()?,
             _ => return Err(missing("aud")),
         };
+        let audiences = SHARED_LISTS.list(&audiences);
         let expires_at = numeric_date(claims.exp, "exp")?.ok_or_else(|| missing("exp"))?;
         let not_before = numeric_date(claims.nbf, "nbf")?;
         let issued_at = numeric_date(claims.iat, "iat")?;
         // RFC 9068 names the client `client_id`; Auth0 uses `azp`.
-        let client_id = match (claims.client_id, claims.azp) {
-            (Claim::Str(id), _) | (_, Claim::Str(id)) => Some(id.into_owned()),
+        let client_id = match (&claims.client_id, &claims.azp) {
+            (Claim::Str(id), _) | (_, Claim::Str(id)) => Some(SHARED_STRINGS.str(id)),
             _ => None,
         };
 
-        let mut scopes: Vec<String> = Vec::new();
+        // Auth0 tokens carry a dozen or so (`scope` and `permissions` together): one allocation.
+        let mut scopes: Vec<Cow<'_, str>> = Vec::with_capacity(16);
         if let Claim::Str(scope) = &claims.scope {
-            scopes.extend(scope.split_ascii_whitespace().map(str::to_owned));
+            scopes.extend(scope.split_ascii_whitespace().map(Cow::Borrowed));
         }
         if let Claim::List(perms) = claims.permissions {
-            scopes.extend(perms.into_iter().flatten().map(Cow::into_owned));
+            scopes.extend(perms.into_iter().flatten());
         }
         scopes.sort_unstable();
         scopes.dedup();
+        let scopes = SHARED_LISTS.list(&scopes);
 
         Ok(Self {
             inner: Arc::new(Inner {
                 subject,
                 issuer,
-                audiences: audiences.into_boxed_slice(),
+                audiences,
                 expires_at,
                 not_before,
                 issued_at,
                 client_id,
-                scopes: scopes.into_boxed_slice(),
+                scopes,
                 json: json.into_boxed_str(),
                 claims: OnceLock::new(),
                 provenance: OnceLock::new(),

@@ -23,6 +23,7 @@ mod jwks_builder;
 mod key_store;
 mod provenance;
 mod registered_claims;
+mod shared_values;
 mod token_type;
 mod verifier;
 
