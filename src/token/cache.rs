@@ -162,15 +162,8 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
-    let mut diff = 0u64;
-    let (a_words, a_rest) = a.as_chunks::<8>();
-    let (b_words, b_rest) = b.as_chunks::<8>();
-    for (x, y) in a_words.iter().zip(b_words) {
-        diff |= u64::from_ne_bytes(*x) ^ u64::from_ne_bytes(*y);
-    }
-    for (x, y) in a_rest.iter().zip(b_rest) {
-        diff |= u64::from(x ^ y);
-    }
+    // A byte-wise OR of differences, with no exit: the compiler makes it vector code.
+    let diff = a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y));
     // The optimizer may not turn the fold into an early exit once it cannot see the result.
     std::hint::black_box(diff) == 0
 }
