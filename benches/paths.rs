@@ -138,6 +138,28 @@ fn main() {
     };
     let repeated = vec![pool[0].clone()];
     let opaque = vec!["mF_9B5f-4_1JqM-opaque-reference-token".to_owned()];
+    // The bare 401: the protected app's answer to the opaque token, served as static bytes.
+    let refusal = runtime.block_on(async {
+        let request = Request::post("/mcp")
+            .header("authorization", format!("Bearer {}", opaque[0]))
+            .header("content-type", "application/json")
+            .body(Body::from(SMALL))
+            .unwrap();
+        let response = protected(16).oneshot(request).await.unwrap();
+        let (parts, body) = response.into_parts();
+        let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+        std::sync::Arc::new((parts.headers, body))
+    });
+    let bare_401 = Router::new().route(
+        "/mcp",
+        post(move || {
+            let refusal = std::sync::Arc::clone(&refusal);
+            async move {
+                let (headers, body) = &*refusal;
+                (StatusCode::UNAUTHORIZED, headers.clone(), body.clone())
+            }
+        }),
+    );
     let paths = [
         ("get_plain", app(), Method::GET, "/data", String::new(), &repeated, 200),
         // Two layers that do nothing: what axum's `Router::layer` costs any pair of layers.
@@ -148,6 +170,7 @@ fn main() {
         ("call1k_plain", app(), Method::POST, "/mcp/parse", body_1k(), &repeated, 200),
         ("call1k_protected", protected(10_000), Method::POST, "/mcp/parse", body_1k(), &repeated, 200),
         ("distinct_protected", protected(16), Method::POST, "/mcp", SMALL.to_owned(), &pool, 200),
+        ("malformed_bare_401", bare_401, Method::POST, "/mcp", SMALL.to_owned(), &opaque, 401),
         ("malformed_protected", protected(10_000), Method::POST, "/mcp", SMALL.to_owned(), &opaque, 401),
     ]
     .into_iter()

@@ -239,35 +239,17 @@ where
 
         // A cached token passed every check below when it was verified, and a hit proves the
         // bytes are the same (see `TokenCache`): it skips them and goes straight to the time
-        // claims.
-        let mut cache_key = None;
-        if let Some(cache) = &layer.cache {
-            match cache.lookup(credential) {
-                // What vouched for the token must still do: a key withdrawn from the issuer's
-                // JWKS, or an introspection answer past its time, makes the hit a miss
-                // (verified afresh).
-                Lookup::Hit(cached) if cached.still_trusted() => {
-                    let leeway = layer.verifier.leeway().as_secs();
-                    return match cached.check_time(now_secs(), leeway) {
-                        Ok(()) => {
-                            req.extensions_mut().insert(cached);
-                            crate::audit::allowed(Decider::Bearer, &req, None);
-                            ResponseFuture::inner(self.inner.call(req))
-                        }
-                        Err(error) => {
-                            cache.remove(credential);
-                            ResponseFuture::refused(layer.refuse(&error, &req))
-                        }
-                    };
-                }
-                Lookup::Hit(_) => {
-                    cache.remove(credential);
-                    cache_key = Some(TokenCache::key(credential));
-                }
-                Lookup::Miss(key) => cache_key = Some(key),
-            }
+        // claims. The token's recent slot first: no hash at all.
+        if let Some(cache) = &layer.cache
+            && let Some(cached) = cache.recent(credential)
+            && cached.still_trusted()
+        {
+            crate::metrics::token_cache(true);
+            return self.cached(cached, req);
         }
 
+        // Its characters and shape before the main cache's SHA-256: a malformed or opaque token
+        // is refused without hashing it.
         let token = match checked_token(credential).and_then(|token| {
             let shape = classify(token);
             if layer.verifier.accepts(shape) {
@@ -277,8 +259,31 @@ where
             }
         }) {
             Ok(token) => token,
-            Err(error) => return ResponseFuture::refused(layer.refuse(&error, &req)),
+            Err(error) => {
+                if layer.cache.is_some() {
+                    // Not in the cache: counted as the miss it is.
+                    crate::metrics::token_cache(false);
+                }
+                return ResponseFuture::refused(layer.refuse(&error, &req));
+            }
         };
+
+        let mut cache_key = None;
+        if let Some(cache) = &layer.cache {
+            match cache.lookup(credential) {
+                // What vouched for the token must still do: a key withdrawn from the issuer's
+                // JWKS, or an introspection answer past its time, makes the hit a miss
+                // (verified afresh).
+                Lookup::Hit(cached) if cached.still_trusted() => {
+                    return self.cached(cached, req);
+                }
+                Lookup::Hit(_) => {
+                    cache.remove(credential);
+                    cache_key = Some(TokenCache::key(credential));
+                }
+                Lookup::Miss(key) => cache_key = Some(key),
+            }
+        }
         let verifier = Arc::clone(&layer.verifier);
         let token = token.to_owned();
         let cache = layer.cache.clone().zip(cache_key);
@@ -304,6 +309,42 @@ where
                     refusals: Arc::clone(&layer.refusals),
                 }),
             },
+        }
+    }
+}
+
+impl<S, V> BearerAuth<S, V>
+where
+    V: TokenVerifier,
+{
+    /// A request whose token the cache vouches for: the time claims, then the inner service.
+    #[inline]
+    fn cached<ReqBody, ResBody>(
+        &mut self,
+        cached: AccessToken,
+        mut req: Request<ReqBody>,
+    ) -> ResponseFuture<S, ReqBody>
+    where
+        S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    {
+        let layer = &self.layer;
+        let leeway = layer.verifier.leeway().as_secs();
+        match cached.check_time(now_secs(), leeway) {
+            Ok(()) => {
+                req.extensions_mut().insert(cached);
+                crate::audit::allowed(Decider::Bearer, &req, None);
+                ResponseFuture::inner(self.inner.call(req))
+            }
+            Err(error) => {
+                // Expired: forget it (the credential is read again on this rare path).
+                if let (Some(cache), Ok(credential)) = (
+                    &layer.cache,
+                    bearer_credential(req.headers(), req.uri(), layer.max_token_len),
+                ) {
+                    cache.remove(credential);
+                }
+                ResponseFuture::refused(layer.refuse(&error, &req))
+            }
         }
     }
 }
