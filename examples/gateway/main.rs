@@ -29,6 +29,7 @@ mod verifier;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use tokio::net::TcpListener;
 use tower_mcp_auth::auth0::{Auth0Health, Auth0LogWebhookService, DcrPromoter, ManagementClient};
