@@ -119,9 +119,14 @@ async fn rmcp_client_with_valid_token_initializes_lists_tools_and_calls_a_tool()
         .await
         .unwrap();
     assert_eq!(result.is_error, Some(false));
-    assert_eq!(text(&result.content), "no documents match `oauth`");
+    // `search_docs` takes the verified token as a parameter (`token: AccessToken`, feature
+    // `rmcp`): the answer names the token's subject.
+    assert_eq!(
+        text(&result.content),
+        "no documents match `oauth` for auth0|user-1"
+    );
 
-    // The tool takes the verified token as a parameter (`token: AccessToken`, feature `rmcp`).
+    // `whoami` (public in the mixed form) reads the token from the request's `Extension<Parts>`.
     let result = guard(client.call_tool(call("whoami", json!({}))))
         .await
         .unwrap();
