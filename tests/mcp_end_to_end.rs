@@ -363,3 +363,55 @@ async fn sse_progress_streams_through_the_layers_before_the_tool_finishes() {
         .unwrap();
     guard(client.cancel()).await.unwrap();
 }
+
+/// A server whose tool takes `AccessToken`, served with no layer in front: a deployment mistake.
+#[derive(Clone)]
+struct Unprotected;
+
+#[rmcp::tool_router(server_handler)]
+impl Unprotected {
+    #[rmcp::tool(description = "Who the access token says you are")]
+    fn whoami(&self, token: tower_mcp_auth::AccessToken) -> String {
+        token.subject().to_owned()
+    }
+}
+
+#[tokio::test]
+async fn a_tool_taking_access_token_without_the_bearer_layer_fails_naming_the_layer() {
+    use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+    use rmcp::transport::streamable_http_server::{
+        StreamableHttpServerConfig, StreamableHttpService,
+    };
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mcp_url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let mcp = StreamableHttpService::new(
+        || Ok(Unprotected),
+        LocalSessionManager::default().into(),
+        StreamableHttpServerConfig::default().with_allowed_hosts(["127.0.0.1"]),
+    );
+    let app = axum::Router::new().route_service("/mcp", mcp);
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let transport = StreamableHttpClientTransport::from_config(
+        StreamableHttpClientTransportConfig::with_uri(mcp_url),
+    );
+    let client = guard(().serve(transport)).await.expect("initialize");
+    let error = guard(client.call_tool(call("whoami", json!({}))))
+        .await
+        .expect_err("no token reached the tool");
+    let rmcp::ServiceError::McpError(error) = error else {
+        panic!("expected a JSON-RPC error, got {error:?}");
+    };
+    assert_eq!(error.code, rmcp::model::ErrorCode::INTERNAL_ERROR);
+    assert_eq!(
+        error.message,
+        "no AccessToken in this request: the MCP service must be mounted behind \
+         tower_mcp_auth::McpAuth (or BearerAuthLayer)"
+    );
+    assert!(
+        !error
+            .message
+            .contains("tower_mcp_auth::token::access_token")
+    );
+}
