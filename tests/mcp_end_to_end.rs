@@ -43,7 +43,9 @@ async fn server() -> Server {
     let base = format!("http://{}", listener.local_addr().unwrap());
     let mcp_url = format!("{base}/mcp");
     // The MCP URL is the audience, as an MCP client asks for it (RFC 8707 `resource`).
-    let verifier = JwksVerifier::builder(issuer.issuer.clone(), mcp_url.clone())
+    let verifier = JwksVerifier::builder()
+        .issuer(issuer.issuer.clone())
+        .audience(mcp_url.clone())
         .build()
         .await
         .unwrap();

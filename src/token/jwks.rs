@@ -46,7 +46,9 @@ use crate::token::{AccessToken, JwksStatus, TokenTypePolicy, TokenVerifier};
 ///
 /// # async fn run() -> Result<(), tower_mcp_auth::token::VerifierConfigError> {
 /// // Discovers the JWKS from https://tenant.us.auth0.com/.well-known/openid-configuration.
-/// let verifier = JwksVerifier::builder("https://tenant.us.auth0.com", "https://api.example.com")
+/// let verifier = JwksVerifier::builder()
+///     .issuer("https://tenant.us.auth0.com")
+///     .audience("https://api.example.com")
 ///     .issuer("https://login.example.com") // the tenant's custom domain
 ///     .leeway(std::time::Duration::from_secs(10))
 ///     .build()
