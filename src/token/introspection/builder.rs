@@ -93,7 +93,7 @@ impl IntrospectionVerifierBuilder {
         client_id: impl Into<String>,
         client_secret: ClientSecret,
     ) -> Self {
-        self.credentials = Some((client_id.into(), client_secret.into()));
+        self.credentials = Some((client_id.into(), client_secret));
         self
     }
 
