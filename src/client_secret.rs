@@ -17,6 +17,15 @@ use std::fmt;
 /// let secret = ClientSecret::new("s3cr3t-from-the-environment");
 /// assert_eq!(format!("{secret:?}"), "ClientSecret([redacted])");
 /// ```
+///
+/// A plain string is not a secret, so an id and a secret given the wrong way round do not
+/// compile:
+///
+/// ```compile_fail
+/// use tower_mcp_auth::token::IntrospectionVerifier;
+///
+/// let builder = IntrospectionVerifier::builder().client_credentials("s3cr3t", "client-id");
+/// ```
 #[derive(Clone)]
 pub struct ClientSecret(String);
 

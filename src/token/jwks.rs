@@ -156,19 +156,22 @@ impl JwksVerifier {
 
     /// Fetches every issuer's JWKS now, keeping the old keys of any that fails; returns the
     /// number of keys held, or every failure.
-    pub async fn refresh_keys(&self) -> Result<usize, String> {
+    pub async fn refresh_keys(&self) -> Result<usize, JwksRefreshError> {
         let mut total = 0;
         let mut failures = Vec::new();
         for issuer in self.shared.issuers.iter() {
             match issuer.keys.refresh_now().await {
                 Ok(count) => total += count,
-                Err(error) => failures.push(format!("{}: {error}", issuer.issuer)),
+                Err(reason) => failures.push(JwksRefreshFailure {
+                    issuer: issuer.issuer.clone(),
+                    reason,
+                }),
             }
         }
         if failures.is_empty() {
             Ok(total)
         } else {
-            Err(failures.join("; "))
+            Err(JwksRefreshError { failures })
         }
     }
 
@@ -393,4 +396,35 @@ pub(crate) fn short(value: &str) -> &str {
         Some((end, _)) => &value[..end],
         None => value,
     }
+}
+
+/// Why [`JwksVerifier::refresh_keys`] failed: one entry per issuer whose JWKS could not be
+/// fetched (their old keys are kept).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct JwksRefreshError {
+    /// Each failed issuer, in configuration order.
+    pub failures: Vec<JwksRefreshFailure>,
+}
+
+impl std::fmt::Display for JwksRefreshError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, failure) in self.failures.iter().enumerate() {
+            let separator = if i == 0 { "" } else { "; " };
+            write!(f, "{separator}{}: {}", failure.issuer, failure.reason)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for JwksRefreshError {}
+
+/// One issuer whose JWKS could not be fetched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct JwksRefreshFailure {
+    /// The issuer.
+    pub issuer: String,
+    /// What went wrong (HTTP status, timeout, unusable document), for logs.
+    pub reason: String,
 }

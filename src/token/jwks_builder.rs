@@ -22,7 +22,7 @@ pub enum VerifierConfigError {
         /// The value given.
         url: String,
         /// The parse error.
-        source: url::ParseError,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// A URL is `http://` on a host that is not loopback.
     #[error("{what} `{url}` must use https:// (http:// is accepted only for loopback hosts)")]

@@ -71,7 +71,7 @@ impl ManagementClient {
         let body = serde_json::json!({
             "grant_type": "client_credentials",
             "client_id": inner.client_id,
-            "client_secret": inner.client_secret,
+            "client_secret": inner.client_secret.expose(),
             "audience": inner.audience,
         });
         let started = Instant::now();

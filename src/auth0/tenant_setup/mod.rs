@@ -24,7 +24,8 @@
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let policy = ScopePolicy::builder().tool("search", ["search.read"]).build()?;
-//! let mgmt = ManagementClient::builder("dev-x.us.auth0.com", "M2M_ID", "M2M_SECRET").build()?;
+//! let mgmt = ManagementClient::builder("dev-x.us.auth0.com")
+//!     .client_credentials("M2M_ID", ClientSecret::new("M2M_SECRET")).build()?;
 //! let setup = TenantSetup::builder(mgmt, &policy, "https://gateway.example.com/mcp")
 //!     .connection("google-oauth2")
 //!     .cimd_client_id("https://chatgpt.com/oauth/client.json")
