@@ -114,7 +114,9 @@ fn main() {
         let issuer = format!("http://{addr}/");
         let jwks_app = Router::new().route("/jwks", get(move || async move { axum::Json(jwks) }));
         tokio::spawn(async move { axum::serve(listener, jwks_app).await.unwrap() });
-        let verifier = JwksVerifier::builder(issuer.clone(), AUDIENCE)
+        let verifier = JwksVerifier::builder()
+            .issuer(issuer.clone())
+            .audience(AUDIENCE)
             .jwks_uri(format!("http://{addr}/jwks"))
             .build()
             .await

@@ -54,7 +54,9 @@ fn fixture() -> Fixture {
             )
             .route("/jwks", get(move || async move { axum::Json(jwks) }));
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        let verifier = JwksVerifier::builder(issuer.clone(), AUDIENCE)
+        let verifier = JwksVerifier::builder()
+            .issuer(issuer.clone())
+            .audience(AUDIENCE)
             .build()
             .await
             .unwrap();

@@ -16,7 +16,8 @@
 //! mounts the all-protected form).
 //!
 //! `whoami` is public in the mixed form, so it reads the token, if any, from the request's
-//! `Extension<Parts>`; a protected tool can take `token: AccessToken` directly (feature `rmcp`).
+//! `Extension<Parts>`; `search_docs`, protected in both forms, takes `token: AccessToken` directly
+//! (feature `rmcp`).
 //!
 //! ```sh
 //! cargo run --example mcp_server --features rmcp   # prints a development token
@@ -89,8 +90,14 @@ impl Tools {
     }
 
     #[tool(description = "Search the documentation")]
-    fn search_docs(&self, Parameters(SearchArgs { query }): Parameters<SearchArgs>) -> String {
-        format!("no documents match `{query}`")
+    fn search_docs(
+        &self,
+        // Protected in both forms, so the verified token is always there: the tool takes it as
+        // a parameter (feature `rmcp`), and a call without one fails naming the missing layer.
+        token: AccessToken,
+        Parameters(SearchArgs { query }): Parameters<SearchArgs>,
+    ) -> String {
+        format!("no documents match `{query}` for {}", token.subject())
     }
 
     #[tool(description = "Count down, one progress notification a second; cancellable")]

@@ -23,7 +23,9 @@
 //! use tower_mcp_auth::{AccessToken, BearerAuthLayer, token::JwksVerifier};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let verifier = JwksVerifier::builder("https://tenant.example.com/", "https://api.example.com")
+//! let verifier = JwksVerifier::builder()
+//!     .issuer("https://tenant.example.com/")
+//!     .audience("https://api.example.com")
 //!     .build()
 //!     .await?;
 //! let app: Router = Router::new()

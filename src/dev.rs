@@ -118,7 +118,9 @@ impl DevIssuer {
         &self,
         audience: impl Into<String>,
     ) -> Result<JwksVerifier, VerifierConfigError> {
-        JwksVerifier::builder(self.issuer.clone(), audience)
+        JwksVerifier::builder()
+            .issuer(self.issuer.clone())
+            .audience(audience)
             .jwks_document(self.jwks().to_string())
             .build()
             .await

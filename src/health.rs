@@ -14,7 +14,9 @@
 //! use tower_mcp_auth::{health::AuthHealth, token::JwksVerifier};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let verifier = JwksVerifier::builder("https://tenant.example.com/", "https://api.example.com")
+//! let verifier = JwksVerifier::builder()
+//!     .issuer("https://tenant.example.com/")
+//!     .audience("https://api.example.com")
 //!     .build()
 //!     .await?;
 //! let health = AuthHealth::new(verifier);

@@ -38,7 +38,7 @@
 //!         .tool("docs.create", ["docs.write"])
 //!         .build()?;
 //!     let metadata = ProtectedResourceMetadata::new(resource).authorization_server(issuer);
-//!     let verifier = JwksVerifier::builder(issuer, resource).build().await?;
+//!     let verifier = JwksVerifier::builder().issuer(issuer).audience(resource).build().await?;
 //!
 //!     let app = Router::new()
 //!         .route("/mcp", post(|token: AccessToken, body: String| async move {
@@ -95,6 +95,7 @@ pub mod auth0;
 pub mod bearer;
 pub mod body;
 pub mod challenge;
+mod client_secret;
 pub mod dev;
 pub mod error;
 #[cfg(feature = "axum")]
@@ -117,6 +118,7 @@ pub use auth0::{
 };
 pub use bearer::BearerAuthLayer;
 pub use challenge::{Challenge, InvalidRealm};
+pub use client_secret::ClientSecret;
 pub use error::{AuthError, ErrorCode};
 pub use mcp_auth::McpAuth;
 pub use prm::{PrmRoute, ProtectedResourceMetadata};

@@ -20,7 +20,9 @@ const TOOLS_CALL: &str =
     r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"search","arguments":{}}}"#;
 
 async fn app(signer: &DevIssuer) -> Router {
-    let verifier = JwksVerifier::builder(ISSUER, AUDIENCE)
+    let verifier = JwksVerifier::builder()
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
         .jwks_document(signer.jwks().to_string())
         .build()
         .await

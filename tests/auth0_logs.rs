@@ -19,13 +19,15 @@ use http::{Request, StatusCode, header};
 use http_body_util::Full;
 use log_capture::LogCapture;
 use tower::ServiceExt;
+use tower_mcp_auth::ClientSecret;
 use tower_mcp_auth::auth0::{Auth0LogWebhookService, DcrPromoter, ManagementClient, RetryPolicy};
 
 const SECRET: &str = "log-webhook-shared-secret";
 const AUDIENCE: &str = "https://inner.app/api";
 
 fn webhook(fake: &FakeAuth0) -> Auth0LogWebhookService {
-    let mgmt = ManagementClient::builder(TENANT, MGMT_CLIENT_ID, MGMT_CLIENT_SECRET)
+    let mgmt = ManagementClient::builder(TENANT)
+        .client_credentials(MGMT_CLIENT_ID, ClientSecret::new(MGMT_CLIENT_SECRET))
         .base_url(&fake.base_url)
         .retry_policy(RetryPolicy::default().base_delay(Duration::from_millis(1)))
         .build()

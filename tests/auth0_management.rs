@@ -12,6 +12,7 @@ use fake_auth0::{
     legacy_dcr_client as dcr_client, quick_retries,
 };
 use serde_json::json;
+use tower_mcp_auth::ClientSecret;
 use tower_mcp_auth::auth0::{
     Auth0Health, DcrPromoter, DcrSignal, ManagementClient, ManagementError, NameFilter,
     PromotionOutcome, PromotionTarget, SkipReason,
@@ -154,7 +155,8 @@ async fn other_client_errors_are_typed_and_not_retried() {
 #[tokio::test]
 async fn refused_credentials_never_show_the_secret_or_a_token() {
     let fake = tenant().await;
-    let client = ManagementClient::builder(TENANT, MGMT_CLIENT_ID, "wrong-secret-value")
+    let client = ManagementClient::builder(TENANT)
+        .client_credentials(MGMT_CLIENT_ID, ClientSecret::new("wrong-secret-value"))
         .base_url(&fake.base_url)
         .retry_policy(quick_retries())
         .build()
@@ -417,7 +419,8 @@ async fn health_records_the_last_call_with_its_status() {
     let fake = tenant().await;
     fake.add_client(dcr_client("c1", "ChatGPT"));
     let health = Auth0Health::new();
-    let client = ManagementClient::builder(TENANT, MGMT_CLIENT_ID, MGMT_CLIENT_SECRET)
+    let client = ManagementClient::builder(TENANT)
+        .client_credentials(MGMT_CLIENT_ID, ClientSecret::new(MGMT_CLIENT_SECRET))
         .base_url(&fake.base_url)
         .retry_policy(quick_retries())
         .health(health.clone())

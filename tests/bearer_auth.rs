@@ -25,7 +25,9 @@ struct App {
 }
 
 fn builder(issuer: &IssuerServer) -> JwksVerifierBuilder {
-    JwksVerifier::builder(issuer.issuer.clone(), AUDIENCE)
+    JwksVerifier::builder()
+        .issuer(issuer.issuer.clone())
+        .audience(AUDIENCE)
 }
 
 async fn app_with(issuer: IssuerServer, verifier: JwksVerifier, cache: bool) -> App {
@@ -219,7 +221,9 @@ async fn issuer_without_the_trailing_slash_of_its_metadata_is_refused() {
 #[tokio::test]
 async fn configured_issuer_missing_the_trailing_slash_is_corrected_from_discovery() {
     let issuer = IssuerServer::start().await; // metadata: "http://127.0.0.1:port/"
-    let verifier = JwksVerifier::builder(issuer.issuer.trim_end_matches('/'), AUDIENCE)
+    let verifier = JwksVerifier::builder()
+        .issuer(issuer.issuer.trim_end_matches('/'))
+        .audience(AUDIENCE)
         .build()
         .await
         .unwrap();
@@ -231,7 +235,9 @@ async fn configured_issuer_missing_the_trailing_slash_is_corrected_from_discover
 #[tokio::test]
 async fn configured_issuer_with_an_extra_trailing_slash_is_corrected_from_discovery() {
     let issuer = IssuerServer::start_with_issuer_suffix("").await; // metadata: no trailing '/'
-    let verifier = JwksVerifier::builder(format!("{}/", issuer.issuer), AUDIENCE)
+    let verifier = JwksVerifier::builder()
+        .issuer(format!("{}/", issuer.issuer))
+        .audience(AUDIENCE)
         .build()
         .await
         .unwrap();
@@ -249,14 +255,20 @@ async fn issuer_that_differs_from_its_metadata_fails_at_build() {
     let wrong = format!("{}other/", issuer.issuer);
     // The metadata is looked up under the configured issuer's path, which does not exist.
     assert!(matches!(
-        JwksVerifier::builder(wrong, AUDIENCE).build().await,
+        JwksVerifier::builder()
+            .issuer(wrong)
+            .audience(AUDIENCE)
+            .build()
+            .await,
         Err(VerifierConfigError::Discovery { .. })
     ));
 }
 
 #[tokio::test]
 async fn non_loopback_http_issuer_is_refused_at_build() {
-    let error = JwksVerifier::builder("http://tenant.example.com/", AUDIENCE)
+    let error = JwksVerifier::builder()
+        .issuer("http://tenant.example.com/")
+        .audience(AUDIENCE)
         .build()
         .await
         .unwrap_err();

@@ -12,7 +12,9 @@ use tower_mcp_auth::ErrorCode;
 use tower_mcp_auth::token::{JwksVerifier, TokenVerifier};
 
 async fn verifier(issuer: &IssuerServer) -> JwksVerifier {
-    JwksVerifier::builder(issuer.issuer.clone(), AUDIENCE)
+    JwksVerifier::builder()
+        .issuer(issuer.issuer.clone())
+        .audience(AUDIENCE)
         .refresh_cooldown(std::time::Duration::ZERO)
         .build()
         .await

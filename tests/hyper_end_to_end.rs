@@ -27,7 +27,9 @@ struct Server {
 
 async fn server() -> Server {
     let issuer = IssuerServer::start().await;
-    let verifier = JwksVerifier::builder(issuer.issuer.clone(), AUDIENCE)
+    let verifier = JwksVerifier::builder()
+        .issuer(issuer.issuer.clone())
+        .audience(AUDIENCE)
         .build()
         .await
         .unwrap();

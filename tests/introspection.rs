@@ -15,16 +15,18 @@ use introspection_server::{CLIENT_ID, CLIENT_SECRET, IntrospectionServer, Mode};
 use issuer_server::{AUDIENCE, IssuerServer, now};
 use protected_app::ProtectedApp;
 use serde_json::json;
-use tower_mcp_auth::BearerAuthLayer;
 use tower_mcp_auth::token::{
     FirstOf, IntrospectionVerifier, IntrospectionVerifierBuilder, JwksVerifier, TokenVerifier,
 };
+use tower_mcp_auth::{BearerAuthLayer, ClientSecret};
 
 const OPAQUE: &str = "opaque-2YotnFZFEjr1zCsicMWpAA";
 
 fn builder(server: &IntrospectionServer) -> IntrospectionVerifierBuilder {
-    IntrospectionVerifier::builder(server.issuer.clone(), AUDIENCE)
-        .client_credentials(CLIENT_ID, CLIENT_SECRET)
+    IntrospectionVerifier::builder()
+        .issuer(server.issuer.clone())
+        .audience(AUDIENCE)
+        .client_credentials(CLIENT_ID, ClientSecret::new(CLIENT_SECRET))
 }
 
 async fn verifier(server: &IntrospectionServer) -> IntrospectionVerifier {
@@ -63,8 +65,10 @@ async fn an_unknown_or_revoked_token_is_inactive() {
     );
 
     server.issue(OPAQUE, active_claims());
-    let revoked = IntrospectionVerifier::builder(server.issuer.clone(), AUDIENCE)
-        .client_credentials(CLIENT_ID, CLIENT_SECRET)
+    let revoked = IntrospectionVerifier::builder()
+        .issuer(server.issuer.clone())
+        .audience(AUDIENCE)
+        .client_credentials(CLIENT_ID, ClientSecret::new(CLIENT_SECRET))
         .cache_ttl(Duration::ZERO)
         .build()
         .await
@@ -154,8 +158,10 @@ async fn a_slow_endpoint_is_bounded_and_answered_503() {
 async fn wrong_client_credentials_are_503_and_never_a_pass() {
     let server = IntrospectionServer::start().await;
     server.issue(OPAQUE, active_claims());
-    let verifier = IntrospectionVerifier::builder(server.issuer.clone(), AUDIENCE)
-        .client_credentials(CLIENT_ID, "wrong-secret")
+    let verifier = IntrospectionVerifier::builder()
+        .issuer(server.issuer.clone())
+        .audience(AUDIENCE)
+        .client_credentials(CLIENT_ID, ClientSecret::new("wrong-secret"))
         .build()
         .await
         .unwrap();
@@ -234,7 +240,9 @@ async fn first_of_sends_jwts_to_the_keys_and_opaque_tokens_to_introspection() {
     let issuer = IssuerServer::start().await;
     let server = IntrospectionServer::start().await;
     server.issue(OPAQUE, active_claims());
-    let jwt = JwksVerifier::builder(issuer.issuer.clone(), AUDIENCE)
+    let jwt = JwksVerifier::builder()
+        .issuer(issuer.issuer.clone())
+        .audience(AUDIENCE)
         .build()
         .await
         .unwrap();
@@ -261,7 +269,9 @@ async fn first_of_sends_jwts_to_the_keys_and_opaque_tokens_to_introspection() {
 #[tokio::test]
 async fn without_introspection_opaque_tokens_keep_their_diagnostics() {
     let issuer = IssuerServer::start().await;
-    let jwt = JwksVerifier::builder(issuer.issuer.clone(), AUDIENCE)
+    let jwt = JwksVerifier::builder()
+        .issuer(issuer.issuer.clone())
+        .audience(AUDIENCE)
         .build()
         .await
         .unwrap();

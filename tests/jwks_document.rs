@@ -21,7 +21,9 @@ fn claims() -> Value {
 }
 
 async fn verifier(signer: &DevIssuer) -> JwksVerifier {
-    JwksVerifier::builder(ISSUER, AUDIENCE)
+    JwksVerifier::builder()
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
         .jwks_document(signer.jwks().to_string())
         .build()
         .await
@@ -68,7 +70,9 @@ async fn unusable_documents_are_refused_at_build_time() {
         json!({"keys": []}).to_string(),
         json!({"keys": [{"kty": "oct", "kid": "hmac", "k": "c2VjcmV0"}]}).to_string(),
     ] {
-        let error = JwksVerifier::builder(ISSUER, AUDIENCE)
+        let error = JwksVerifier::builder()
+            .issuer(ISSUER)
+            .audience(AUDIENCE)
             .jwks_document(document.clone())
             .build()
             .await

@@ -17,7 +17,9 @@ use tower_mcp_auth::token::{JwksVerifier, TokenVerifier};
 const FETCH_TIMEOUT: Duration = Duration::from_millis(800);
 
 async fn verifier(issuer: &IssuerServer, cooldown: Duration) -> JwksVerifier {
-    JwksVerifier::builder(issuer.issuer.clone(), AUDIENCE)
+    JwksVerifier::builder()
+        .issuer(issuer.issuer.clone())
+        .audience(AUDIENCE)
         .refresh_cooldown(cooldown)
         .fetch_timeout(FETCH_TIMEOUT)
         .build()

@@ -20,7 +20,9 @@ use tower_mcp_auth::token::JwksVerifier;
 #[tokio::test]
 async fn a_cached_token_is_refused_once_its_key_is_withdrawn() {
     let issuer = IssuerServer::start().await;
-    let verifier = JwksVerifier::builder(issuer.issuer.clone(), AUDIENCE)
+    let verifier = JwksVerifier::builder()
+        .issuer(issuer.issuer.clone())
+        .audience(AUDIENCE)
         .build()
         .await
         .unwrap();
@@ -49,7 +51,9 @@ async fn a_cached_token_is_refused_once_its_key_is_withdrawn() {
 #[tokio::test]
 async fn a_cached_token_is_refused_when_its_kid_comes_back_with_other_key_material() {
     let issuer = IssuerServer::start().await;
-    let verifier = JwksVerifier::builder(issuer.issuer.clone(), AUDIENCE)
+    let verifier = JwksVerifier::builder()
+        .issuer(issuer.issuer.clone())
+        .audience(AUDIENCE)
         .build()
         .await
         .unwrap();
@@ -66,7 +70,9 @@ async fn a_cached_token_is_refused_when_its_kid_comes_back_with_other_key_materi
 #[tokio::test]
 async fn a_cached_token_stays_accepted_while_its_key_is_still_published() {
     let issuer = IssuerServer::start().await;
-    let verifier = JwksVerifier::builder(issuer.issuer.clone(), AUDIENCE)
+    let verifier = JwksVerifier::builder()
+        .issuer(issuer.issuer.clone())
+        .audience(AUDIENCE)
         .build()
         .await
         .unwrap();
@@ -88,7 +94,9 @@ async fn a_cached_token_stays_accepted_while_its_key_is_still_published() {
 async fn with_two_issuers_the_cache_remembers_whose_key_signed_the_token() {
     let first = IssuerServer::start().await;
     let second = IssuerServer::start().await;
-    let verifier = JwksVerifier::builder(first.issuer.clone(), AUDIENCE)
+    let verifier = JwksVerifier::builder()
+        .issuer(first.issuer.clone())
+        .audience(AUDIENCE)
         .issuer(second.issuer.clone())
         .build()
         .await

@@ -43,7 +43,9 @@ async fn server() -> Server {
     let base = format!("http://{}", listener.local_addr().unwrap());
     let mcp_url = format!("{base}/mcp");
     // The MCP URL is the audience, as an MCP client asks for it (RFC 8707 `resource`).
-    let verifier = JwksVerifier::builder(issuer.issuer.clone(), mcp_url.clone())
+    let verifier = JwksVerifier::builder()
+        .issuer(issuer.issuer.clone())
+        .audience(mcp_url.clone())
         .build()
         .await
         .unwrap();
@@ -119,9 +121,14 @@ async fn rmcp_client_with_valid_token_initializes_lists_tools_and_calls_a_tool()
         .await
         .unwrap();
     assert_eq!(result.is_error, Some(false));
-    assert_eq!(text(&result.content), "no documents match `oauth`");
+    // `search_docs` takes the verified token as a parameter (`token: AccessToken`, feature
+    // `rmcp`): the answer names the token's subject.
+    assert_eq!(
+        text(&result.content),
+        "no documents match `oauth` for auth0|user-1"
+    );
 
-    // The tool takes the verified token as a parameter (`token: AccessToken`, feature `rmcp`).
+    // `whoami` (public in the mixed form) reads the token from the request's `Extension<Parts>`.
     let result = guard(client.call_tool(call("whoami", json!({}))))
         .await
         .unwrap();
@@ -357,4 +364,56 @@ async fn sse_progress_streams_through_the_layers_before_the_tool_finishes() {
         .await
         .unwrap();
     guard(client.cancel()).await.unwrap();
+}
+
+/// A server whose tool takes `AccessToken`, served with no layer in front: a deployment mistake.
+#[derive(Clone)]
+struct Unprotected;
+
+#[rmcp::tool_router(server_handler)]
+impl Unprotected {
+    #[rmcp::tool(description = "Who the access token says you are")]
+    fn whoami(&self, token: tower_mcp_auth::AccessToken) -> String {
+        token.subject().to_owned()
+    }
+}
+
+#[tokio::test]
+async fn a_tool_taking_access_token_without_the_bearer_layer_fails_naming_the_layer() {
+    use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+    use rmcp::transport::streamable_http_server::{
+        StreamableHttpServerConfig, StreamableHttpService,
+    };
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mcp_url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let mcp = StreamableHttpService::new(
+        || Ok(Unprotected),
+        LocalSessionManager::default().into(),
+        StreamableHttpServerConfig::default().with_allowed_hosts(["127.0.0.1"]),
+    );
+    let app = axum::Router::new().route_service("/mcp", mcp);
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let transport = StreamableHttpClientTransport::from_config(
+        StreamableHttpClientTransportConfig::with_uri(mcp_url),
+    );
+    let client = guard(().serve(transport)).await.expect("initialize");
+    let error = guard(client.call_tool(call("whoami", json!({}))))
+        .await
+        .expect_err("no token reached the tool");
+    let rmcp::ServiceError::McpError(error) = error else {
+        panic!("expected a JSON-RPC error, got {error:?}");
+    };
+    assert_eq!(error.code, rmcp::model::ErrorCode::INTERNAL_ERROR);
+    assert_eq!(
+        error.message,
+        "no AccessToken in this request: the MCP service must be mounted behind \
+         tower_mcp_auth::McpAuth (or BearerAuthLayer)"
+    );
+    assert!(
+        !error
+            .message
+            .contains("tower_mcp_auth::token::access_token")
+    );
 }

@@ -141,7 +141,9 @@ async fn a_known_sequence_is_counted_exactly() {
 
     // -- JWKS: the build fetches once (success), a refresh succeeds, a failing one fails.
     let issuer = IssuerServer::start().await;
-    let verifier = JwksVerifier::builder(issuer.issuer.clone(), AUDIENCE)
+    let verifier = JwksVerifier::builder()
+        .issuer(issuer.issuer.clone())
+        .audience(AUDIENCE)
         .build()
         .await
         .unwrap();

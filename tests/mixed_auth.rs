@@ -41,7 +41,9 @@ async fn server(mixed: Option<MixedAuth>) -> Server {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let mcp_url = format!("{base}/mcp");
-    let verifier = JwksVerifier::builder(issuer.issuer.clone(), mcp_url.clone())
+    let verifier = JwksVerifier::builder()
+        .issuer(issuer.issuer.clone())
+        .audience(mcp_url.clone())
         .build()
         .await
         .unwrap();

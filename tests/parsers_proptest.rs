@@ -165,7 +165,9 @@ fn verifier() -> &'static (tokio::runtime::Runtime, tower_mcp_auth::token::JwksV
                 axum::routing::get(move || async move { axum::Json(jwks) }),
             );
             tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-            tower_mcp_auth::token::JwksVerifier::builder(format!("http://{addr}/"), "aud")
+            tower_mcp_auth::token::JwksVerifier::builder()
+                .issuer(format!("http://{addr}/"))
+                .audience("aud")
                 .jwks_uri(format!("http://{addr}/jwks"))
                 .build()
                 .await

@@ -419,11 +419,8 @@ async fn a_missing_write_scope_is_named_in_the_plan_and_apply_writes_nothing() {
     let setup = setup(&fake, &[]);
     let plan = setup.plan().await.expect("plan");
     assert_eq!(
-        plan.missing_scopes,
-        vec![MissingScope {
-            scope: "update:connections",
-            needed_for: "PATCH /api/v2/connections/{id}"
-        }]
+        scopes_of(&plan.missing_scopes),
+        [("update:connections", "PATCH /api/v2/connections/{id}")]
     );
     assert!(plan.to_string().contains(
         "! missing Management API scope update:connections (for PATCH /api/v2/connections/{id})"
@@ -466,11 +463,8 @@ async fn without_granted_scopes_in_the_token_a_403_on_a_read_names_the_scope() {
         panic!("{err:?}");
     };
     assert_eq!(
-        missing,
-        &vec![MissingScope {
-            scope: "read:resource_servers",
-            needed_for: "GET /api/v2/resource-servers/{id}"
-        }]
+        scopes_of(missing),
+        [("read:resource_servers", "GET /api/v2/resource-servers/{id}")]
     );
     assert!(writes(&fake).is_empty());
 
@@ -523,4 +517,9 @@ async fn the_configuration_is_checked_before_any_call() {
     .expect_err("unknown connection");
     assert_eq!(unknown.code(), "connection_not_found");
     assert!(fake.api_writes().is_empty());
+}
+
+/// Each missing scope and the call it is needed for.
+fn scopes_of(missing: &[MissingScope]) -> Vec<(&'static str, &'static str)> {
+    missing.iter().map(|m| (m.scope, m.needed_for)).collect()
 }

@@ -28,7 +28,9 @@ fn claims_for(issuer: &IssuerServer, aud: Value) -> Value {
 async fn tokens_from_each_of_two_issuers_are_accepted_and_each_names_its_issuer() {
     let canonical = IssuerServer::start().await;
     let custom_domain = IssuerServer::start().await;
-    let verifier = JwksVerifier::builder(canonical.issuer.clone(), AUDIENCE)
+    let verifier = JwksVerifier::builder()
+        .issuer(canonical.issuer.clone())
+        .audience(AUDIENCE)
         .issuer(custom_domain.issuer.clone())
         .build()
         .await
@@ -51,7 +53,9 @@ async fn tokens_from_each_of_two_issuers_are_accepted_and_each_names_its_issuer(
 async fn a_token_naming_one_issuer_but_signed_by_the_others_key_is_refused() {
     let first = IssuerServer::start().await;
     let second = IssuerServer::start().await;
-    let verifier = JwksVerifier::builder(first.issuer.clone(), AUDIENCE)
+    let verifier = JwksVerifier::builder()
+        .issuer(first.issuer.clone())
+        .audience(AUDIENCE)
         .issuer(second.issuer.clone())
         .refresh_cooldown(std::time::Duration::from_secs(3600))
         .build()
@@ -81,7 +85,9 @@ async fn an_issuer_that_is_none_of_several_is_refused_naming_them() {
     let first = IssuerServer::start().await;
     let second = IssuerServer::start().await;
     let stranger = IssuerServer::start().await;
-    let verifier = JwksVerifier::builder(first.issuer.clone(), AUDIENCE)
+    let verifier = JwksVerifier::builder()
+        .issuer(first.issuer.clone())
+        .audience(AUDIENCE)
         .issuer(second.issuer.clone())
         .build()
         .await
@@ -101,7 +107,9 @@ async fn an_issuer_that_is_none_of_several_is_refused_naming_them() {
 #[tokio::test]
 async fn the_same_issuer_twice_is_a_configuration_error() {
     let issuer = IssuerServer::start().await;
-    let error = JwksVerifier::builder(issuer.issuer.clone(), AUDIENCE)
+    let error = JwksVerifier::builder()
+        .issuer(issuer.issuer.clone())
+        .audience(AUDIENCE)
         .issuer(issuer.issuer.trim_end_matches('/'))
         .build()
         .await
@@ -115,7 +123,9 @@ async fn the_same_issuer_twice_is_a_configuration_error() {
 #[tokio::test]
 async fn any_of_several_audiences_is_accepted_and_others_are_not() {
     let issuer = IssuerServer::start().await;
-    let verifier = JwksVerifier::builder(issuer.issuer.clone(), "https://new.example/mcp")
+    let verifier = JwksVerifier::builder()
+        .issuer(issuer.issuer.clone())
+        .audience("https://new.example/mcp")
         .audience("https://old.example/mcp")
         .build()
         .await
@@ -149,7 +159,9 @@ async fn origin_only_audiences_match_with_or_without_the_slash_and_in_any_host_c
         ("https://api.example/", "https://api.example"),
         ("https://api.example/mcp", "HTTPS://API.EXAMPLE/mcp"),
     ] {
-        let verifier = JwksVerifier::builder(issuer.issuer.clone(), configured)
+        let verifier = JwksVerifier::builder()
+            .issuer(issuer.issuer.clone())
+            .audience(configured)
             .build()
             .await
             .unwrap();
@@ -170,7 +182,9 @@ async fn no_other_spelling_of_the_audience_matches() {
         ("https://api.example", "https://api.example.evil"),
         ("https://api.example", "http://api.example/"),
     ] {
-        let verifier = JwksVerifier::builder(issuer.issuer.clone(), configured)
+        let verifier = JwksVerifier::builder()
+            .issuer(issuer.issuer.clone())
+            .audience(configured)
             .build()
             .await
             .unwrap();
@@ -200,7 +214,9 @@ async fn ps_es_and_eddsa_tokens_verify_when_allowed() {
     ] {
         let key = TestKey::generate(alg, Some(&format!("{alg}-key")));
         let issuer = issuer_with(&key).await;
-        let verifier = JwksVerifier::builder(issuer.issuer.clone(), AUDIENCE)
+        let verifier = JwksVerifier::builder()
+            .issuer(issuer.issuer.clone())
+            .audience(AUDIENCE)
             .algorithms([alg.parse::<Algorithm>().unwrap()])
             .build()
             .await
@@ -223,7 +239,9 @@ async fn ps_es_and_eddsa_tokens_are_refused_when_not_allowed() {
         let key = TestKey::generate(alg, Some("k"));
         let issuer = issuer_with(&key).await;
         // The default: RS256 only.
-        let verifier = JwksVerifier::builder(issuer.issuer.clone(), AUDIENCE)
+        let verifier = JwksVerifier::builder()
+            .issuer(issuer.issuer.clone())
+            .audience(AUDIENCE)
             .build()
             .await
             .unwrap();
@@ -249,7 +267,9 @@ async fn a_key_verifies_only_its_own_algorithm_even_when_others_are_allowed() {
     let rsa = TestKey::generate("PS256", Some("rsa"));
     let issuer = IssuerServer::start().await;
     issuer.publish(json!({"keys": [ec.jwk(), rsa.jwk()]}));
-    let verifier = JwksVerifier::builder(issuer.issuer.clone(), AUDIENCE)
+    let verifier = JwksVerifier::builder()
+        .issuer(issuer.issuer.clone())
+        .audience(AUDIENCE)
         .algorithms([Algorithm::ES256, Algorithm::PS256, Algorithm::RS256])
         .build()
         .await
@@ -285,7 +305,9 @@ async fn a_key_verifies_only_its_own_algorithm_even_when_others_are_allowed() {
 async fn a_single_key_jwks_without_kid_verifies_tokens_without_kid() {
     let key = TestKey::generate("RS256", None);
     let issuer = issuer_with(&key).await;
-    let verifier = JwksVerifier::builder(issuer.issuer.clone(), AUDIENCE)
+    let verifier = JwksVerifier::builder()
+        .issuer(issuer.issuer.clone())
+        .audience(AUDIENCE)
         .build()
         .await
         .unwrap();
@@ -308,7 +330,9 @@ async fn a_single_key_jwks_without_kid_verifies_tokens_without_kid() {
 #[tokio::test]
 async fn a_token_without_kid_uses_a_sole_named_key_but_not_one_of_several() {
     let issuer = IssuerServer::start().await; // one key, with a kid
-    let verifier = JwksVerifier::builder(issuer.issuer.clone(), AUDIENCE)
+    let verifier = JwksVerifier::builder()
+        .issuer(issuer.issuer.clone())
+        .audience(AUDIENCE)
         .build()
         .await
         .unwrap();
@@ -341,7 +365,9 @@ async fn a_token_without_kid_uses_a_sole_named_key_but_not_one_of_several() {
 async fn tokens_without_kid_can_be_refused_altogether() {
     let key = TestKey::generate("RS256", None);
     let issuer = issuer_with(&key).await;
-    let verifier = JwksVerifier::builder(issuer.issuer.clone(), AUDIENCE)
+    let verifier = JwksVerifier::builder()
+        .issuer(issuer.issuer.clone())
+        .audience(AUDIENCE)
         .allow_token_without_kid(false)
         .build()
         .await
@@ -359,7 +385,9 @@ async fn tokens_without_kid_can_be_refused_altogether() {
 #[tokio::test]
 async fn typ_is_not_checked_by_default() {
     let issuer = IssuerServer::start().await;
-    let verifier = JwksVerifier::builder(issuer.issuer.clone(), AUDIENCE)
+    let verifier = JwksVerifier::builder()
+        .issuer(issuer.issuer.clone())
+        .audience(AUDIENCE)
         .build()
         .await
         .unwrap();
@@ -378,7 +406,9 @@ async fn typ_is_not_checked_by_default() {
 #[tokio::test]
 async fn at_jwt_required_refuses_id_tokens_and_untyped_tokens() {
     let issuer = IssuerServer::start().await;
-    let verifier = JwksVerifier::builder(issuer.issuer.clone(), AUDIENCE)
+    let verifier = JwksVerifier::builder()
+        .issuer(issuer.issuer.clone())
+        .audience(AUDIENCE)
         .token_type(TokenTypePolicy::AccessTokenJwt)
         .build()
         .await
@@ -417,7 +447,9 @@ async fn at_jwt_required_refuses_id_tokens_and_untyped_tokens() {
 #[tokio::test]
 async fn a_typ_list_accepts_each_listed_type_only() {
     let issuer = IssuerServer::start().await;
-    let verifier = JwksVerifier::builder(issuer.issuer.clone(), AUDIENCE)
+    let verifier = JwksVerifier::builder()
+        .issuer(issuer.issuer.clone())
+        .audience(AUDIENCE)
         .token_type(TokenTypePolicy::OneOf(vec!["at+jwt".into(), "JWT".into()]))
         .build()
         .await

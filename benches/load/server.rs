@@ -198,7 +198,9 @@ fn install_prometheus() {
 }
 
 async fn protected(app: Router, cache: Option<usize>, scope_guard: bool) -> Router {
-    let verifier = JwksVerifier::builder(env(ISSUER_ENV), AUDIENCE)
+    let verifier = JwksVerifier::builder()
+        .issuer(env(ISSUER_ENV))
+        .audience(AUDIENCE)
         .jwks_uri(env(JWKS_ENV))
         .refresh_cooldown(REFRESH_COOLDOWN)
         .build()

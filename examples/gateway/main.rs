@@ -29,8 +29,10 @@ mod verifier;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use tokio::net::TcpListener;
+use tower_mcp_auth::ClientSecret;
 use tower_mcp_auth::auth0::{Auth0Health, Auth0LogWebhookService, DcrPromoter, ManagementClient};
 use url::Url;
 
@@ -341,12 +343,12 @@ fn webhook(
     scopes: Vec<String>,
 ) -> Result<(Auth0LogWebhookService, Auth0Health), BoxError> {
     let health = Auth0Health::new();
-    let mut client = ManagementClient::builder(
-        management.domain.clone(),
-        management.client_id.clone(),
-        management.client_secret.expose(),
-    )
-    .health(health.clone());
+    let mut client = ManagementClient::builder(management.domain.clone())
+        .client_credentials(
+            management.client_id.clone(),
+            ClientSecret::new(management.client_secret.expose()),
+        )
+        .health(health.clone());
     if let Some(base_url) = &management.base_url {
         client = client.base_url(base_url.as_str());
     }

@@ -15,6 +15,7 @@ pub mod env;
 use std::process::ExitCode;
 
 use serde_json::json;
+use tower_mcp_auth::ClientSecret;
 use tower_mcp_auth::auth0::tenant_setup::Applied;
 use tower_mcp_auth::auth0::{ManagementClient, TenantSetup, TenantSetupError};
 
@@ -49,10 +50,9 @@ pub fn main(runtime: &tokio::runtime::Runtime, flags: Flags) -> ExitCode {
 }
 
 fn build(env: &SetupEnv) -> Result<TenantSetup, TenantSetupError> {
-    let mut mgmt = ManagementClient::builder(
-        env.domain.clone(),
+    let mut mgmt = ManagementClient::builder(env.domain.clone()).client_credentials(
         env.client_id.clone(),
-        env.client_secret.expose(),
+        ClientSecret::new(env.client_secret.expose()),
     );
     if let Some(base) = &env.base_url {
         mgmt = mgmt.base_url(base.as_str());

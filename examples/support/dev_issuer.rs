@@ -16,7 +16,11 @@ pub async fn verifier_from_env(
 ) -> Result<JwksVerifier, Box<dyn Error + Send + Sync>> {
     let audience = std::env::var("OAUTH_AUDIENCE").unwrap_or_else(|_| default_audience.to_owned());
     if let Ok(issuer) = std::env::var("OAUTH_ISSUER") {
-        return Ok(JwksVerifier::builder(issuer, audience).build().await?);
+        return Ok(JwksVerifier::builder()
+            .issuer(issuer)
+            .audience(audience)
+            .build()
+            .await?);
     }
     let dev = DevIssuer::generate()?;
     let token = dev.token(&audience).scope(dev_scopes).sign()?;

@@ -65,7 +65,7 @@ fn fixture() -> &'static Fixture {
             .expect("runtime");
         let verifier = runtime
             .block_on(
-                JwksVerifier::builder(ISSUER, AUDIENCE)
+                JwksVerifier::builder().issuer(ISSUER).audience(AUDIENCE)
                     .algorithms([Algorithm::RS256, Algorithm::ES256])
                     .jwks_document(jwks.to_string())
                     .build(),

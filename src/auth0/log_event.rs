@@ -131,6 +131,7 @@ fn entry(index: usize, value: Value) -> Result<LogEntry, MalformedEntry> {
 
 /// Which rule made an event a DCR.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DcrSignal {
     /// `type` is `sapi` and `description` mentions "dynamic client registration".
     SapiDescription,

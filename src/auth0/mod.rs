@@ -33,7 +33,9 @@ pub use callbacks::{
 };
 pub use health::{Auth0Health, Auth0HealthSnapshot, ClientProblem, ManagementCallRecord};
 pub use log_event::DcrSignal;
-pub use management::{ManagementClient, ManagementClientBuilder, ManagementError, RetryPolicy};
+pub use management::{
+    ManagementClient, ManagementClientBuilder, ManagementConfigError, ManagementError, RetryPolicy,
+};
 pub use population::ClientPopulation;
 pub use promoter::{DcrPromoter, DcrPromoterBuilder};
 pub use promotion::{

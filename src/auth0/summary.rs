@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// The count and ids of the clients in one outcome class.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ClientList {
     /// How many clients.
     pub count: usize,
@@ -20,6 +21,7 @@ impl ClientList {
 
 /// How the entries of a batch were sorted.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct EntryCounts {
     /// Entries in the batch.
     pub received: usize,
@@ -36,6 +38,7 @@ pub struct EntryCounts {
 /// The webhook's answer body.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
+#[non_exhaustive]
 pub struct WebhookSummary {
     /// Clients this batch changed.
     pub promoted: ClientList,

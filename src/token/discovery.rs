@@ -27,7 +27,7 @@ pub(crate) fn require_secure_url(
     let url = Url::parse(raw).map_err(|source| VerifierConfigError::InvalidUrl {
         what,
         url: raw.to_owned(),
-        source,
+        source: source.into(),
     })?;
     match url.scheme() {
         "https" => Ok(url),

@@ -15,15 +15,19 @@ use crate::token::{AccessToken, TokenShape, TokenVerifier, classify};
 /// stays the precise one (`INVALID_SIGNATURE`, not `TOKEN_INACTIVE`).
 ///
 /// ```no_run
-/// use tower_mcp_auth::BearerAuthLayer;
+/// use tower_mcp_auth::{BearerAuthLayer, ClientSecret};
 /// use tower_mcp_auth::token::{FirstOf, IntrospectionVerifier, JwksVerifier};
 ///
 /// # async fn run() -> Result<(), tower_mcp_auth::token::VerifierConfigError> {
-/// let jwt = JwksVerifier::builder("https://idp.example/", "https://api.example/mcp")
+/// let jwt = JwksVerifier::builder()
+///     .issuer("https://idp.example/")
+///     .audience("https://api.example/mcp")
 ///     .build()
 ///     .await?;
-/// let opaque = IntrospectionVerifier::builder("https://idp.example/", "https://api.example/mcp")
-///     .client_credentials("resource-server", "secret")
+/// let opaque = IntrospectionVerifier::builder()
+///     .issuer("https://idp.example/")
+///     .audience("https://api.example/mcp")
+///     .client_credentials("resource-server", ClientSecret::new("secret"))
 ///     .build()
 ///     .await?;
 /// let layer = BearerAuthLayer::new(FirstOf::new(jwt, opaque));

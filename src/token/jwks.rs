@@ -46,7 +46,9 @@ use crate::token::{AccessToken, JwksStatus, TokenTypePolicy, TokenVerifier};
 ///
 /// # async fn run() -> Result<(), tower_mcp_auth::token::VerifierConfigError> {
 /// // Discovers the JWKS from https://tenant.us.auth0.com/.well-known/openid-configuration.
-/// let verifier = JwksVerifier::builder("https://tenant.us.auth0.com", "https://api.example.com")
+/// let verifier = JwksVerifier::builder()
+///     .issuer("https://tenant.us.auth0.com")
+///     .audience("https://api.example.com")
 ///     .issuer("https://login.example.com") // the tenant's custom domain
 ///     .leeway(std::time::Duration::from_secs(10))
 ///     .build()
@@ -154,19 +156,22 @@ impl JwksVerifier {
 
     /// Fetches every issuer's JWKS now, keeping the old keys of any that fails; returns the
     /// number of keys held, or every failure.
-    pub async fn refresh_keys(&self) -> Result<usize, String> {
+    pub async fn refresh_keys(&self) -> Result<usize, JwksRefreshError> {
         let mut total = 0;
         let mut failures = Vec::new();
         for issuer in self.shared.issuers.iter() {
             match issuer.keys.refresh_now().await {
                 Ok(count) => total += count,
-                Err(error) => failures.push(format!("{}: {error}", issuer.issuer)),
+                Err(reason) => failures.push(JwksRefreshFailure {
+                    issuer: issuer.issuer.clone(),
+                    reason,
+                }),
             }
         }
         if failures.is_empty() {
             Ok(total)
         } else {
-            Err(failures.join("; "))
+            Err(JwksRefreshError { failures })
         }
     }
 
@@ -391,4 +396,35 @@ pub(crate) fn short(value: &str) -> &str {
         Some((end, _)) => &value[..end],
         None => value,
     }
+}
+
+/// Why [`JwksVerifier::refresh_keys`] failed: one entry per issuer whose JWKS could not be
+/// fetched (their old keys are kept).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct JwksRefreshError {
+    /// Each failed issuer, in configuration order.
+    pub failures: Vec<JwksRefreshFailure>,
+}
+
+impl std::fmt::Display for JwksRefreshError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, failure) in self.failures.iter().enumerate() {
+            let separator = if i == 0 { "" } else { "; " };
+            write!(f, "{separator}{}: {}", failure.issuer, failure.reason)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for JwksRefreshError {}
+
+/// One issuer whose JWKS could not be fetched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct JwksRefreshFailure {
+    /// The issuer.
+    pub issuer: String,
+    /// What went wrong (HTTP status, timeout, unusable document), for logs.
+    pub reason: String,
 }

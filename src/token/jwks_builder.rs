@@ -22,7 +22,7 @@ pub enum VerifierConfigError {
         /// The value given.
         url: String,
         /// The parse error.
-        source: url::ParseError,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// A URL is `http://` on a host that is not loopback.
     #[error("{what} `{url}` must use https:// (http:// is accepted only for loopback hosts)")]
@@ -75,7 +75,24 @@ pub enum VerifierConfigError {
     },
     /// The HTTP client could not be built.
     #[error("could not build the HTTP client: {0}")]
-    HttpClient(String),
+    HttpClient(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The introspection client credentials cannot be sent in an `Authorization` header.
+    #[error("the client credentials cannot be sent in an Authorization header")]
+    UnusableClientCredentials,
+    /// [`issuer`](JwksVerifierBuilder::issuer) was never called.
+    #[error("no issuer is configured: call `.issuer(..)` on the builder")]
+    MissingIssuer,
+    /// [`audience`](JwksVerifierBuilder::audience) was never called.
+    #[error("no audience is configured: call `.audience(..)` on the builder")]
+    MissingAudience,
+    /// A per-issuer setting ([`jwks_uri`](JwksVerifierBuilder::jwks_uri) or
+    /// [`jwks_document`](JwksVerifierBuilder::jwks_document)) came before any issuer, so it
+    /// applies to none.
+    #[error("`{setting}` was set before any `.issuer(..)`: it applies to the issuer added last")]
+    SettingBeforeIssuer {
+        /// The builder method.
+        setting: &'static str,
+    },
 }
 
 /// Where one issuer's keys come from.
@@ -99,19 +116,31 @@ pub struct JwksVerifierBuilder {
     refresh_interval: Duration,
     fetch_timeout: Duration,
     client: Option<reqwest::Client>,
+    /// The first per-issuer setting given before any issuer (refused at build time).
+    setting_before_issuer: Option<&'static str>,
 }
 
 impl JwksVerifier {
-    /// Starts building a verifier for tokens from `issuer` meant for `audience` (the API
-    /// identifier, e.g. Auth0's API "Identifier").
-    pub fn builder(issuer: impl Into<String>, audience: impl Into<String>) -> JwksVerifierBuilder {
+    /// Starts building a verifier. Name the issuer and the audience (the API identifier, e.g.
+    /// Auth0's API "Identifier", or the MCP server's URL) with [`issuer`](JwksVerifierBuilder::issuer)
+    /// and [`audience`](JwksVerifierBuilder::audience): two strings of the same type, so they
+    /// are set by name rather than by position, where a swap would compile.
+    ///
+    /// ```no_run
+    /// use tower_mcp_auth::token::JwksVerifier;
+    ///
+    /// # async fn run() -> Result<(), tower_mcp_auth::token::VerifierConfigError> {
+    /// let verifier = JwksVerifier::builder()
+    ///     .issuer("https://tenant.us.auth0.com/")
+    ///     .audience("https://mcp.example.com/mcp")
+    ///     .build()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn builder() -> JwksVerifierBuilder {
         JwksVerifierBuilder {
-            issuers: vec![IssuerSource {
-                issuer: issuer.into(),
-                jwks_uri: None,
-                jwks_document: None,
-            }],
-            audiences: vec![audience.into()],
+            issuers: Vec::new(),
+            audiences: Vec::new(),
             algorithms: vec![Algorithm::RS256],
             token_type: TokenTypePolicy::Any,
             allow_without_kid: true,
@@ -120,13 +149,16 @@ impl JwksVerifier {
             refresh_interval: Duration::from_secs(3600),
             fetch_timeout: Duration::from_secs(5),
             client: None,
+            setting_before_issuer: None,
         }
     }
 }
 
 impl JwksVerifierBuilder {
-    /// Accepts tokens from another issuer too, with its own discovery, JWKS and refresh: an
-    /// Auth0 custom domain next to the canonical one, or the old and new tenant during a move.
+    /// The issuer whose tokens are accepted (the token's `iss`, e.g.
+    /// `https://tenant.us.auth0.com/`); required. Called again, accepts tokens from another
+    /// issuer too, with its own discovery, JWKS and refresh: an Auth0 custom domain next to the
+    /// canonical one, or the old and new tenant during a move.
     /// [`jwks_uri`](Self::jwks_uri) and [`jwks_document`](Self::jwks_document) called after it
     /// apply to this issuer.
     pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
@@ -138,8 +170,10 @@ impl JwksVerifierBuilder {
         self
     }
 
-    /// Accepts tokens for another audience too (the old and the new resource URL during a move).
-    /// The first audience stays the primary one.
+    /// The audience tokens must be meant for (the token's `aud`: the API identifier, or the
+    /// MCP server's URL as clients send it in RFC 8707 `resource`); required. Called again,
+    /// accepts tokens for another audience too (the old and the new resource URL during a move);
+    /// the first audience stays the primary one.
     pub fn audience(mut self, audience: impl Into<String>) -> Self {
         self.audiences.push(audience.into());
         self
@@ -148,8 +182,9 @@ impl JwksVerifierBuilder {
     /// Uses this JWKS URL instead of discovering it (for the issuer added last); that issuer is
     /// then used exactly as given.
     pub fn jwks_uri(mut self, url: impl Into<String>) -> Self {
-        if let Some(last) = self.issuers.last_mut() {
-            last.jwks_uri = Some(url.into());
+        match self.issuers.last_mut() {
+            Some(last) => last.jwks_uri = Some(url.into()),
+            None => self.setting_before_issuer = self.setting_before_issuer.or(Some("jwks_uri")),
         }
         self
     }
@@ -167,7 +202,9 @@ impl JwksVerifierBuilder {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let issuer = tower_mcp_auth::dev::DevIssuer::generate()?;
-    /// let verifier = JwksVerifier::builder("https://issuer.example/", "https://api.example")
+    /// let verifier = JwksVerifier::builder()
+    ///     .issuer("https://issuer.example/")
+    ///     .audience("https://api.example")
     ///     .jwks_document(issuer.jwks().to_string())
     ///     .build()
     ///     .await?;
@@ -175,8 +212,11 @@ impl JwksVerifierBuilder {
     /// # Ok(()) }
     /// ```
     pub fn jwks_document(mut self, document: impl Into<Vec<u8>>) -> Self {
-        if let Some(last) = self.issuers.last_mut() {
-            last.jwks_document = Some(document.into());
+        match self.issuers.last_mut() {
+            Some(last) => last.jwks_document = Some(document.into()),
+            None => {
+                self.setting_before_issuer = self.setting_before_issuer.or(Some("jwks_document"));
+            }
         }
         self
     }
@@ -186,7 +226,9 @@ impl JwksVerifierBuilder {
     /// ```
     /// use tower_mcp_auth::token::{Algorithm, JwksVerifier};
     ///
-    /// let builder = JwksVerifier::builder("https://idp.example/", "https://api.example")
+    /// let builder = JwksVerifier::builder()
+    ///     .issuer("https://idp.example/")
+    ///     .audience("https://api.example")
     ///     .algorithms([Algorithm::RS256, Algorithm::PS256, Algorithm::ES256]);
     /// ```
     pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
@@ -248,6 +290,15 @@ impl JwksVerifierBuilder {
     /// fetches its keys once. A failing first JWKS fetch is logged, not fatal: keys are fetched
     /// again when the first token needs them.
     pub async fn build(mut self) -> Result<JwksVerifier, VerifierConfigError> {
+        if let Some(setting) = self.setting_before_issuer {
+            return Err(VerifierConfigError::SettingBeforeIssuer { setting });
+        }
+        if self.issuers.is_empty() {
+            return Err(VerifierConfigError::MissingIssuer);
+        }
+        if self.audiences.is_empty() {
+            return Err(VerifierConfigError::MissingAudience);
+        }
         self.algorithms
             .sort_by_key(|a| Algorithm::ALL.iter().position(|b| b == a));
         self.algorithms.dedup();
@@ -262,7 +313,7 @@ impl JwksVerifierBuilder {
             None => reqwest::Client::builder()
                 .connect_timeout(self.fetch_timeout)
                 .build()
-                .map_err(|e| VerifierConfigError::HttpClient(e.to_string()))?,
+                .map_err(|e| VerifierConfigError::HttpClient(e.into()))?,
         };
         let mut issuers: Vec<IssuerKeys> = Vec::with_capacity(self.issuers.len());
         for source in std::mem::take(&mut self.issuers) {
@@ -325,5 +376,48 @@ impl JwksVerifierBuilder {
                 "first JWKS fetch failed; keys will be fetched when a token needs them");
         }
         Ok(IssuerKeys { issuer, keys })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const JWKS: &str = r#"{"keys":[]}"#;
+
+    #[tokio::test]
+    async fn a_verifier_without_an_issuer_or_an_audience_is_refused_before_any_fetch() {
+        let no_issuer = JwksVerifier::builder()
+            .audience("https://api.example/mcp")
+            .build()
+            .await;
+        assert!(matches!(no_issuer, Err(VerifierConfigError::MissingIssuer)));
+        let no_audience = JwksVerifier::builder()
+            .issuer("https://idp.example/")
+            .jwks_document(JWKS)
+            .build()
+            .await;
+        assert!(matches!(
+            no_audience,
+            Err(VerifierConfigError::MissingAudience)
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_jwks_source_given_before_any_issuer_is_refused_not_dropped() {
+        for builder in [
+            JwksVerifier::builder().jwks_document(JWKS),
+            JwksVerifier::builder().jwks_uri("https://idp.example/jwks.json"),
+        ] {
+            let built = builder
+                .issuer("https://idp.example/")
+                .audience("https://api.example/mcp")
+                .build()
+                .await;
+            let Err(VerifierConfigError::SettingBeforeIssuer { setting }) = built else {
+                panic!("expected SettingBeforeIssuer, got {built:?}");
+            };
+            assert!(setting == "jwks_document" || setting == "jwks_uri");
+        }
     }
 }

@@ -32,6 +32,7 @@ struct Snapshot {
 
 /// What a health endpoint shows about the JWKS.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct JwksStatus {
     /// Where the keys come from.
     pub jwks_uri: String,

@@ -33,7 +33,7 @@ pub use classify::{TokenShape, classify, require_jws};
 pub use credential::bearer_token;
 pub use first_of::FirstOf;
 pub use introspection::{IntrospectionVerifier, IntrospectionVerifierBuilder};
-pub use jwks::{IssuerStatus, JwksVerifier};
+pub use jwks::{IssuerStatus, JwksRefreshError, JwksRefreshFailure, JwksVerifier};
 pub use jwks_builder::{JwksVerifierBuilder, VerifierConfigError};
 pub use key_store::JwksStatus;
 pub use token_type::TokenTypePolicy;

@@ -1,6 +1,7 @@
 //! How tokens are verified: `OAUTH_ISSUER` / `OAUTH_AUDIENCE` (comma lists), `OAUTH_ALGORITHMS`,
 //! `OAUTH_TOKEN_TYP` and `OAUTH_INTROSPECTION*`.
 
+use tower_mcp_auth::ClientSecret;
 use tower_mcp_auth::token::{
     Algorithm, IntrospectionVerifier, IntrospectionVerifierBuilder, JwksVerifier,
     JwksVerifierBuilder, TokenTypePolicy,
@@ -123,7 +124,9 @@ impl Verification {
     /// The JWT verifier's builder for `issuer` and `audience` (the primary ones, or dev mode's),
     /// with every other issuer and audience, the algorithms and the `typ` policy.
     pub fn jwks_builder(&self, issuer: &str, audience: &str) -> JwksVerifierBuilder {
-        let mut builder = JwksVerifier::builder(issuer, audience)
+        let mut builder = JwksVerifier::builder()
+            .issuer(issuer)
+            .audience(audience)
             .algorithms(self.algorithms.iter().copied())
             .token_type(self.token_type.clone());
         for other in self.issuers.iter().filter(|i| *i != issuer) {
@@ -142,10 +145,13 @@ impl Verification {
         audience: &str,
     ) -> Option<IntrospectionVerifierBuilder> {
         let settings = self.introspection.as_ref()?;
-        let mut builder = IntrospectionVerifier::builder(issuer, audience).client_credentials(
-            settings.client_id.clone(),
-            settings.client_secret.expose().to_owned(),
-        );
+        let mut builder = IntrospectionVerifier::builder()
+            .issuer(issuer)
+            .audience(audience)
+            .client_credentials(
+                settings.client_id.clone(),
+                ClientSecret::new(settings.client_secret.expose().to_owned()),
+            );
         for other in self.audiences.iter().filter(|a| *a != audience) {
             builder = builder.audience(other);
         }

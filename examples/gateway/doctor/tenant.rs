@@ -4,6 +4,7 @@
 //! never applied). Each problem comes with its fix.
 
 use serde_json::Value;
+use tower_mcp_auth::ClientSecret;
 use tower_mcp_auth::auth0::tenant_setup::Action;
 use tower_mcp_auth::auth0::{ManagementClient, TenantSetup, TenantSetupError};
 
@@ -61,10 +62,9 @@ pub(super) async fn check_tenant(
         );
         return;
     }
-    let mut mgmt = ManagementClient::builder(
-        management.domain.clone(),
+    let mut mgmt = ManagementClient::builder(management.domain.clone()).client_credentials(
         management.client_id.clone(),
-        management.client_secret.expose(),
+        ClientSecret::new(management.client_secret.expose()),
     );
     if let Some(base) = &management.base_url {
         mgmt = mgmt.base_url(base.as_str());
@@ -115,7 +115,8 @@ pub(super) async fn check_tenant(
     for change in &plan.changes {
         match change.action {
             Action::AlreadyRight => report.ok(&change.target, &change.now),
-            Action::Create | Action::Change => report.fail(
+            // Create, Change, and any action a later version plans.
+            _ => report.fail(
                 &change.target,
                 format!(
                     "{}, should be {} ({})",

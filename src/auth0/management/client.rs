@@ -9,10 +9,12 @@
 //! - **Secrets**: the client secret and tokens appear in no `Debug` output, log line or error.
 //!
 //! ```no_run
+//! use tower_mcp_auth::ClientSecret;
 //! use tower_mcp_auth::auth0::ManagementClient;
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let mgmt = ManagementClient::builder("dev-xxxxxx.us.auth0.com", "M2M_CLIENT_ID", "M2M_SECRET")
+//! let mgmt = ManagementClient::builder("dev-xxxxxx.us.auth0.com")
+//!     .client_credentials("M2M_CLIENT_ID", ClientSecret::new("M2M_SECRET"))
 //!     .build()?;
 //! let client = mgmt.get_client("some_client_id").await?;
 //! println!("{} is {:?}", client.name, client.app_type);
@@ -22,12 +24,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::Mutex;
 use url::{Host, Url};
 
-use super::error::ManagementError;
+use super::error::{ManagementConfigError, ManagementError};
 use super::retry::RetryPolicy;
-use super::token::CachedToken;
+use super::token::TokenSource;
+use super::transport::Transport;
+use crate::ClientSecret;
 use crate::auth0::health::Auth0Health;
 
 /// The default timeout of one HTTP request to Auth0.
@@ -41,16 +44,11 @@ pub struct ManagementClient {
     pub(super) inner: Arc<Inner>,
 }
 
+/// Transport ← token source ← client: each part uses only the ones before it.
 pub(super) struct Inner {
-    pub(super) http: reqwest::Client,
-    pub(super) token_url: Url,
+    pub(super) transport: Transport,
+    pub(super) tokens: TokenSource,
     pub(super) api_base: Url,
-    pub(super) audience: String,
-    pub(super) client_id: String,
-    pub(super) client_secret: String,
-    pub(super) retry: RetryPolicy,
-    pub(super) refresh_margin: Duration,
-    pub(super) token: Mutex<Option<CachedToken>>,
     pub(super) health: Option<Auth0Health>,
 }
 
@@ -59,10 +57,10 @@ impl std::fmt::Debug for ManagementClient {
         // By hand: the secret and the cached token must never be printed.
         f.debug_struct("ManagementClient")
             .field("api_base", &self.inner.api_base.as_str())
-            .field("audience", &self.inner.audience)
-            .field("client_id", &self.inner.client_id)
+            .field("audience", &self.inner.tokens.audience)
+            .field("client_id", &self.inner.tokens.client_id)
             .field("client_secret", &"[redacted]")
-            .field("retry", &self.inner.retry)
+            .field("retry", self.inner.transport.retry())
             .finish_non_exhaustive()
     }
 }
@@ -70,8 +68,7 @@ impl std::fmt::Debug for ManagementClient {
 /// Configures a [`ManagementClient`]; see [`ManagementClient::builder`].
 pub struct ManagementClientBuilder {
     domain: String,
-    client_id: String,
-    client_secret: String,
+    credentials: Option<(String, ClientSecret)>,
     base_url: Option<String>,
     audience: Option<String>,
     request_timeout: Duration,
@@ -84,7 +81,7 @@ impl std::fmt::Debug for ManagementClientBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ManagementClientBuilder")
             .field("domain", &self.domain)
-            .field("client_id", &self.client_id)
+            .field("client_id", &self.credentials.as_ref().map(|(id, _)| id))
             .field("client_secret", &"[redacted]")
             .field("base_url", &self.base_url)
             .finish_non_exhaustive()
@@ -92,6 +89,17 @@ impl std::fmt::Debug for ManagementClientBuilder {
 }
 
 impl ManagementClientBuilder {
+    /// The Machine-to-Machine app the client authenticates as (`client_credentials` grant);
+    /// required. The secret is its own type, so the two cannot be swapped and still compile.
+    pub fn client_credentials(
+        mut self,
+        client_id: impl Into<String>,
+        client_secret: ClientSecret,
+    ) -> Self {
+        self.credentials = Some((client_id.into(), client_secret));
+        self
+    }
+
     /// Where the token endpoint and the API live, instead of `https://MGMT_DOMAIN`: for a
     /// custom domain or a test server. Plain `http` is accepted only for loopback hosts.
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
@@ -139,13 +147,16 @@ impl ManagementClientBuilder {
             .trim_end_matches('/')
             .to_owned();
         if domain.is_empty() {
-            return Err(ManagementError::Config(
-                "empty Management API domain".into(),
-            ));
+            return Err(ManagementConfigError::EmptyDomain.into());
         }
+        let Some((client_id, client_secret)) = self.credentials else {
+            return Err(ManagementConfigError::MissingClientCredentials.into());
+        };
         let base = self.base_url.unwrap_or_else(|| format!("https://{domain}"));
-        let base = Url::parse(&base)
-            .map_err(|e| ManagementError::Config(format!("invalid base URL: {e}")))?;
+        let base = Url::parse(&base).map_err(|e| ManagementConfigError::InvalidBaseUrl {
+            url: base.clone(),
+            reason: e.to_string(),
+        })?;
         check_scheme(&base)?;
         let token_url = with_segments(&base, &["oauth", "token"])?;
         let mut api_base = with_segments(&base, &["api", "v2"])?;
@@ -158,18 +169,20 @@ impl ManagementClientBuilder {
             // A redirect would carry the bearer token elsewhere: Auth0 never redirects the API.
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| ManagementError::Config(format!("HTTP client: {e}")))?;
+            .map_err(|e| ManagementConfigError::HttpClient {
+                reason: e.to_string(),
+            })?;
         Ok(ManagementClient {
             inner: Arc::new(Inner {
-                http,
-                token_url,
+                transport: Transport::new(http, self.retry),
+                tokens: TokenSource::new(
+                    token_url,
+                    audience,
+                    client_id,
+                    client_secret,
+                    self.refresh_margin,
+                ),
                 api_base,
-                audience,
-                client_id: self.client_id,
-                client_secret: self.client_secret,
-                retry: self.retry,
-                refresh_margin: self.refresh_margin,
-                token: Mutex::new(None),
                 health: self.health,
             }),
         })
@@ -186,16 +199,19 @@ fn check_scheme(url: &Url) -> Result<(), ManagementError> {
     match url.scheme() {
         "https" => Ok(()),
         "http" if loopback => Ok(()),
-        other => Err(ManagementError::Config(format!(
-            "the Management API base URL must be https (http only for loopback), got {other}://"
-        ))),
+        other => Err(ManagementConfigError::InsecureBaseUrl {
+            scheme: other.to_owned(),
+        }
+        .into()),
     }
 }
 
 pub(super) fn with_segments(base: &Url, segments: &[&str]) -> Result<Url, ManagementError> {
     let mut url = base.clone();
     url.path_segments_mut()
-        .map_err(|()| ManagementError::Config("base URL cannot have a path".into()))?
+        .map_err(|()| ManagementConfigError::BaseUrlWithoutPath {
+            url: base.to_string(),
+        })?
         .pop_if_empty()
         .extend(segments);
     Ok(url)
@@ -203,16 +219,12 @@ pub(super) fn with_segments(base: &Url, segments: &[&str]) -> Result<Url, Manage
 
 impl ManagementClient {
     /// Starts configuring a client for the tenant's Management API (`MGMT_DOMAIN`, e.g.
-    /// `dev-xxxxxx.us.auth0.com`) with a Machine-to-Machine app's credentials.
-    pub fn builder(
-        domain: impl Into<String>,
-        client_id: impl Into<String>,
-        client_secret: impl Into<String>,
-    ) -> ManagementClientBuilder {
+    /// `dev-xxxxxx.us.auth0.com`); name the Machine-to-Machine app with
+    /// [`client_credentials`](ManagementClientBuilder::client_credentials).
+    pub fn builder(domain: impl Into<String>) -> ManagementClientBuilder {
         ManagementClientBuilder {
             domain: domain.into(),
-            client_id: client_id.into(),
-            client_secret: client_secret.into(),
+            credentials: None,
             base_url: None,
             audience: None,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
@@ -220,6 +232,17 @@ impl ManagementClient {
             refresh_margin: DEFAULT_TOKEN_REFRESH_MARGIN,
             health: None,
         }
+    }
+
+    /// The Management API scopes the M2M app's current token was granted, so a caller can name
+    /// what is missing before it writes anything: the token answer's `scope`, else the `scope`
+    /// claim of the token itself (read without verification — it only names scopes early; the
+    /// API still enforces them). `None` when neither says. Fetches a token if none is cached.
+    pub async fn granted_scopes(&self) -> Result<Option<Vec<String>>, ManagementError> {
+        self.inner
+            .tokens
+            .granted_scopes(&self.inner.transport)
+            .await
     }
 
     pub(super) fn url(
@@ -241,19 +264,38 @@ mod tests {
 
     #[test]
     fn debug_output_redacts_the_secret() {
-        let client = ManagementClient::builder("tenant.example.com", "m2m", "super-secret-value")
+        let client = ManagementClient::builder("tenant.example.com")
+            .client_credentials("m2m", ClientSecret::new("super-secret-value"))
             .build()
             .expect("valid");
         let debug = format!("{client:?}");
         assert!(!debug.contains("super-secret-value"));
         assert!(debug.contains("[redacted]"));
-        let builder = ManagementClient::builder("tenant.example.com", "m2m", "super-secret-value");
+        let builder = ManagementClient::builder("tenant.example.com")
+            .client_credentials("m2m", ClientSecret::new("super-secret-value"));
         assert!(!format!("{builder:?}").contains("super-secret-value"));
     }
 
     #[test]
+    fn a_client_without_credentials_is_refused_naming_the_setting() {
+        let built = ManagementClient::builder("tenant.example.com").build();
+        assert_eq!(
+            built.unwrap_err(),
+            ManagementError::Config(ManagementConfigError::MissingClientCredentials)
+        );
+        let empty = ManagementClient::builder(" https:// ")
+            .client_credentials("id", ClientSecret::new("s"))
+            .build();
+        assert_eq!(
+            empty.unwrap_err(),
+            ManagementError::Config(ManagementConfigError::EmptyDomain)
+        );
+    }
+
+    #[test]
     fn plain_http_is_refused_except_for_loopback() {
-        let remote = ManagementClient::builder("t.example.com", "id", "s")
+        let remote = ManagementClient::builder("t.example.com")
+            .client_credentials("id", ClientSecret::new("s"))
             .base_url("http://t.example.com")
             .build();
         assert!(matches!(remote, Err(ManagementError::Config(_))));
@@ -264,7 +306,8 @@ mod tests {
             "https://x.example",
         ] {
             assert!(
-                ManagementClient::builder("t.example.com", "id", "s")
+                ManagementClient::builder("t.example.com")
+                    .client_credentials("id", ClientSecret::new("s"))
                     .base_url(ok)
                     .build()
                     .is_ok(),
@@ -275,14 +318,18 @@ mod tests {
 
     #[test]
     fn production_urls_derive_from_the_domain() {
-        let client = ManagementClient::builder("dev-x.us.auth0.com", "id", "s")
+        let client = ManagementClient::builder("dev-x.us.auth0.com")
+            .client_credentials("id", ClientSecret::new("s"))
             .build()
             .expect("valid");
         assert_eq!(
-            client.inner.token_url.as_str(),
+            client.inner.tokens.token_url.as_str(),
             "https://dev-x.us.auth0.com/oauth/token"
         );
-        assert_eq!(client.inner.audience, "https://dev-x.us.auth0.com/api/v2/");
+        assert_eq!(
+            client.inner.tokens.audience,
+            "https://dev-x.us.auth0.com/api/v2/"
+        );
         let url = client
             .url(&["connections", "con 1", "clients"], &[("take", "50")])
             .expect("url");

@@ -64,7 +64,51 @@ pub enum ManagementError {
     },
     /// The client is misconfigured (bad base URL, plain http to a non-loopback host, …).
     #[error("Auth0 Management client configuration: {0}")]
-    Config(String),
+    Config(#[from] ManagementConfigError),
+}
+
+/// Why a [`ManagementClient`](super::ManagementClient) could not be built.
+///
+/// Comparable and cloneable like [`ManagementError`], so the causes below are kept as their
+/// text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ManagementConfigError {
+    /// The Management API domain is empty.
+    #[error("the Management API domain is empty")]
+    EmptyDomain,
+    /// [`client_credentials`](super::ManagementClientBuilder::client_credentials) was never
+    /// called.
+    #[error(
+        "no client credentials: call `.client_credentials(client_id, ClientSecret::new(..))` with the Machine-to-Machine app's"
+    )]
+    MissingClientCredentials,
+    /// The base URL does not parse.
+    #[error("the Management API base URL `{url}` is not a valid URL: {reason}")]
+    InvalidBaseUrl {
+        /// The URL given.
+        url: String,
+        /// Why it does not parse.
+        reason: String,
+    },
+    /// The base URL is neither `https` nor `http` on a loopback host.
+    #[error("the Management API base URL must be https (http only for loopback), got {scheme}://")]
+    InsecureBaseUrl {
+        /// The URL's scheme.
+        scheme: String,
+    },
+    /// The base URL cannot have path segments (e.g. `mailto:`).
+    #[error("the Management API base URL `{url}` cannot have a path")]
+    BaseUrlWithoutPath {
+        /// The URL given.
+        url: String,
+    },
+    /// The HTTP client could not be built.
+    #[error("could not build the HTTP client: {reason}")]
+    HttpClient {
+        /// The HTTP library's reason.
+        reason: String,
+    },
 }
 
 impl ManagementError {

@@ -1,5 +1,6 @@
 //! Everything the Auth0 Management API is used for.
 
+mod call;
 mod calls;
 mod client;
 mod error;
@@ -14,7 +15,7 @@ pub use client::{
     DEFAULT_REQUEST_TIMEOUT, DEFAULT_TOKEN_REFRESH_MARGIN, ManagementClient,
     ManagementClientBuilder,
 };
-pub use error::ManagementError;
+pub use error::{ManagementConfigError, ManagementError};
 pub use retry::RetryPolicy;
 pub use tenant_calls::THIRD_PARTY_CLIENTS;
 pub use tenant_types::{

@@ -83,6 +83,7 @@ pub struct Connection {
 
 /// One item of `PATCH /api/v2/connections/{id}/clients` (1 to 50 per request).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct EnabledClientStatus {
     /// The client whose status changes.
     pub client_id: String,

@@ -29,10 +29,13 @@
 //! the outcome is [`PromotionOutcome::AlreadyPromoted`].
 //!
 //! ```no_run
+//! use tower_mcp_auth::ClientSecret;
 //! use tower_mcp_auth::auth0::{DcrPromoter, DcrSignal, ManagementClient};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let mgmt = ManagementClient::builder("dev-xxxxxx.us.auth0.com", "M2M_ID", "M2M_SECRET").build()?;
+//! let mgmt = ManagementClient::builder("dev-xxxxxx.us.auth0.com")
+//!     .client_credentials("M2M_ID", ClientSecret::new("M2M_SECRET"))
+//!     .build()?;
 //! let promoter = DcrPromoter::builder(mgmt, "https://api.example.com", ["tools:read", "tools:write"])
 //!     .connections(["google-oauth2"])
 //!     .build();
@@ -352,10 +355,12 @@ fn has_marker(client: &Client) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ClientSecret;
 
     #[test]
     fn builder_dedupes_scopes_and_drops_empty_ones() {
-        let mgmt = ManagementClient::builder("t.example.com", "id", "s")
+        let mgmt = ManagementClient::builder("t.example.com")
+            .client_credentials("id", ClientSecret::new("s"))
             .build()
             .expect("valid");
         let promoter = DcrPromoter::builder(mgmt, "https://api", ["a", "b", "a", ""]).build();
@@ -365,7 +370,8 @@ mod tests {
 
     #[test]
     fn first_party_is_opt_in() {
-        let mgmt = ManagementClient::builder("t.example.com", "id", "s")
+        let mgmt = ManagementClient::builder("t.example.com")
+            .client_credentials("id", ClientSecret::new("s"))
             .build()
             .expect("valid");
         let promoter = DcrPromoter::builder(mgmt.clone(), "https://api", ["a"]).build();

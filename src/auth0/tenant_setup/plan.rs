@@ -12,6 +12,7 @@ use crate::auth0::management::{
 /// What applying does to one piece.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Action {
     /// It does not exist: it will be created (`+`).
     Create,
@@ -34,6 +35,7 @@ impl Action {
 
 /// One piece of the set-up.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Change {
     /// What it is about, e.g. `tenant setting resource_parameter_profile`, `API https://…`.
     pub target: String,
@@ -113,6 +115,7 @@ pub(super) enum Step {
 
 /// How clients can register with the tenant, as its settings show.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct RegistrationModes {
     /// Open Dynamic Client Registration (`flags.enable_dynamic_client_registration`).
     pub dcr: bool,
@@ -148,6 +151,7 @@ impl fmt::Display for RegistrationModes {
 
 /// A Management API scope the M2M application lacks, and what it is needed for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct MissingScope {
     /// The scope, e.g. `update:connections`.
     pub scope: &'static str,
@@ -163,6 +167,7 @@ impl fmt::Display for MissingScope {
 
 /// The tenant as read, against what the set-up wants.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Plan {
     /// Every piece, in the order applying takes them.
     pub changes: Vec<Change>,

@@ -7,6 +7,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
 use super::{IntrospectionVerifier, Shared};
+use crate::ClientSecret;
 use crate::token::VerifierConfigError;
 use crate::token::audience::Audiences;
 use crate::token::discovery::{discover, reconcile_issuer, require_secure_url};
@@ -17,10 +18,10 @@ const MAX_INACTIVE_TTL: Duration = Duration::from_secs(10);
 /// Builds an [`IntrospectionVerifier`]; start with [`IntrospectionVerifier::builder`].
 #[derive(Clone)]
 pub struct IntrospectionVerifierBuilder {
-    issuer: String,
+    issuer: Option<String>,
     audiences: Vec<String>,
     endpoint: Option<String>,
-    credentials: Option<(String, String)>,
+    credentials: Option<(String, ClientSecret)>,
     ttl: Duration,
     inactive_ttl: Duration,
     timeout: Duration,
@@ -42,14 +43,14 @@ impl std::fmt::Debug for IntrospectionVerifierBuilder {
 }
 
 impl IntrospectionVerifier {
-    /// Starts building a verifier asking `issuer` about tokens meant for `audience`.
-    pub fn builder(
-        issuer: impl Into<String>,
-        audience: impl Into<String>,
-    ) -> IntrospectionVerifierBuilder {
+    /// Starts building a verifier; name the issuer to ask and the audience tokens must be
+    /// meant for with [`issuer`](IntrospectionVerifierBuilder::issuer) and
+    /// [`audience`](IntrospectionVerifierBuilder::audience) (by name: both are strings, and a
+    /// swap by position would compile).
+    pub fn builder() -> IntrospectionVerifierBuilder {
         IntrospectionVerifierBuilder {
-            issuer: issuer.into(),
-            audiences: vec![audience.into()],
+            issuer: None,
+            audiences: Vec::new(),
             endpoint: None,
             credentials: None,
             ttl: Duration::from_secs(60),
@@ -64,7 +65,15 @@ impl IntrospectionVerifier {
 }
 
 impl IntrospectionVerifierBuilder {
-    /// Accepts tokens for another audience too.
+    /// The issuer whose introspection endpoint is asked (discovered from its metadata unless
+    /// [`endpoint`](Self::endpoint) is given); required. Called again, replaces it.
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
+    }
+
+    /// The audience tokens must be meant for; required. Called again, accepts tokens for
+    /// another audience too (the first stays the primary one).
     pub fn audience(mut self, audience: impl Into<String>) -> Self {
         self.audiences.push(audience.into());
         self
@@ -82,9 +91,9 @@ impl IntrospectionVerifierBuilder {
     pub fn client_credentials(
         mut self,
         client_id: impl Into<String>,
-        client_secret: impl Into<String>,
+        client_secret: ClientSecret,
     ) -> Self {
-        self.credentials = Some((client_id.into(), client_secret.into()));
+        self.credentials = Some((client_id.into(), client_secret));
         self
     }
 
@@ -133,25 +142,31 @@ impl IntrospectionVerifierBuilder {
 
     /// Validates the settings and, unless the endpoint was given, reads the issuer's metadata.
     pub async fn build(self) -> Result<IntrospectionVerifier, VerifierConfigError> {
+        let Some(configured_issuer) = self.issuer else {
+            return Err(VerifierConfigError::MissingIssuer);
+        };
+        if self.audiences.is_empty() {
+            return Err(VerifierConfigError::MissingAudience);
+        }
         if self.audiences.iter().any(|a| a.trim().is_empty()) {
             return Err(VerifierConfigError::EmptyAudience);
         }
-        let issuer_url = require_secure_url("issuer", &self.issuer)?;
+        let issuer_url = require_secure_url("issuer", &configured_issuer)?;
         let client = match self.client {
             Some(client) => client,
             None => reqwest::Client::builder()
                 .connect_timeout(self.timeout)
                 .build()
-                .map_err(|e| VerifierConfigError::HttpClient(e.to_string()))?,
+                .map_err(|e| VerifierConfigError::HttpClient(e.into()))?,
         };
         let (issuer, endpoint) = match self.endpoint {
             Some(endpoint) => (
-                self.issuer,
+                configured_issuer,
                 require_secure_url("introspection endpoint", &endpoint)?,
             ),
             None => {
                 let metadata = discover(&client, &issuer_url, self.timeout).await?;
-                let issuer = reconcile_issuer(&self.issuer, &metadata.issuer)?;
+                let issuer = reconcile_issuer(&configured_issuer, &metadata.issuer)?;
                 let Some(endpoint) = metadata.introspection_endpoint else {
                     return Err(VerifierConfigError::MissingEndpoint {
                         issuer,
@@ -166,7 +181,7 @@ impl IntrospectionVerifierBuilder {
         };
         let authorization = self
             .credentials
-            .map(|(id, secret)| basic_authorization(&id, &secret))
+            .map(|(id, secret)| basic_authorization(&id, secret.expose()))
             .transpose()?;
         Ok(IntrospectionVerifier {
             shared: Arc::new(Shared {
@@ -191,7 +206,7 @@ fn basic_authorization(id: &str, secret: &str) -> Result<http::HeaderValue, Veri
     let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
     let credentials = STANDARD.encode(format!("{}:{}", encode(id), encode(secret)));
     let mut value = http::HeaderValue::try_from(format!("Basic {credentials}"))
-        .map_err(|_| VerifierConfigError::HttpClient("unusable client credentials".to_owned()))?;
+        .map_err(|_| VerifierConfigError::UnusableClientCredentials)?;
     value.set_sensitive(true);
     Ok(value)
 }
@@ -207,5 +222,32 @@ mod tests {
         let decoded = String::from_utf8(STANDARD.decode(encoded).unwrap()).unwrap();
         assert_eq!(decoded, "rs+client:s3cr%3At%2F%2B");
         assert!(value.is_sensitive());
+    }
+
+    #[tokio::test]
+    async fn a_verifier_without_an_issuer_or_an_audience_is_refused() {
+        let no_issuer = IntrospectionVerifier::builder()
+            .audience("https://api.example/mcp")
+            .build()
+            .await;
+        assert!(matches!(no_issuer, Err(VerifierConfigError::MissingIssuer)));
+        let no_audience = IntrospectionVerifier::builder()
+            .issuer("https://idp.example/")
+            .build()
+            .await;
+        assert!(matches!(
+            no_audience,
+            Err(VerifierConfigError::MissingAudience)
+        ));
+    }
+
+    #[test]
+    fn the_builder_debug_shows_the_client_id_but_never_the_secret() {
+        let builder = IntrospectionVerifier::builder()
+            .issuer("https://idp.example/")
+            .client_credentials("rs-client", ClientSecret::new("s3cr3t-value"));
+        let debug = format!("{builder:?}");
+        assert!(debug.contains("rs-client"), "{debug}");
+        assert!(!debug.contains("s3cr3t-value"), "{debug}");
     }
 }

@@ -39,12 +39,18 @@ pub use builder::IntrospectionVerifierBuilder;
 /// the token's expiry.
 ///
 /// ```no_run
+/// use tower_mcp_auth::ClientSecret;
 /// use tower_mcp_auth::token::IntrospectionVerifier;
 ///
 /// # async fn run() -> Result<(), tower_mcp_auth::token::VerifierConfigError> {
 /// // The endpoint comes from https://idp.example/.well-known/openid-configuration.
-/// let verifier = IntrospectionVerifier::builder("https://idp.example/", "https://api.example/mcp")
-///     .client_credentials("mcp-resource-server", std::env::var("CLIENT_SECRET").unwrap_or_default())
+/// let verifier = IntrospectionVerifier::builder()
+///     .issuer("https://idp.example/")
+///     .audience("https://api.example/mcp")
+///     .client_credentials(
+///         "mcp-resource-server",
+///         ClientSecret::new(std::env::var("CLIENT_SECRET").unwrap_or_default()),
+///     )
 ///     .build()
 ///     .await?;
 /// # Ok(()) }

@@ -136,7 +136,11 @@ impl FakeAuth0 {
         &self,
         request_timeout: Duration,
     ) -> tower_mcp_auth::auth0::ManagementClientBuilder {
-        tower_mcp_auth::auth0::ManagementClient::builder(TENANT, MGMT_CLIENT_ID, MGMT_CLIENT_SECRET)
+        tower_mcp_auth::auth0::ManagementClient::builder(TENANT)
+            .client_credentials(
+                MGMT_CLIENT_ID,
+                tower_mcp_auth::ClientSecret::new(MGMT_CLIENT_SECRET),
+            )
             .base_url(&self.base_url)
             .request_timeout(request_timeout)
             .retry_policy(quick_retries())
