@@ -163,17 +163,99 @@ fn main() {
         }),
     );
     let paths = [
-        ("get_plain", app(), Method::GET, "/data", String::new(), &repeated, 200),
+        (
+            "get_plain",
+            app(),
+            Method::GET,
+            "/data",
+            String::new(),
+            &repeated,
+            200,
+        ),
         // Two layers that do nothing: what axum's `Router::layer` costs any pair of layers.
-        ("get_two_noop_layers", app().layer(tower::layer::util::Identity::new()).layer(tower::layer::util::Identity::new()), Method::GET, "/data", String::new(), &repeated, 200),
-        ("get_protected", protected(10_000), Method::GET, "/data", String::new(), &repeated, 200),
-        ("small_plain", app(), Method::POST, "/mcp", SMALL.to_owned(), &repeated, 200),
-        ("small_protected", protected(10_000), Method::POST, "/mcp", SMALL.to_owned(), &repeated, 200),
-        ("call1k_plain", app(), Method::POST, "/mcp/parse", body_1k(), &repeated, 200),
-        ("call1k_protected", protected(10_000), Method::POST, "/mcp/parse", body_1k(), &repeated, 200),
-        ("distinct_protected", protected(16), Method::POST, "/mcp", SMALL.to_owned(), &pool, 200),
-        ("malformed_bare_401", bare_401, Method::POST, "/mcp", SMALL.to_owned(), &opaque, 401),
-        ("malformed_protected", protected(10_000), Method::POST, "/mcp", SMALL.to_owned(), &opaque, 401),
+        (
+            "get_two_noop_layers",
+            app()
+                .layer(tower::layer::util::Identity::new())
+                .layer(tower::layer::util::Identity::new()),
+            Method::GET,
+            "/data",
+            String::new(),
+            &repeated,
+            200,
+        ),
+        (
+            "get_protected",
+            protected(10_000),
+            Method::GET,
+            "/data",
+            String::new(),
+            &repeated,
+            200,
+        ),
+        (
+            "small_plain",
+            app(),
+            Method::POST,
+            "/mcp",
+            SMALL.to_owned(),
+            &repeated,
+            200,
+        ),
+        (
+            "small_protected",
+            protected(10_000),
+            Method::POST,
+            "/mcp",
+            SMALL.to_owned(),
+            &repeated,
+            200,
+        ),
+        (
+            "call1k_plain",
+            app(),
+            Method::POST,
+            "/mcp/parse",
+            body_1k(),
+            &repeated,
+            200,
+        ),
+        (
+            "call1k_protected",
+            protected(10_000),
+            Method::POST,
+            "/mcp/parse",
+            body_1k(),
+            &repeated,
+            200,
+        ),
+        (
+            "distinct_protected",
+            protected(16),
+            Method::POST,
+            "/mcp",
+            SMALL.to_owned(),
+            &pool,
+            200,
+        ),
+        (
+            "malformed_bare_401",
+            bare_401,
+            Method::POST,
+            "/mcp",
+            SMALL.to_owned(),
+            &opaque,
+            401,
+        ),
+        (
+            "malformed_protected",
+            protected(10_000),
+            Method::POST,
+            "/mcp",
+            SMALL.to_owned(),
+            &opaque,
+            401,
+        ),
     ]
     .into_iter()
     .map(|(name, router, method, uri, body, tokens, status)| Path {
@@ -194,7 +276,10 @@ fn main() {
                 Request::builder()
                     .method(path.method.clone())
                     .uri(path.uri)
-                    .header("authorization", format!("Bearer {}", path.tokens[i % path.tokens.len()]))
+                    .header(
+                        "authorization",
+                        format!("Bearer {}", path.tokens[i % path.tokens.len()]),
+                    )
                     .header("content-type", "application/json")
                     .body(Body::from(path.body.clone()))
                     .unwrap()
@@ -208,7 +293,13 @@ fn main() {
             .header("content-type", "application/json")
             .body(Body::from(path.body.clone()))
             .unwrap();
-        assert_eq!(runtime.block_on(path.router.clone().oneshot(warm)).unwrap().status(), path.status);
+        assert_eq!(
+            runtime
+                .block_on(path.router.clone().oneshot(warm))
+                .unwrap()
+                .status(),
+            path.status
+        );
         let start = Instant::now();
         measured(&runtime, &path.router, requests, path.status);
         let elapsed = start.elapsed();
@@ -222,12 +313,21 @@ fn main() {
 
 /// The requests of one path, answered and their bodies read; nothing else runs in here.
 #[inline(never)]
-fn measured(runtime: &tokio::runtime::Runtime, router: &Router, requests: Vec<Request<Body>>, status: StatusCode) {
+fn measured(
+    runtime: &tokio::runtime::Runtime,
+    router: &Router,
+    requests: Vec<Request<Body>>,
+    status: StatusCode,
+) {
     runtime.block_on(async {
         for request in requests {
             let response = router.clone().oneshot(request).await.unwrap();
             assert_eq!(response.status(), status);
-            black_box(axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap());
+            black_box(
+                axum::body::to_bytes(response.into_body(), usize::MAX)
+                    .await
+                    .unwrap(),
+            );
         }
     });
 }

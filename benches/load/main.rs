@@ -183,10 +183,34 @@ fn scenarios(requests: &tokens::Requests) -> Vec<Scenario> {
     vec![
         scenario(PLAIN, Role::Plain, &requests.repeated, 200, None),
         scenario(NAIVE, Role::Naive, &requests.distinct, 200, Some(PLAIN)),
-        scenario(REPEATED, Role::Protected, &requests.repeated, 200, Some(PLAIN)),
-        scenario(DISTINCT, Role::ProtectedSmallCache, &requests.distinct, 200, Some(NAIVE)),
-        scenario(BARE_401, Role::Bare401, &requests.malformed, 401, Some(PLAIN)),
-        scenario(MALFORMED, Role::Protected, &requests.malformed, 401, Some(BARE_401)),
+        scenario(
+            REPEATED,
+            Role::Protected,
+            &requests.repeated,
+            200,
+            Some(PLAIN),
+        ),
+        scenario(
+            DISTINCT,
+            Role::ProtectedSmallCache,
+            &requests.distinct,
+            200,
+            Some(NAIVE),
+        ),
+        scenario(
+            BARE_401,
+            Role::Bare401,
+            &requests.malformed,
+            401,
+            Some(PLAIN),
+        ),
+        scenario(
+            MALFORMED,
+            Role::Protected,
+            &requests.malformed,
+            401,
+            Some(BARE_401),
+        ),
         scenario(
             "protected, bad signature",
             Role::Protected,
@@ -202,8 +226,20 @@ fn scenarios(requests: &tokens::Requests) -> Vec<Scenario> {
             Some(PLAIN),
         ),
         scenario(PLAIN_GET, Role::Plain, &requests.get_repeated, 200, None),
-        scenario(GET_REPEATED, Role::Protected, &requests.get_repeated, 200, Some(PLAIN_GET)),
-        scenario(PLAIN_CALL, Role::Plain, &requests.call_1k_repeated, 200, None),
+        scenario(
+            GET_REPEATED,
+            Role::Protected,
+            &requests.get_repeated,
+            200,
+            Some(PLAIN_GET),
+        ),
+        scenario(
+            PLAIN_CALL,
+            Role::Plain,
+            &requests.call_1k_repeated,
+            200,
+            None,
+        ),
         scenario(
             CALL_REPEATED,
             Role::Protected,
@@ -211,10 +247,28 @@ fn scenarios(requests: &tokens::Requests) -> Vec<Scenario> {
             200,
             Some(PLAIN_CALL),
         ),
-        scenario(PROMETHEUS, Role::ProtectedPrometheus, &requests.repeated, 200, Some(REPEATED)),
-        scenario(NO_METRICS, Role::Baseline, &requests.repeated, 200, Some(PLAIN)),
+        scenario(
+            PROMETHEUS,
+            Role::ProtectedPrometheus,
+            &requests.repeated,
+            200,
+            Some(REPEATED),
+        ),
+        scenario(
+            NO_METRICS,
+            Role::Baseline,
+            &requests.repeated,
+            200,
+            Some(PLAIN),
+        ),
         // Last: its JWKS fetches are counted per round.
-        scenario(RANDOM_KID, Role::Protected, &requests.random_kid, 401, Some(PLAIN)),
+        scenario(
+            RANDOM_KID,
+            Role::Protected,
+            &requests.random_kid,
+            401,
+            Some(PLAIN),
+        ),
     ]
 }
 
@@ -297,7 +351,11 @@ async fn run(inputs: RunInputs) {
     let mut rsa_rates = Vec::new();
     for round in 0..config.rounds {
         if config.runs(RSA) {
-            rsa_rates.push(rsa_rate(child(RSA_ROLE, &this_exe), &requests.token, config.rsa));
+            rsa_rates.push(rsa_rate(
+                child(RSA_ROLE, &this_exe),
+                &requests.token,
+                config.rsa,
+            ));
         }
         for step in 0..scenarios.len() {
             // Rotate the order every round, so no scenario always runs first or after another.
@@ -340,7 +398,14 @@ async fn run(inputs: RunInputs) {
     };
 
     let rsa = median(&mut rsa_rates);
-    report(&config, &scenarios, &mut measured, &flood_hits_per_round, rsa, &rsa_rates);
+    report(
+        &config,
+        &scenarios,
+        &mut measured,
+        &flood_hits_per_round,
+        rsa,
+        &rsa_rates,
+    );
     println!(
         "\nserver RSS after round 1 -> after round {} (growth beyond the caches would show here):",
         config.rounds
@@ -411,7 +476,9 @@ async fn cache_flood(
 ) -> CacheFlood {
     let mut rss_kib = vec![server.status_kib("VmRSS:")];
     let sample = FLOOD_SAMPLE.min(config.flood);
-    let periods = (config.flood.as_secs_f64() / sample.as_secs_f64()).ceil().max(1.0) as usize;
+    let periods = (config.flood.as_secs_f64() / sample.as_secs_f64())
+        .ceil()
+        .max(1.0) as usize;
     let (mut completed, mut wrong_status) = (0, 0);
     for _ in 0..periods {
         let outcome = client::drive(
@@ -442,7 +509,11 @@ impl CacheFlood {
         let after_first = self.rss_kib.get(1).copied().unwrap_or(before);
         let last = self.rss_kib.last().copied().unwrap_or(before);
         let peak = self.rss_kib.iter().copied().max().unwrap_or(before);
-        let samples: Vec<String> = self.rss_kib.iter().map(|k| format!("{:.1}", mib(*k))).collect();
+        let samples: Vec<String> = self
+            .rss_kib
+            .iter()
+            .map(|k| format!("{:.1}", mib(*k)))
+            .collect();
         println!(
             "\n{CACHE_FLOOD}: {:.0} req/s for {:.0} s over {} distinct tokens{}; RSS MiB before the \
              first token, then every {:?}: [{}]",
@@ -564,8 +635,13 @@ fn report(
     let cpu = |s: Stats| s.3;
     let at_least = |what: &str, value: Option<f64>, bound: f64, cpu_ratio: Option<f64>| {
         if let Some(value) = value {
-            let by_cpu = cpu_ratio.map_or(String::new(), |c| format!(", baseline/ours CPU per request {:.2}", 1.0 / c));
-            println!("  {what} >= {bound:.2}: {value:.2} ({}){by_cpu}", target(value >= bound));
+            let by_cpu = cpu_ratio.map_or(String::new(), |c| {
+                format!(", baseline/ours CPU per request {:.2}", 1.0 / c)
+            });
+            println!(
+                "  {what} >= {bound:.2}: {value:.2} ({}){by_cpu}",
+                target(value >= bound)
+            );
         }
     };
     println!("\ntargets (issue 17):");
@@ -638,8 +714,18 @@ fn report(
     let prometheus = by_name(PROMETHEUS);
     let baseline = by_name(NO_METRICS);
     if baseline.is_some() {
-        cost("metrics on, no recorder vs compiled out", no_recorder, baseline, 0.03);
-        cost("Prometheus recorder vs compiled out", prometheus, baseline, 0.05);
+        cost(
+            "metrics on, no recorder vs compiled out",
+            no_recorder,
+            baseline,
+            0.03,
+        );
+        cost(
+            "Prometheus recorder vs compiled out",
+            prometheus,
+            baseline,
+            0.05,
+        );
     } else {
         cost(
             "Prometheus recorder vs no recorder (no LOAD_BASELINE_EXE)",

@@ -280,7 +280,9 @@ async fn bare_401() -> Router {
             (StatusCode::UNAUTHORIZED, headers.clone(), body.clone()).into_response()
         }
     };
-    Router::new().route("/mcp", post(refuse.clone())).route("/data", get(refuse))
+    Router::new()
+        .route("/mcp", post(refuse.clone()))
+        .route("/data", get(refuse))
 }
 
 /// The opaque token of the malformed-token scenario.

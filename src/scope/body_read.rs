@@ -307,7 +307,11 @@ mod tests {
         assert_eq!(&read(frames, 64).unwrap()[..], b"{\"a\":1}");
         assert_eq!(&read(vec![], 64).unwrap()[..], b"");
         let error = read(vec![http_body::Frame::data(one)], 4).unwrap_err();
-        assert!(error.downcast_ref::<http_body_util::LengthLimitError>().is_some());
+        assert!(
+            error
+                .downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+        );
     }
 
     #[test]

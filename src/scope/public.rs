@@ -113,9 +113,7 @@ pub(crate) fn anonymous_call(
         }
         None => policy
             .method_requirement("")
-            .check_principal(None, challenge_scopes, || {
-                "A JSON-RPC response".to_owned()
-            }),
+            .check_principal(None, challenge_scopes, || "A JSON-RPC response".to_owned()),
     }
 }
 

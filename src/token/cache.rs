@@ -152,7 +152,8 @@ impl TokenCache {
 /// A slot's lock; a panic while it was held cannot leave it half-written (each write is one
 /// assignment), so a poisoned lock is used as is.
 fn lock(slot: &Mutex<Option<Recent>>) -> std::sync::MutexGuard<'_, Option<Recent>> {
-    slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    slot.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// True when `a` and `b` are the same bytes, in time that depends on their lengths only: a

@@ -26,12 +26,7 @@ impl<T: ?Sized> SharedValues<T> {
     }
 
     /// The shared value equal to `value` (`same` compares), or a new one made by `make`.
-    fn get(
-        &self,
-        hash: u64,
-        same: impl Fn(&T) -> bool,
-        make: impl FnOnce() -> Arc<T>,
-    ) -> Arc<T> {
+    fn get(&self, hash: u64, same: impl Fn(&T) -> bool, make: impl FnOnce() -> Arc<T>) -> Arc<T> {
         // A panic cannot leave a slot half-written (each write is one assignment).
         let mut slot = self.slots[(hash % SLOTS as u64) as usize]
             .lock()
@@ -73,7 +68,9 @@ impl SharedValues<[String]> {
 fn hash<'a>(parts: impl IntoIterator<Item = &'a str>) -> u64 {
     let mut hash = 0x9e37_79b9_7f4a_7c15_u64;
     let mut add = |word: u64| {
-        hash = (hash ^ word).wrapping_mul(0xbf58_476d_1ce4_e5b9).rotate_left(29);
+        hash = (hash ^ word)
+            .wrapping_mul(0xbf58_476d_1ce4_e5b9)
+            .rotate_left(29);
     };
     for part in parts {
         add(part.len() as u64);
