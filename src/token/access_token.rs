@@ -6,6 +6,7 @@ use std::sync::{Arc, OnceLock};
 use serde_json::{Map, Value};
 
 use crate::challenge::{AuthError, ErrorCode};
+use crate::token::ScopeClaims;
 use crate::token::provenance::Provenance;
 use crate::token::registered_claims::{Claim, RegisteredClaims};
 use crate::token::shared_values::SharedValues;
@@ -18,7 +19,9 @@ static SHARED_LISTS: SharedValues<[String]> = SharedValues::new();
 /// A verified access token: what the bearer layer puts in the request's extensions.
 ///
 /// Cheap to clone (one `Arc`). Scopes are the union of the space-separated `scope` claim
-/// (RFC 9068 / RFC 8693) and Auth0's `permissions` array (RBAC), sorted and de-duplicated.
+/// (RFC 9068 / RFC 8693) and Auth0's `permissions` array (RBAC), sorted and de-duplicated;
+/// a [`JwksVerifier`](crate::token::JwksVerifier) built with
+/// [`ScopeClaims::ScopeOnly`](crate::token::ScopeClaims::ScopeOnly) counts `scope` only.
 ///
 /// ```
 /// use tower_mcp_auth::AccessToken;
@@ -80,6 +83,14 @@ impl AccessToken {
     /// Builds an `AccessToken` from the claims JSON of a token (its decoded payload), reading it
     /// once: the registered claims are parsed, the rest is kept as JSON.
     pub(crate) fn from_json(json: String) -> Result<Self, AuthError> {
+        Self::from_json_with(json, ScopeClaims::default())
+    }
+
+    /// [`from_json`](Self::from_json), counting the scopes of the claims `scope_claims` names.
+    pub(crate) fn from_json_with(
+        json: String,
+        scope_claims: ScopeClaims,
+    ) -> Result<Self, AuthError> {
         let claims = RegisteredClaims::parse(&json).map_err(|_| {
             AuthError::new(
                 ErrorCode::MalformedToken,
@@ -111,7 +122,9 @@ impl AccessToken {
         if let Claim::Str(scope) = &claims.scope {
             scopes.extend(scope.split_ascii_whitespace().map(Cow::Borrowed));
         }
-        if let Claim::List(perms) = claims.permissions {
+        if let Claim::List(perms) = claims.permissions
+            && scope_claims.counts_permissions()
+        {
             scopes.extend(perms.into_iter().flatten());
         }
         scopes.sort_unstable();
@@ -170,7 +183,9 @@ impl AccessToken {
         self.inner.client_id.as_deref()
     }
 
-    /// The granted scopes: `scope` claim ∪ `permissions` array, sorted, without duplicates.
+    /// The granted scopes: `scope` claim ∪ `permissions` array (unless the verifier was told
+    /// [`ScopeClaims::ScopeOnly`](crate::token::ScopeClaims::ScopeOnly)), sorted, without
+    /// duplicates.
     pub fn scopes(&self) -> &[String] {
         &self.inner.scopes
     }

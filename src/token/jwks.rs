@@ -15,7 +15,7 @@ use crate::token::classify::not_jws;
 use crate::token::jwk::SignatureCheck;
 use crate::token::key_store::{KeyChoice, KeyLookupError, KeyStore};
 use crate::token::provenance::Provenance;
-use crate::token::{AccessToken, JwksStatus, TokenTypePolicy, TokenVerifier};
+use crate::token::{AccessToken, JwksStatus, ScopeClaims, TokenTypePolicy, TokenVerifier};
 
 /// Verifies JWT access tokens (RFC 9068 or Auth0's shape) with keys from their issuer's JWKS.
 ///
@@ -66,6 +66,7 @@ pub(crate) struct Shared {
     pub(crate) audiences: Audiences,
     pub(crate) algorithms: Box<[Algorithm]>,
     pub(crate) token_type: TokenTypePolicy,
+    pub(crate) scope_claims: ScopeClaims,
     pub(crate) allow_without_kid: bool,
     pub(crate) leeway: Duration,
 }
@@ -275,7 +276,7 @@ impl TokenVerifier for JwksVerifier {
         let (issuer, claims) = match &*self.shared.issuers {
             [only] => (only, None),
             _ => {
-                let claims = decode_claims(parsed.payload)?;
+                let claims = decode_claims(parsed.payload, self.shared.scope_claims)?;
                 (self.issuer_of(&claims)?, Some(claims))
             }
         };
@@ -324,7 +325,7 @@ impl TokenVerifier for JwksVerifier {
         let token = match claims {
             Some(claims) => claims,
             None => {
-                let claims = decode_claims(parsed.payload)?;
+                let claims = decode_claims(parsed.payload, self.shared.scope_claims)?;
                 self.issuer_of(&claims)?;
                 claims
             }
@@ -379,7 +380,7 @@ fn decode_part<T: serde::de::DeserializeOwned>(part: &str, what: &str) -> Result
     })
 }
 
-fn decode_claims(payload: &str) -> Result<AccessToken, AuthError> {
+fn decode_claims(payload: &str, scope_claims: ScopeClaims) -> Result<AccessToken, AuthError> {
     let bytes = URL_SAFE_NO_PAD.decode(payload).map_err(|_| {
         AuthError::new(
             ErrorCode::MalformedToken,
@@ -387,7 +388,7 @@ fn decode_claims(payload: &str) -> Result<AccessToken, AuthError> {
         )
     })?;
     // Invalid UTF-8 is no JSON: `from_json` gives it the answer of any other bad JSON.
-    AccessToken::from_json(String::from_utf8(bytes).unwrap_or_default())
+    AccessToken::from_json_with(String::from_utf8(bytes).unwrap_or_default(), scope_claims)
 }
 
 /// Attacker-chosen strings are cut short before they go into an answer.

@@ -8,7 +8,7 @@ use crate::token::audience::Audiences;
 use crate::token::discovery::{discover, reconcile_issuer, require_secure_url};
 use crate::token::jwks::{IssuerKeys, Shared};
 use crate::token::key_store::KeyStore;
-use crate::token::{JwksVerifier, TokenTypePolicy};
+use crate::token::{JwksVerifier, ScopeClaims, TokenTypePolicy};
 
 /// Why a [`JwksVerifier`] could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -110,6 +110,7 @@ pub struct JwksVerifierBuilder {
     audiences: Vec<String>,
     algorithms: Vec<Algorithm>,
     token_type: TokenTypePolicy,
+    scope_claims: ScopeClaims,
     allow_without_kid: bool,
     leeway: Duration,
     refresh_cooldown: Duration,
@@ -143,6 +144,7 @@ impl JwksVerifier {
             audiences: Vec::new(),
             algorithms: vec![Algorithm::RS256],
             token_type: TokenTypePolicy::Any,
+            scope_claims: ScopeClaims::default(),
             allow_without_kid: true,
             leeway: Duration::from_secs(30),
             refresh_cooldown: Duration::from_secs(30),
@@ -234,6 +236,23 @@ impl JwksVerifierBuilder {
     pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
         self.algorithms = algorithms.into_iter().collect();
         self.algorithms.dedup();
+        self
+    }
+
+    /// Which claims count as the token's granted scopes (default `scope` and Auth0's
+    /// `permissions` array; see [`ScopeClaims`]).
+    ///
+    /// ```
+    /// use tower_mcp_auth::token::{JwksVerifier, ScopeClaims};
+    ///
+    /// // A non-Auth0 issuer whose `permissions` claim is not a list of OAuth scopes.
+    /// let builder = JwksVerifier::builder()
+    ///     .issuer("https://idp.example/")
+    ///     .audience("https://api.example/mcp")
+    ///     .scope_claims(ScopeClaims::ScopeOnly);
+    /// ```
+    pub fn scope_claims(mut self, claims: ScopeClaims) -> Self {
+        self.scope_claims = claims;
         self
     }
 
@@ -329,6 +348,7 @@ impl JwksVerifierBuilder {
                 audiences: Audiences::new(self.audiences),
                 algorithms: self.algorithms.into_boxed_slice(),
                 token_type: self.token_type,
+                scope_claims: self.scope_claims,
                 allow_without_kid: self.allow_without_kid,
                 leeway: self.leeway,
             }),
