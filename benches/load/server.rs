@@ -73,7 +73,7 @@ pub enum Role {
     ProtectedFlood,
 }
 
-/// The path of a load-bench binary built with `--no-default-features --features auth0`.
+/// The path of a load-bench binary built with `--no-default-features --features auth0,axum` (the defaults without `metrics`).
 pub const BASELINE_EXE_ENV: &str = "LOAD_BASELINE_EXE";
 /// How often the Prometheus server renders its metrics, as a scraper would ask.
 pub const SCRAPE_INTERVAL: Duration = Duration::from_secs(2);
