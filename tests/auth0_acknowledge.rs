@@ -3,10 +3,8 @@
 //! Management API scope) is answered 503 and the redelivery completes.
 #![cfg(feature = "auth0")]
 
-#[path = "support/fake_auth0/mod.rs"]
-mod fake_auth0;
-#[path = "support/log_capture.rs"]
-mod log_capture;
+mod support;
+use support::{fake_auth0, log_capture};
 
 use std::sync::OnceLock;
 use std::time::Duration;

@@ -4,8 +4,8 @@
 //! must keep them.
 #![cfg(feature = "auth0")]
 
-#[path = "support/fake_auth0/mod.rs"]
-mod fake_auth0;
+mod support;
+use support::fake_auth0;
 
 use fake_auth0::{
     CHATGPT_CALLBACK, FakeAuth0, FaultKind, LoginRefusal, MGMT_CLIENT_ID, MGMT_CLIENT_SECRET,

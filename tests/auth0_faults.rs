@@ -5,10 +5,8 @@
 //! are legacy (no security mode) with the first-party opt-in: the path with the most writes.
 #![cfg(feature = "auth0")]
 
-#[path = "support/fake_auth0/mod.rs"]
-mod fake_auth0;
-#[path = "support/log_capture.rs"]
-mod log_capture;
+mod support;
+use support::{fake_auth0, log_capture};
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -4,10 +4,8 @@
 //! touch: foreign callbacks, admin-created apps.
 #![cfg(feature = "auth0")]
 
-#[path = "support/fake_auth0/mod.rs"]
-mod fake_auth0;
-#[path = "support/log_capture.rs"]
-mod log_capture;
+mod support;
+use support::{fake_auth0, log_capture};
 
 use std::sync::OnceLock;
 use std::time::Duration;

@@ -5,8 +5,8 @@
 //! nothing lost, nothing doubled — and a `client` grant someone made before stays as it was.
 #![cfg(feature = "auth0")]
 
-#[path = "support/fake_auth0/mod.rs"]
-mod fake_auth0;
+mod support;
+use support::fake_auth0;
 
 use std::time::Duration;
 

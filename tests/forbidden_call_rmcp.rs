@@ -2,8 +2,8 @@
 //! layers to a real MCP server built with the official Rust SDK (rmcp 3.11, streamable HTTP with
 //! sessions) in process: the guard refuses each, and the tool never runs.
 
-#[path = "support/forbidden_call.rs"]
-mod forbidden_call;
+mod support;
+use support::forbidden_call;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

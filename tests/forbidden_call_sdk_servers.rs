@@ -11,8 +11,8 @@
 //! calls it). Without them these tests say so and pass, except under CI (`CI` set), where a
 //! missing SDK fails them.
 
-#[path = "support/forbidden_call.rs"]
-mod forbidden_call;
+mod support;
+use support::forbidden_call;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -3,12 +3,8 @@
 //! cross, what the logs show of backend URLs, and what `/health/auth0` tells strangers.
 #![cfg(feature = "auth0")]
 
-#[path = "gateway_support/backends.rs"]
-mod backends;
-#[path = "support/issuer_server.rs"]
-mod issuer_server;
-#[path = "gateway_support/process.rs"]
-mod process;
+mod support;
+use support::{gateway::backends, issuer_server};
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -1,8 +1,8 @@
 //! `examples/grpc.rs` end to end: the example's own tonic server on loopback, a real issuer, calls
 //! from a tonic client (HTTP/2).
 
-#[path = "support/issuer_server.rs"]
-mod issuer_server;
+mod support;
+use support::issuer_server;
 
 #[allow(dead_code)]
 #[path = "../examples/grpc.rs"]

@@ -1,8 +1,8 @@
 //! `examples/hyper.rs` end to end: the example's own `serve` on loopback, a real issuer, requests
 //! from a hyper client.
 
-#[path = "support/issuer_server.rs"]
-mod issuer_server;
+mod support;
+use support::issuer_server;
 
 #[allow(dead_code)]
 #[path = "../examples/hyper.rs"]

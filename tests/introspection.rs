@@ -2,12 +2,8 @@
 //! inactive, expired, revoked, endpoint down or slow (503, the server cannot decide), and 100
 //! concurrent requests with one token causing one introspection.
 
-#[path = "support/introspection_server.rs"]
-mod introspection_server;
-#[path = "support/issuer_server.rs"]
-mod issuer_server;
-#[path = "support/protected_app.rs"]
-mod protected_app;
+mod support;
+use support::{introspection_server, issuer_server, protected_app};
 
 use std::time::Duration;
 

@@ -2,12 +2,8 @@
 //! at the next refresh, including tokens already in the bearer layer's cache. The cache entry
 //! remembers which issuer's key set and which key vouched for it.
 
-#[path = "support/issuer_server.rs"]
-mod issuer_server;
-#[path = "support/protected_app.rs"]
-mod protected_app;
-#[path = "support/signers.rs"]
-mod signers;
+mod support;
+use support::{issuer_server, protected_app, signers};
 
 use issuer_server::{AUDIENCE, IssuerServer};
 use protected_app::ProtectedApp;

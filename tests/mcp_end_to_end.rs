@@ -2,8 +2,8 @@
 //! behind the layers) on loopback, a real issuer with a test JWKS, and the official `rmcp` client
 //! over real HTTP.
 
-#[path = "support/issuer_server.rs"]
-mod issuer_server;
+mod support;
+use support::issuer_server;
 
 #[allow(dead_code)]
 #[path = "../examples/mcp_server.rs"]

@@ -2,10 +2,8 @@
 //! fetches and webhook batches (feature `metrics`). One test: the recorder is process-global.
 #![cfg(all(feature = "metrics", feature = "auth0"))]
 
-#[path = "support/fake_auth0/mod.rs"]
-mod fake_auth0;
-#[path = "support/issuer_server.rs"]
-mod issuer_server;
+mod support;
+use support::{fake_auth0, issuer_server};
 
 use std::collections::BTreeMap;
 use std::time::Duration;

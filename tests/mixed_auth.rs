@@ -3,8 +3,8 @@
 //! `docs:write` implying `docs:read`) on loopback, a real issuer, and the official `rmcp`
 //! client or plain HTTP.
 
-#[path = "support/issuer_server.rs"]
-mod issuer_server;
+mod support;
+use support::issuer_server;
 
 #[allow(dead_code)]
 #[path = "../examples/mcp_server.rs"]

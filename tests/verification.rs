@@ -2,12 +2,8 @@
 //! audiences, RS/PS/ES/EdDSA algorithms each only when allowed, the optional RFC 9068 `typ`,
 //! single-key JWKS without `kid`, and keys withdrawn under cached tokens.
 
-#[path = "support/issuer_server.rs"]
-mod issuer_server;
-#[path = "support/protected_app.rs"]
-mod protected_app;
-#[path = "support/signers.rs"]
-mod signers;
+mod support;
+use support::{issuer_server, protected_app, signers};
 
 use issuer_server::{AUDIENCE, IssuerServer, now};
 use protected_app::ProtectedApp;

@@ -6,8 +6,6 @@
 //! The policy: `admin_report` needs `tools.write`, `open_report` needs `tools.read`; the token
 //! [`READER`] has only `tools.read`.
 
-#![allow(dead_code)] // each test binary uses part of it
-
 use std::collections::HashMap;
 
 use axum::Router;

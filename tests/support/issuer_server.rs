@@ -1,6 +1,5 @@
 //! A real issuer on loopback for tests: OpenID configuration and JWKS over HTTP, with a hit
 //! counter and switches to rotate keys, fail, hang or serve garbage.
-#![allow(dead_code)]
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};

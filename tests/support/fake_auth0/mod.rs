@@ -16,7 +16,7 @@
 //! more module. It records every call and can inject 429, 500, slow answers, odd bodies, a
 //! concurrent grant writer, and expire its tokens.
 // Refusals are whole `Response`s: a fake answers, it does not propagate errors.
-#![allow(dead_code, unused_imports, clippy::result_large_err)]
+#![allow(clippy::result_large_err)]
 
 pub mod clients;
 pub mod connections;

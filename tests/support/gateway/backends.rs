@@ -1,6 +1,5 @@
 //! What the gateway tests run it against: a recording tool backend that checks the signature
 //! as the README tells backends to, an MCP upstream streaming SSE, and the common environments.
-#![allow(dead_code)]
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -14,8 +13,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, post};
 use serde_json::{Value, json};
 
-use super::issuer_server::{AUDIENCE, IssuerServer, now};
 use super::process::GatewayProcess;
+use crate::support::issuer_server::{AUDIENCE, IssuerServer, now};
 
 pub const HMAC_SECRET: &str = "test-hmac-secret-0123456789abcdefghijklmnop";
 
