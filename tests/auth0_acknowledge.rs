@@ -4,88 +4,31 @@
 #![cfg(feature = "auth0")]
 
 mod support;
-use support::{fake_auth0, log_capture};
+use support::{fake_auth0, log_capture, log_webhook};
 
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use axum::http::Method;
-use bytes::Bytes;
 use fake_auth0::{CHATGPT_CALLBACK, FakeAuth0, FaultKind, Population, client, dcr_entry, tpc_id};
-use http::{Request, StatusCode, header};
-use http_body_util::{BodyExt, Full};
+use http::StatusCode;
 use log_capture::LogCapture;
-use serde_json::Value;
-use tower::ServiceExt;
-use tower_mcp_auth::auth0::{
-    Auth0Health, Auth0LogWebhookService, DcrPromoter, DcrPromoterBuilder, WebhookSummary,
-};
+use log_webhook::{CONNECTION, deliver, webhook};
+use tower_mcp_auth::auth0::{Auth0Health, DcrPromoterBuilder};
 
-const SECRET: &str = "log-webhook-shared-secret";
 const AUDIENCE: &str = "https://gateway.example.com/mcp";
 const SCOPES: [&str; 2] = ["docs.read", "docs.write"];
-const CONNECTION: &str = "google-oauth2";
 
 fn logs() -> String {
-    static CAPTURE: OnceLock<LogCapture> = OnceLock::new();
-    let capture = CAPTURE.get_or_init(|| {
-        let capture = LogCapture::default();
-        let subscriber = tracing_subscriber::fmt()
-            .with_env_filter("tower_mcp_auth=debug")
-            .with_writer(capture.clone())
-            .with_ansi(false)
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("first subscriber");
-        capture
-    });
-    String::from_utf8_lossy(&capture.0.lock().expect("log buffer")).into_owned()
+    LogCapture::global().text()
 }
 
 async fn tenant() -> FakeAuth0 {
     logs();
-    let fake = FakeAuth0::start().await;
-    fake.add_connection("con_google", CONNECTION);
-    fake.set_domain_connection("con_google", true);
-    fake.add_api(AUDIENCE, &SCOPES);
-    fake
+    log_webhook::tenant(AUDIENCE, &SCOPES, true).await
 }
 
 fn promoter(fake: &FakeAuth0) -> DcrPromoterBuilder {
-    let mgmt = fake
-        .management_client(Duration::from_millis(500))
-        .build()
-        .expect("valid config");
-    DcrPromoter::builder(mgmt, AUDIENCE, SCOPES).connections([CONNECTION])
-}
-
-fn webhook(promoter: DcrPromoterBuilder, health: &Auth0Health) -> Auth0LogWebhookService {
-    Auth0LogWebhookService::builder(SECRET, promoter.build())
-        .health(health.clone())
-        .build()
-        .expect("non-empty secret")
-}
-
-async fn deliver(
-    webhook: &Auth0LogWebhookService,
-    entries: &[Value],
-) -> (StatusCode, WebhookSummary) {
-    let request = Request::builder()
-        .method(Method::POST)
-        .uri("/auth0-log-webhook")
-        .header(header::AUTHORIZATION, format!("Bearer {SECRET}"))
-        .body(Full::new(Bytes::from(
-            serde_json::to_vec(entries).expect("json"),
-        )))
-        .expect("request");
-    let response = webhook.clone().oneshot(request).await.expect("infallible");
-    let status = response.status();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    (status, serde_json::from_slice(&bytes).expect("summary"))
+    log_webhook::promoter(fake, Duration::from_millis(500), AUDIENCE, &SCOPES)
 }
 
 #[tokio::test]

@@ -5,48 +5,32 @@
 #![cfg(feature = "auth0")]
 
 mod support;
-use support::{fake_auth0, log_capture};
+use support::{fake_auth0, log_capture, log_webhook};
 
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use axum::http::Method;
-use bytes::Bytes;
 use fake_auth0::{
     CHATGPT_CALLBACK, CHATGPT_CIMD_URL, CHATGPT_CONNECTOR_CALLBACK, FakeAuth0, LoginRefusal,
     Population, cimd_register_entry, client, create_client_entry, dcr_entry, tpc_id,
 };
-use http::{Request, StatusCode, header};
-use http_body_util::{BodyExt, Full};
+use http::StatusCode;
 use log_capture::LogCapture;
+use log_webhook::{CONNECTION, deliver, webhook};
 use serde_json::{Value, json};
-use tower::ServiceExt;
-use tower_mcp_auth::auth0::{
-    Auth0Health, Auth0LogWebhookService, DcrPromoter, DcrPromoterBuilder, WebhookSummary,
-};
+use tower_mcp_auth::auth0::{Auth0Health, Auth0LogWebhookService, DcrPromoterBuilder};
 
-const SECRET: &str = "log-webhook-shared-secret";
 const AUDIENCE: &str = "https://gateway.example.com/mcp";
 const SCOPES: [&str; 2] = ["docs.read", "docs.write"];
-const CONNECTION: &str = "google-oauth2";
 
 fn logs() -> &'static LogCapture {
-    static CAPTURE: OnceLock<LogCapture> = OnceLock::new();
-    CAPTURE.get_or_init(|| {
-        let capture = LogCapture::default();
-        let subscriber = tracing_subscriber::fmt()
-            .with_env_filter("tower_mcp_auth=debug")
-            .with_writer(capture.clone())
-            .with_ansi(false)
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("first subscriber");
-        capture
-    })
+    LogCapture::global()
 }
 
 fn log_lines_for(client_id: &str) -> Vec<String> {
-    let text = String::from_utf8_lossy(&logs().0.lock().expect("log buffer")).into_owned();
-    text.lines()
+    logs()
+        .text()
+        .lines()
         .filter(|l| l.contains(client_id))
         .map(str::to_owned)
         .collect()
@@ -55,49 +39,11 @@ fn log_lines_for(client_id: &str) -> Vec<String> {
 /// A tenant with the API and the login connection (domain-level or not).
 async fn tenant(domain_level: bool) -> FakeAuth0 {
     logs();
-    let fake = FakeAuth0::start().await;
-    fake.add_connection("con_google", CONNECTION);
-    fake.set_domain_connection("con_google", domain_level);
-    fake.add_api(AUDIENCE, &SCOPES);
-    fake
+    log_webhook::tenant(AUDIENCE, &SCOPES, domain_level).await
 }
 
 fn promoter(fake: &FakeAuth0) -> DcrPromoterBuilder {
-    let mgmt = fake
-        .management_client(Duration::from_millis(500))
-        .build()
-        .expect("valid config");
-    DcrPromoter::builder(mgmt, AUDIENCE, SCOPES).connections([CONNECTION])
-}
-
-fn webhook(promoter: DcrPromoterBuilder, health: &Auth0Health) -> Auth0LogWebhookService {
-    Auth0LogWebhookService::builder(SECRET, promoter.build())
-        .health(health.clone())
-        .build()
-        .expect("non-empty secret")
-}
-
-async fn deliver(
-    webhook: &Auth0LogWebhookService,
-    entries: &[Value],
-) -> (StatusCode, WebhookSummary) {
-    let request = Request::builder()
-        .method(Method::POST)
-        .uri("/auth0-log-webhook")
-        .header(header::AUTHORIZATION, format!("Bearer {SECRET}"))
-        .body(Full::new(Bytes::from(
-            serde_json::to_vec(entries).expect("json"),
-        )))
-        .expect("request");
-    let response = webhook.clone().oneshot(request).await.expect("infallible");
-    let status = response.status();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    (status, serde_json::from_slice(&bytes).expect("summary"))
+    log_webhook::promoter(fake, Duration::from_millis(500), AUDIENCE, &SCOPES)
 }
 
 /// Delivers `entry`, checks the login works, then a second event for the same client (a new

@@ -22,7 +22,6 @@ use tower_mcp_auth::auth0::{Auth0LogWebhookService, DcrPromoter, WebhookSummary}
 const SECRET: &str = "log-webhook-shared-secret";
 const AUDIENCE: &str = "https://gateway.example.com/mcp";
 const SCOPES: [&str; 3] = ["docs.read", "docs.write", "search.read"];
-const CONNECTION: &str = "google-oauth2";
 const CLIENTS: usize = 12;
 
 fn replica(fake: &FakeAuth0) -> Auth0LogWebhookService {

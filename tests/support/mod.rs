@@ -16,6 +16,8 @@ pub mod gateway;
 pub mod introspection_server;
 pub mod issuer_server;
 pub mod log_capture;
+#[cfg(feature = "auth0")]
+pub mod log_webhook;
 pub mod protected_app;
 pub mod scoped_app;
 pub mod signers;
