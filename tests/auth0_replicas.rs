@@ -6,33 +6,23 @@
 #![cfg(feature = "auth0")]
 
 mod support;
-use support::fake_auth0;
+use log_webhook::{CONNECTION, SECRET};
+use support::{fake_auth0, log_webhook};
 
 use std::time::Duration;
 
-use axum::http::Method;
-use bytes::Bytes;
 use fake_auth0::{CHATGPT_CALLBACK, FakeAuth0, FaultKind, Population, client, dcr_entry, tpc_id};
-use http::{Request, StatusCode, header};
-use http_body_util::{BodyExt, Full};
+use http::StatusCode;
 use serde_json::Value;
-use tower::ServiceExt;
-use tower_mcp_auth::auth0::{Auth0LogWebhookService, DcrPromoter, WebhookSummary};
+use tower_mcp_auth::auth0::{Auth0LogWebhookService, WebhookSummary};
 
-const SECRET: &str = "log-webhook-shared-secret";
 const AUDIENCE: &str = "https://gateway.example.com/mcp";
 const SCOPES: [&str; 3] = ["docs.read", "docs.write", "search.read"];
 const CLIENTS: usize = 12;
 
 fn replica(fake: &FakeAuth0) -> Auth0LogWebhookService {
-    let mgmt = fake
-        .management_client(Duration::from_secs(2))
-        .build()
-        .expect("valid config");
-    let promoter = DcrPromoter::builder(mgmt, AUDIENCE, SCOPES)
-        .connections([CONNECTION])
-        .build();
-    Auth0LogWebhookService::builder(SECRET, promoter)
+    let promoter = log_webhook::promoter(fake, Duration::from_secs(2), AUDIENCE, &SCOPES);
+    Auth0LogWebhookService::builder(SECRET, promoter.build())
         .concurrency(4)
         .build()
         .expect("non-empty secret")
@@ -42,32 +32,13 @@ async fn deliver(
     webhook: Auth0LogWebhookService,
     entries: Vec<Value>,
 ) -> (StatusCode, WebhookSummary) {
-    let request = Request::builder()
-        .method(Method::POST)
-        .uri("/auth0-log-webhook")
-        .header(header::AUTHORIZATION, format!("Bearer {SECRET}"))
-        .body(Full::new(Bytes::from(
-            serde_json::to_vec(&entries).expect("json"),
-        )))
-        .expect("request");
-    let response = webhook.oneshot(request).await.expect("infallible");
-    let status = response.status();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    (status, serde_json::from_slice(&bytes).expect("summary"))
+    log_webhook::deliver(&webhook, &entries).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_splitting_a_redelivered_batch_leave_exactly_one_complete_user_grant_per_client()
  {
-    let fake = FakeAuth0::start().await;
-    fake.add_connection("con_google", CONNECTION);
-    fake.set_domain_connection("con_google", true);
-    fake.add_api(AUDIENCE, &SCOPES);
+    let fake = log_webhook::tenant(AUDIENCE, &SCOPES, true).await;
     let ids: Vec<String> = (0..CLIENTS)
         .map(|i| tpc_id(&format!("replica-{i}")))
         .collect();
