@@ -18,6 +18,7 @@ pub mod issuer_server;
 pub mod log_capture;
 #[cfg(feature = "auth0")]
 pub mod log_webhook;
+pub mod mcp;
 pub mod protected_app;
 pub mod scoped_app;
 pub mod signers;
