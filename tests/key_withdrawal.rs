@@ -16,12 +16,7 @@ use tower_mcp_auth::token::JwksVerifier;
 #[tokio::test]
 async fn a_cached_token_is_refused_once_its_key_is_withdrawn() {
     let issuer = IssuerServer::start().await;
-    let verifier = JwksVerifier::builder()
-        .issuer(issuer.issuer.clone())
-        .audience(AUDIENCE)
-        .build()
-        .await
-        .unwrap();
+    let verifier = issuer.verifier().await;
     let app = ProtectedApp::start(verifier.clone()).await;
     let token = issuer.token("read");
     app.accepted(&token).await;
@@ -47,12 +42,7 @@ async fn a_cached_token_is_refused_once_its_key_is_withdrawn() {
 #[tokio::test]
 async fn a_cached_token_is_refused_when_its_kid_comes_back_with_other_key_material() {
     let issuer = IssuerServer::start().await;
-    let verifier = JwksVerifier::builder()
-        .issuer(issuer.issuer.clone())
-        .audience(AUDIENCE)
-        .build()
-        .await
-        .unwrap();
+    let verifier = issuer.verifier().await;
     let app = ProtectedApp::start(verifier.clone()).await;
     let token = issuer.token("read");
     app.accepted(&token).await;
@@ -66,12 +56,7 @@ async fn a_cached_token_is_refused_when_its_kid_comes_back_with_other_key_materi
 #[tokio::test]
 async fn a_cached_token_stays_accepted_while_its_key_is_still_published() {
     let issuer = IssuerServer::start().await;
-    let verifier = JwksVerifier::builder()
-        .issuer(issuer.issuer.clone())
-        .audience(AUDIENCE)
-        .build()
-        .await
-        .unwrap();
+    let verifier = issuer.verifier().await;
     let app = ProtectedApp::start(verifier.clone()).await;
     let token = issuer.token("read");
     app.accepted(&token).await;
