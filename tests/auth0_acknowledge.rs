@@ -9,7 +9,7 @@ use support::{fake_auth0, log_capture, log_webhook};
 use std::time::Duration;
 
 use axum::http::Method;
-use fake_auth0::{CHATGPT_CALLBACK, FakeAuth0, FaultKind, Population, client, dcr_entry, tpc_id};
+use fake_auth0::{FakeAuth0, FaultKind, Population, chatgpt_client, dcr_entry, tpc_id};
 use http::StatusCode;
 use log_capture::LogCapture;
 use log_webhook::{CONNECTION, deliver, webhook};
@@ -37,12 +37,7 @@ async fn a_400_refusal_is_answered_200_counted_and_not_redone() {
     // A permissive client given the seeds' first-party promotion: Auth0 refuses the ownership
     // change with a 400 (the docs: ownership is immutable), every time.
     let id = "PermissiveClientId0009".to_owned();
-    fake.add_client(client(
-        Population::PermissiveDcr,
-        &id,
-        "ChatGPT",
-        &[CHATGPT_CALLBACK],
-    ));
+    fake.add_client(chatgpt_client(Population::PermissiveDcr, &id));
     let health = Auth0Health::new();
     let webhook = webhook(
         promoter(&fake)
@@ -88,12 +83,7 @@ async fn a_400_refusal_is_answered_200_counted_and_not_redone() {
 async fn a_500_is_answered_503_and_the_redelivery_completes() {
     let fake = tenant().await;
     let id = tpc_id("five-hundred");
-    fake.add_client(client(
-        Population::StrictDcr,
-        &id,
-        "ChatGPT",
-        &[CHATGPT_CALLBACK],
-    ));
+    fake.add_client(chatgpt_client(Population::StrictDcr, &id));
     fake.inject(
         Some(Method::POST),
         "/api/v2/client-grants",
@@ -119,12 +109,7 @@ async fn a_missing_management_scope_is_503_with_the_scope_logged_and_granting_it
     let fake = tenant().await;
     fake.set_mgmt_scopes(&["read:clients", "read:connections", "read:client_grants"]);
     let id = tpc_id("scope");
-    fake.add_client(client(
-        Population::StrictDcr,
-        &id,
-        "ChatGPT",
-        &[CHATGPT_CALLBACK],
-    ));
+    fake.add_client(chatgpt_client(Population::StrictDcr, &id));
     let webhook = webhook(promoter(&fake), &Auth0Health::new());
     let batch = [dcr_entry("Q1", &id)];
 
@@ -168,19 +153,9 @@ async fn a_missing_management_scope_is_503_with_the_scope_logged_and_granting_it
 async fn one_refused_client_does_not_hold_back_the_others() {
     let fake = tenant().await;
     let refused = "PermissiveClientId0010".to_owned();
-    fake.add_client(client(
-        Population::PermissiveDcr,
-        &refused,
-        "ChatGPT",
-        &[CHATGPT_CALLBACK],
-    ));
+    fake.add_client(chatgpt_client(Population::PermissiveDcr, &refused));
     let fine = "LegacyClientId00000010".to_owned();
-    fake.add_client(client(
-        Population::LegacyDcr,
-        &fine,
-        "ChatGPT",
-        &[CHATGPT_CALLBACK],
-    ));
+    fake.add_client(chatgpt_client(Population::LegacyDcr, &fine));
     let webhook = webhook(
         promoter(&fake)
             .promote_permissive(true)

@@ -12,7 +12,8 @@ use std::time::Duration;
 use axum::http::Method;
 use fake_auth0::{
     CHATGPT_CALLBACK, CHATGPT_CIMD_URL, CHATGPT_CONNECTOR_CALLBACK, FakeAuth0, LoginRefusal,
-    Population, cimd_register_entry, client, create_client_entry, dcr_entry, tpc_id,
+    Population, chatgpt_client, cimd_register_entry, client, create_client_entry, dcr_entry,
+    tpc_id,
 };
 use http::StatusCode;
 use log_capture::LogCapture;
@@ -91,12 +92,7 @@ fn client_patches(fake: &FakeAuth0, client_id: &str) -> Vec<Value> {
 async fn strict_dcr_client_logs_in_after_the_webhook_through_a_user_grant_and_is_never_patched() {
     let fake = tenant(true).await;
     let id = tpc_id("strict");
-    fake.add_client(client(
-        Population::StrictDcr,
-        &id,
-        "ChatGPT",
-        &[CHATGPT_CALLBACK],
-    ));
+    fake.add_client(chatgpt_client(Population::StrictDcr, &id));
     let before = fake.client(&id);
     // The first-party opt-in changes nothing for a strict client: Auth0 refuses it.
     let webhook = webhook(
@@ -159,12 +155,7 @@ async fn permissive_dcr_client_is_treated_as_strict_by_default() {
 async fn cimd_client_registered_by_an_admin_logs_in_after_the_webhook() {
     let fake = tenant(true).await;
     let id = tpc_id("cimd");
-    fake.add_client(client(
-        Population::Cimd,
-        &id,
-        "ChatGPT",
-        &[CHATGPT_CALLBACK],
-    ));
+    fake.add_client(chatgpt_client(Population::Cimd, &id));
     let before = fake.client(&id);
     let webhook = webhook(promoter(&fake), &Auth0Health::new());
 
@@ -187,12 +178,7 @@ async fn legacy_client_stays_third_party_without_the_opt_in_and_logs_in_through_
  {
     let fake = tenant(true).await;
     let id = "LegacyClientId00000001".to_owned();
-    fake.add_client(client(
-        Population::LegacyDcr,
-        &id,
-        "ChatGPT",
-        &[CHATGPT_CALLBACK],
-    ));
+    fake.add_client(chatgpt_client(Population::LegacyDcr, &id));
     let webhook = webhook(promoter(&fake), &Auth0Health::new());
 
     login_works_and_a_second_delivery_writes_nothing(
@@ -225,12 +211,7 @@ async fn legacy_client_becomes_first_party_only_with_the_opt_in_and_then_needs_n
  {
     let fake = tenant(false).await;
     let id = "LegacyClientId00000002".to_owned();
-    fake.add_client(client(
-        Population::LegacyDcr,
-        &id,
-        "ChatGPT",
-        &[CHATGPT_CALLBACK],
-    ));
+    fake.add_client(chatgpt_client(Population::LegacyDcr, &id));
     let webhook = webhook(
         promoter(&fake).promote_first_party(true),
         &Auth0Health::new(),
@@ -257,12 +238,7 @@ async fn strict_client_covered_by_the_default_third_party_grant_gets_no_write() 
     let fake = tenant(true).await;
     fake.add_default_user_grant(AUDIENCE, &SCOPES);
     let id = tpc_id("covered");
-    fake.add_client(client(
-        Population::StrictDcr,
-        &id,
-        "ChatGPT",
-        &[CHATGPT_CALLBACK],
-    ));
+    fake.add_client(chatgpt_client(Population::StrictDcr, &id));
     assert_eq!(fake.can_log_in(&id, AUDIENCE, CONNECTION, &SCOPES), Ok(()));
     let webhook = webhook(promoter(&fake), &Auth0Health::new());
 
@@ -278,12 +254,7 @@ async fn strict_client_covered_by_the_default_third_party_grant_gets_no_write() 
 async fn strict_client_on_a_connection_that_is_not_domain_level_is_reported_and_acknowledged() {
     let fake = tenant(false).await;
     let id = tpc_id("blocked");
-    fake.add_client(client(
-        Population::StrictDcr,
-        &id,
-        "ChatGPT",
-        &[CHATGPT_CALLBACK],
-    ));
+    fake.add_client(chatgpt_client(Population::StrictDcr, &id));
     let health = Auth0Health::new();
     let webhook = webhook(promoter(&fake), &health);
 
@@ -357,22 +328,12 @@ async fn admin_created_third_party_clients_are_never_promoted_from_a_create_clie
     let fake = tenant(true).await;
     // An admin's strict app and a legacy-tenant app, both named and called back like ChatGPT.
     let strict = tpc_id("admin-strict");
-    let mut admin_strict = client(
-        Population::StrictDcr,
-        &strict,
-        "ChatGPT",
-        &[CHATGPT_CALLBACK],
-    );
+    let mut admin_strict = chatgpt_client(Population::StrictDcr, &strict);
     admin_strict["external_metadata_type"] = Value::Null;
     admin_strict["external_metadata_created_by"] = Value::Null;
     fake.add_client(admin_strict);
     let legacy = "AdminLegacyClient00001".to_owned();
-    fake.add_client(client(
-        Population::LegacyDcr,
-        &legacy,
-        "ChatGPT",
-        &[CHATGPT_CALLBACK],
-    ));
+    fake.add_client(chatgpt_client(Population::LegacyDcr, &legacy));
     let webhook = webhook(
         promoter(&fake).promote_first_party(true),
         &Auth0Health::new(),

@@ -11,7 +11,7 @@ use support::{fake_auth0, log_webhook};
 
 use std::time::Duration;
 
-use fake_auth0::{CHATGPT_CALLBACK, FakeAuth0, FaultKind, Population, client, dcr_entry, tpc_id};
+use fake_auth0::{FakeAuth0, FaultKind, Population, chatgpt_client, dcr_entry, tpc_id};
 use http::StatusCode;
 use serde_json::Value;
 use tower_mcp_auth::auth0::{Auth0LogWebhookService, WebhookSummary};
@@ -43,12 +43,7 @@ async fn two_replicas_splitting_a_redelivered_batch_leave_exactly_one_complete_u
         .map(|i| tpc_id(&format!("replica-{i}")))
         .collect();
     for (i, id) in ids.iter().enumerate() {
-        fake.add_client(client(
-            Population::StrictDcr,
-            id,
-            "ChatGPT",
-            &[CHATGPT_CALLBACK],
-        ));
+        fake.add_client(chatgpt_client(Population::StrictDcr, id));
         match i % 3 {
             // A machine grant the crate of before would have made: must stay as it is.
             0 => {

@@ -171,3 +171,10 @@ async fn an_rmcp_session_belongs_to_the_user_who_started_it() {
     let (status, _) = send(&client, &url, READER, &allowed, &alice).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+/// The gzip dressings are only as good as their trailer: the CRC-32 check value of the
+/// standard check string.
+#[test]
+fn crc32_of_the_check_string() {
+    assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+}

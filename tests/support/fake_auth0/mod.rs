@@ -47,8 +47,8 @@ pub use logs::{
     dcr_entry_with_callbacks, login_entry,
 };
 pub use populations::{
-    CHATGPT_CALLBACK, CHATGPT_CIMD_URL, CHATGPT_CONNECTOR_CALLBACK, Population, cimd_client,
-    client, legacy_dcr_client, permissive_dcr_client, strict_dcr_client, tpc_id,
+    CHATGPT_CALLBACK, CHATGPT_CIMD_URL, CHATGPT_CONNECTOR_CALLBACK, Population, chatgpt_client,
+    cimd_client, client, legacy_dcr_client, permissive_dcr_client, strict_dcr_client, tpc_id,
 };
 pub use state::{Call, Connection, FakeState, FaultKind, Grant, Knobs, ThirdPartyEnable};
 
