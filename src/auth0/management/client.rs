@@ -24,12 +24,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::Mutex;
 use url::{Host, Url};
 
 use super::error::{ManagementConfigError, ManagementError};
 use super::retry::RetryPolicy;
-use super::token::CachedToken;
+use super::token::TokenSource;
+use super::transport::Transport;
 use crate::ClientSecret;
 use crate::auth0::health::Auth0Health;
 
@@ -44,16 +44,11 @@ pub struct ManagementClient {
     pub(super) inner: Arc<Inner>,
 }
 
+/// Transport ← token source ← client: each part uses only the ones before it.
 pub(super) struct Inner {
-    pub(super) http: reqwest::Client,
-    pub(super) token_url: Url,
+    pub(super) transport: Transport,
+    pub(super) tokens: TokenSource,
     pub(super) api_base: Url,
-    pub(super) audience: String,
-    pub(super) client_id: String,
-    pub(super) client_secret: ClientSecret,
-    pub(super) retry: RetryPolicy,
-    pub(super) refresh_margin: Duration,
-    pub(super) token: Mutex<Option<CachedToken>>,
     pub(super) health: Option<Auth0Health>,
 }
 
@@ -62,10 +57,10 @@ impl std::fmt::Debug for ManagementClient {
         // By hand: the secret and the cached token must never be printed.
         f.debug_struct("ManagementClient")
             .field("api_base", &self.inner.api_base.as_str())
-            .field("audience", &self.inner.audience)
-            .field("client_id", &self.inner.client_id)
+            .field("audience", &self.inner.tokens.audience)
+            .field("client_id", &self.inner.tokens.client_id)
             .field("client_secret", &"[redacted]")
-            .field("retry", &self.inner.retry)
+            .field("retry", self.inner.transport.retry())
             .finish_non_exhaustive()
     }
 }
@@ -179,15 +174,15 @@ impl ManagementClientBuilder {
             })?;
         Ok(ManagementClient {
             inner: Arc::new(Inner {
-                http,
-                token_url,
+                transport: Transport::new(http, self.retry),
+                tokens: TokenSource::new(
+                    token_url,
+                    audience,
+                    client_id,
+                    client_secret,
+                    self.refresh_margin,
+                ),
                 api_base,
-                audience,
-                client_id,
-                client_secret,
-                retry: self.retry,
-                refresh_margin: self.refresh_margin,
-                token: Mutex::new(None),
                 health: self.health,
             }),
         })
@@ -237,6 +232,17 @@ impl ManagementClient {
             refresh_margin: DEFAULT_TOKEN_REFRESH_MARGIN,
             health: None,
         }
+    }
+
+    /// The Management API scopes the M2M app's current token was granted, so a caller can name
+    /// what is missing before it writes anything: the token answer's `scope`, else the `scope`
+    /// claim of the token itself (read without verification — it only names scopes early; the
+    /// API still enforces them). `None` when neither says. Fetches a token if none is cached.
+    pub async fn granted_scopes(&self) -> Result<Option<Vec<String>>, ManagementError> {
+        self.inner
+            .tokens
+            .granted_scopes(&self.inner.transport)
+            .await
     }
 
     pub(super) fn url(
@@ -317,10 +323,13 @@ mod tests {
             .build()
             .expect("valid");
         assert_eq!(
-            client.inner.token_url.as_str(),
+            client.inner.tokens.token_url.as_str(),
             "https://dev-x.us.auth0.com/oauth/token"
         );
-        assert_eq!(client.inner.audience, "https://dev-x.us.auth0.com/api/v2/");
+        assert_eq!(
+            client.inner.tokens.audience,
+            "https://dev-x.us.auth0.com/api/v2/"
+        );
         let url = client
             .url(&["connections", "con 1", "clients"], &[("take", "50")])
             .expect("url");

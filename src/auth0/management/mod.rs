@@ -1,5 +1,6 @@
 //! Everything the Auth0 Management API is used for.
 
+mod call;
 mod calls;
 mod client;
 mod error;

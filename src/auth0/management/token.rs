@@ -1,37 +1,79 @@
 //! The Management API token: `client_credentials`, cached until shortly before expiry, fetched
-//! by one caller at a time (single flight), dropped on a 401.
+//! by one caller at a time (single flight), dropped on a 401. Built on the [`Transport`]; the
+//! client builds on it.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::client::ManagementClient;
+use http::Method;
+use tokio::sync::Mutex;
+use url::Url;
+
 use super::error::ManagementError;
-use super::transport::{Attempt, attempt_once};
+use super::transport::{Attempt, Transport, attempt_once};
 use super::types::TokenResponse;
+use crate::ClientSecret;
 
 /// A Management API access token: compared by identity, never printed.
 #[derive(Clone)]
-pub(super) struct BearerToken(pub(super) Arc<str>);
+pub(super) struct BearerToken(Arc<str>);
 
-pub(super) struct CachedToken {
+impl BearerToken {
+    /// The token, for the `Authorization` header.
+    pub(super) fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Where and as whom tokens are asked for, and the one cached token.
+pub(super) struct TokenSource {
+    pub(super) token_url: Url,
+    pub(super) audience: String,
+    pub(super) client_id: String,
+    client_secret: ClientSecret,
+    refresh_margin: Duration,
+    slot: Mutex<Option<CachedToken>>,
+}
+
+struct CachedToken {
     token: BearerToken,
     refresh_at: Instant,
     /// What the token answer (or the token's own `scope` claim) says was granted.
     scopes: Option<Arc<[String]>>,
 }
 
-impl ManagementClient {
+impl TokenSource {
+    pub(super) fn new(
+        token_url: Url,
+        audience: String,
+        client_id: String,
+        client_secret: ClientSecret,
+        refresh_margin: Duration,
+    ) -> Self {
+        Self {
+            token_url,
+            audience,
+            client_id,
+            client_secret,
+            refresh_margin,
+            slot: Mutex::new(None),
+        }
+    }
+
     /// The cached token, or a fresh one. Holding the async mutex across the fetch is what makes
     /// it single flight: concurrent callers wait for this fetch instead of starting their own.
-    pub(super) async fn token(&self) -> Result<BearerToken, ManagementError> {
-        let mut slot = self.inner.token.lock().await;
+    pub(super) async fn token(
+        &self,
+        transport: &Transport,
+    ) -> Result<BearerToken, ManagementError> {
+        let mut slot = self.slot.lock().await;
         if let Some(cached) = slot.as_ref()
             && Instant::now() < cached.refresh_at
         {
             return Ok(cached.token.clone());
         }
-        let (token, lifetime, scopes) = self.fetch_token().await?;
-        let margin = self.inner.refresh_margin.min(lifetime / 2);
+        let (token, lifetime, scopes) = self.fetch_token(transport).await?;
+        let margin = self.refresh_margin.min(lifetime / 2);
         *slot = Some(CachedToken {
             token: token.clone(),
             refresh_at: Instant::now() + lifetime.saturating_sub(margin),
@@ -40,13 +82,14 @@ impl ManagementClient {
         Ok(token)
     }
 
-    /// The Management API scopes the M2M app's current token was granted, so a caller can name
-    /// what is missing before it writes anything: the token answer's `scope`, else the `scope`
-    /// claim of the token itself (read without verification — it only names scopes early; the
-    /// API still enforces them). `None` when neither says. Fetches a token if none is cached.
-    pub async fn granted_scopes(&self) -> Result<Option<Vec<String>>, ManagementError> {
-        self.token().await?;
-        let slot = self.inner.token.lock().await;
+    /// The scopes the current token was granted (see
+    /// [`ManagementClient::granted_scopes`](super::ManagementClient::granted_scopes)).
+    pub(super) async fn granted_scopes(
+        &self,
+        transport: &Transport,
+    ) -> Result<Option<Vec<String>>, ManagementError> {
+        self.token(transport).await?;
+        let slot = self.slot.lock().await;
         Ok(slot
             .as_ref()
             .and_then(|cached| cached.scopes.as_ref())
@@ -55,7 +98,7 @@ impl ManagementClient {
 
     /// Forgets `token` unless another caller already replaced it.
     pub(super) async fn drop_token(&self, token: &BearerToken) {
-        let mut slot = self.inner.token.lock().await;
+        let mut slot = self.slot.lock().await;
         if slot
             .as_ref()
             .is_some_and(|cached| Arc::ptr_eq(&cached.token.0, &token.0))
@@ -66,19 +109,21 @@ impl ManagementClient {
 
     async fn fetch_token(
         &self,
+        transport: &Transport,
     ) -> Result<(BearerToken, Duration, Option<Arc<[String]>>), ManagementError> {
-        let inner = &self.inner;
         let body = serde_json::json!({
             "grant_type": "client_credentials",
-            "client_id": inner.client_id,
-            "client_secret": inner.client_secret.expose(),
-            "audience": inner.audience,
+            "client_id": self.client_id,
+            "client_secret": self.client_secret.expose(),
+            "audience": self.audience,
         });
         let started = Instant::now();
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let request = inner.http.post(inner.token_url.clone()).json(&body);
+            let request = transport
+                .request(Method::POST, self.token_url.clone())
+                .json(&body);
             let (err, hint) = match attempt_once("token", request, |_| false).await {
                 Attempt::Done(_, bytes) => {
                     let parsed: TokenResponse =
@@ -120,7 +165,10 @@ impl ManagementClient {
                 Attempt::Fail(err) | Attempt::Unauthorized(err) => return Err(err),
                 Attempt::Retry(err, hint) => (err, hint),
             };
-            match inner.retry.next_delay(attempt, started.elapsed(), hint) {
+            match transport
+                .retry()
+                .next_delay(attempt, started.elapsed(), hint)
+            {
                 Some(delay) => tokio::time::sleep(delay).await,
                 None => return Err(err),
             }

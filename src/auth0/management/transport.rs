@@ -1,19 +1,39 @@
-//! One Management API call on the wire: bearer token, attempt, classification of the answer,
-//! retries per the [`RetryPolicy`](super::RetryPolicy), the one token refresh on 401, and the
-//! health record.
+//! The Management API on the wire: one HTTP attempt and the classification of its answer
+//! (done, unauthorized, retryable, final), over the client's HTTP connection pool and retry
+//! policy. It knows nothing of tokens or of which call is made: the token source and the
+//! client build on it.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Method, StatusCode};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use url::Url;
 
-use super::client::ManagementClient;
 use super::error::ManagementError;
-use super::retry::server_hint;
+use super::retry::{RetryPolicy, server_hint};
 use super::types::ErrorBody;
+
+/// The HTTP client (no redirects, per-request timeout) and the retry schedule.
+pub(super) struct Transport {
+    http: reqwest::Client,
+    retry: RetryPolicy,
+}
+
+impl Transport {
+    pub(super) fn new(http: reqwest::Client, retry: RetryPolicy) -> Self {
+        Self { http, retry }
+    }
+
+    /// A request to `url`, to be sent with [`attempt_once`].
+    pub(super) fn request(&self, method: Method, url: Url) -> reqwest::RequestBuilder {
+        self.http.request(method, url)
+    }
+
+    /// When (and whether) to try again.
+    pub(super) fn retry(&self) -> &RetryPolicy {
+        &self.retry
+    }
+}
 
 /// What one attempt came to.
 pub(super) enum Attempt {
@@ -21,118 +41,6 @@ pub(super) enum Attempt {
     Unauthorized(ManagementError),
     Retry(ManagementError, Option<Duration>),
     Fail(ManagementError),
-}
-
-impl ManagementClient {
-    pub(super) async fn json<T: DeserializeOwned, B: Serialize + ?Sized>(
-        &self,
-        operation: &'static str,
-        method: Method,
-        url: Url,
-        body: Option<&B>,
-    ) -> Result<T, ManagementError> {
-        let bytes = self.send(operation, method, url, body).await?;
-        serde_json::from_slice(&bytes).map_err(|e| ManagementError::Decode {
-            operation,
-            detail: e.to_string(),
-        })
-    }
-
-    /// One API call: token, attempt, retries, the 401 refresh, health record.
-    pub(super) async fn send<B: Serialize + ?Sized>(
-        &self,
-        operation: &'static str,
-        method: Method,
-        url: Url,
-        body: Option<&B>,
-    ) -> Result<Bytes, ManagementError> {
-        self.send_with_status(operation, method, url, body)
-            .await
-            .map(|(_, bytes)| bytes)
-    }
-
-    /// [`send`](Self::send), keeping the success status (201 vs 200 tells create from update).
-    pub(super) async fn send_with_status<B: Serialize + ?Sized>(
-        &self,
-        operation: &'static str,
-        method: Method,
-        url: Url,
-        body: Option<&B>,
-    ) -> Result<(StatusCode, Bytes), ManagementError> {
-        let body =
-            body.map(serde_json::to_vec)
-                .transpose()
-                .map_err(|e| ManagementError::Decode {
-                    operation,
-                    detail: e.to_string(),
-                })?;
-        let result = self.send_retrying(operation, method, url, body).await;
-        crate::metrics::management_call(operation, &result);
-        if let Some(health) = &self.inner.health {
-            match &result {
-                Ok((status, _)) => {
-                    health.record_management_call(operation, Some(status.as_u16()), None)
-                }
-                Err(e) => {
-                    health.record_management_call(operation, e.status(), Some(e.short_code()))
-                }
-            }
-        }
-        result
-    }
-
-    async fn send_retrying(
-        &self,
-        operation: &'static str,
-        method: Method,
-        url: Url,
-        body: Option<Vec<u8>>,
-    ) -> Result<(StatusCode, Bytes), ManagementError> {
-        let started = Instant::now();
-        let mut attempt = 0;
-        let mut refreshed = false;
-        loop {
-            attempt += 1;
-            let token = self.token().await?;
-            let mut request = self
-                .inner
-                .http
-                .request(method.clone(), url.clone())
-                .bearer_auth(&*token.0);
-            if let Some(body) = &body {
-                request = request
-                    .header(http::header::CONTENT_TYPE, "application/json")
-                    .body(body.clone());
-            }
-            let outcome = attempt_once(operation, request, |s| s == StatusCode::UNAUTHORIZED).await;
-            let (err, hint) = match outcome {
-                Attempt::Done(status, bytes) => return Ok((status, bytes)),
-                Attempt::Fail(err) => return Err(err),
-                Attempt::Unauthorized(err) if refreshed => return Err(err),
-                Attempt::Unauthorized(_) => {
-                    // The token expired or was revoked early: drop it and retry once, fresh.
-                    tracing::debug!(operation, "Management API answered 401; refreshing token");
-                    self.drop_token(&token).await;
-                    refreshed = true;
-                    attempt -= 1;
-                    continue;
-                }
-                Attempt::Retry(err, hint) => (err, hint),
-            };
-            match self
-                .inner
-                .retry
-                .next_delay(attempt, started.elapsed(), hint)
-            {
-                Some(delay) => {
-                    crate::metrics::management_retry(operation);
-                    tracing::warn!(operation, attempt, delay_ms = delay.as_millis() as u64, error = %err, "retrying Management API call");
-                    tokio::time::sleep(delay).await;
-                }
-                None => return Err(err),
-            }
-        }
-    }
 }
 
 /// Sends one request and classifies the answer.

@@ -29,11 +29,13 @@
 //! the outcome is [`PromotionOutcome::AlreadyPromoted`].
 //!
 //! ```no_run
+//! use tower_mcp_auth::ClientSecret;
 //! use tower_mcp_auth::auth0::{DcrPromoter, DcrSignal, ManagementClient};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let mgmt = ManagementClient::builder("dev-xxxxxx.us.auth0.com")
-//!     .client_credentials("M2M_ID", ClientSecret::new("M2M_SECRET")).build()?;
+//!     .client_credentials("M2M_ID", ClientSecret::new("M2M_SECRET"))
+//!     .build()?;
 //! let promoter = DcrPromoter::builder(mgmt, "https://api.example.com", ["tools:read", "tools:write"])
 //!     .connections(["google-oauth2"])
 //!     .build();

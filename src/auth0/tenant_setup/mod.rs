@@ -19,13 +19,14 @@
 //! the plan says so and why. Missing Management API scopes are named before any write.
 //!
 //! ```no_run
-//! use tower_mcp_auth::ScopePolicy;
+//! use tower_mcp_auth::{ClientSecret, ScopePolicy};
 //! use tower_mcp_auth::auth0::{ManagementClient, TenantSetup};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let policy = ScopePolicy::builder().tool("search", ["search.read"]).build()?;
 //! let mgmt = ManagementClient::builder("dev-x.us.auth0.com")
-//!     .client_credentials("M2M_ID", ClientSecret::new("M2M_SECRET")).build()?;
+//!     .client_credentials("M2M_ID", ClientSecret::new("M2M_SECRET"))
+//!     .build()?;
 //! let setup = TenantSetup::builder(mgmt, &policy, "https://gateway.example.com/mcp")
 //!     .connection("google-oauth2")
 //!     .cimd_client_id("https://chatgpt.com/oauth/client.json")

@@ -27,11 +27,13 @@
 //!
 //! ```no_run
 //! use axum::Router;
+//! use tower_mcp_auth::ClientSecret;
 //! use tower_mcp_auth::auth0::{Auth0LogWebhookService, DcrPromoter, ManagementClient};
 //!
 //! # fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let mgmt = ManagementClient::builder("dev-xxxxxx.us.auth0.com")
-//!     .client_credentials("M2M_ID", ClientSecret::new("M2M_SECRET")).build()?;
+//!     .client_credentials("M2M_ID", ClientSecret::new("M2M_SECRET"))
+//!     .build()?;
 //! let promoter = DcrPromoter::builder(mgmt, "https://api.example.com", ["tools:read"])
 //!     .connections(["google-oauth2"])
 //!     .build();
