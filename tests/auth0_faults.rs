@@ -6,7 +6,7 @@
 #![cfg(feature = "auth0")]
 
 mod support;
-use log_webhook::{CONNECTION, SECRET};
+use log_webhook::SECRET;
 use support::{fake_auth0, log_capture, log_webhook};
 
 use std::pin::Pin;
@@ -24,7 +24,7 @@ use http_body_util::BodyExt;
 use log_capture::LogCapture;
 use serde_json::{Value, json};
 use tower::ServiceExt;
-use tower_mcp_auth::auth0::{Auth0Health, Auth0LogWebhookService, DcrPromoter, WebhookSummary};
+use tower_mcp_auth::auth0::{Auth0Health, Auth0LogWebhookService, WebhookSummary};
 
 const AUDIENCE: &str = "https://inner.app/api";
 const SCOPES: [&str; 2] = ["inner.dreams:read", "inner.events:read"];
@@ -57,15 +57,10 @@ async fn setup() -> Setup {
     logs();
     let fake = log_webhook::tenant(AUDIENCE, &SCOPES, false).await;
     let health = Auth0Health::new();
-    let mgmt = fake
-        .management_client(REQUEST_TIMEOUT)
-        .health(health.clone())
-        .build()
-        .expect("valid config");
-    let promoter = DcrPromoter::builder(mgmt, AUDIENCE, SCOPES)
-        .connections([CONNECTION])
-        .promote_first_party(true)
-        .build();
+    let promoter =
+        log_webhook::promoter_reporting_to(&health, &fake, REQUEST_TIMEOUT, AUDIENCE, &SCOPES)
+            .promote_first_party(true)
+            .build();
     let webhook = Auth0LogWebhookService::builder(SECRET, promoter)
         .max_body_bytes(64 * 1024)
         .health(health.clone())

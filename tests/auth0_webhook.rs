@@ -5,7 +5,7 @@
 #![cfg(feature = "auth0")]
 
 mod support;
-use log_webhook::{CONNECTION, SECRET};
+use log_webhook::SECRET;
 use support::{fake_auth0, log_webhook};
 
 use std::time::Duration;
@@ -60,14 +60,14 @@ async fn setup_with(concurrency: usize) -> Setup {
     // The 2026 tenant set-up: the API, and the login connection at domain level.
     let fake = log_webhook::tenant(AUDIENCE, &SCOPES, true).await;
     let health = Auth0Health::new();
-    let mgmt = fake
-        .management_client(Duration::from_millis(500))
-        .health(health.clone())
-        .build()
-        .expect("valid config");
-    let promoter = DcrPromoter::builder(mgmt, AUDIENCE, SCOPES)
-        .connections([CONNECTION])
-        .build();
+    let promoter = log_webhook::promoter_reporting_to(
+        &health,
+        &fake,
+        Duration::from_millis(500),
+        AUDIENCE,
+        &SCOPES,
+    )
+    .build();
     let webhook = Auth0LogWebhookService::builder(SECRET, promoter)
         .concurrency(concurrency)
         .max_body_bytes(64 * 1024)

@@ -49,6 +49,22 @@ pub fn promoter(
     DcrPromoter::builder(mgmt, audience, scopes.iter().copied()).connections([CONNECTION])
 }
 
+/// [`promoter`], its Management API client reporting to `health` too.
+pub fn promoter_reporting_to(
+    health: &Auth0Health,
+    fake: &FakeAuth0,
+    request_timeout: Duration,
+    audience: &str,
+    scopes: &[&str],
+) -> DcrPromoterBuilder {
+    let mgmt = fake
+        .management_client(request_timeout)
+        .health(health.clone())
+        .build()
+        .expect("valid config");
+    DcrPromoter::builder(mgmt, audience, scopes.iter().copied()).connections([CONNECTION])
+}
+
 /// The webhook with [`SECRET`] reporting to `health`.
 pub fn webhook(promoter: DcrPromoterBuilder, health: &Auth0Health) -> Auth0LogWebhookService {
     Auth0LogWebhookService::builder(SECRET, promoter.build())
