@@ -45,12 +45,7 @@ fn raw_request(base: &str, path: &str, token: &str) -> (u16, Value) {
     .unwrap();
     let mut answer = String::new();
     stream.read_to_string(&mut answer).unwrap();
-    let status = answer[9..12].parse().unwrap();
-    let body = answer
-        .split_once("\r\n\r\n")
-        .and_then(|(_, body)| serde_json::from_str(body).ok())
-        .unwrap_or(Value::Null);
-    (status, body)
+    status_and_body(&answer)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

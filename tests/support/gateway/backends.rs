@@ -216,6 +216,17 @@ pub fn start(vars: Vec<(&str, &str)>) -> GatewayProcess {
     GatewayProcess::start(&vars)
 }
 
+/// The status code and JSON body (`null` if none) of a raw HTTP/1.1 answer; status 0 if the
+/// status line is not one.
+pub fn status_and_body(answer: &str) -> (u16, Value) {
+    let status = answer.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = answer
+        .split_once("\r\n\r\n")
+        .and_then(|(_, body)| serde_json::from_str(body).ok())
+        .unwrap_or(Value::Null);
+    (status, body)
+}
+
 pub async fn json_of(response: reqwest::Response) -> Value {
     response.json().await.unwrap()
 }
