@@ -7,26 +7,61 @@ use url::{Host, Url};
 /// The longest `external_client_id` Auth0 accepts, in bytes.
 pub const MAX_CIMD_URL_BYTES: usize = 120;
 
+/// The Auth0 rule a CIMD URL breaks; its `Display` names it for an operator.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CimdUrlRule {
+    /// Longer than [`MAX_CIMD_URL_BYTES`].
+    #[error("longer than {MAX_CIMD_URL_BYTES} bytes")]
+    TooLong,
+    /// Not an absolute URL.
+    #[error("not an absolute URL ({reason})")]
+    NotAbsolute {
+        /// Why it does not parse.
+        reason: String,
+    },
+    /// Not `https`.
+    #[error("not https")]
+    NotHttps,
+    /// User name or password in the URL.
+    #[error("carries credentials")]
+    Credentials,
+    /// A query string.
+    #[error("has a query")]
+    Query,
+    /// A fragment.
+    #[error("has a fragment")]
+    Fragment,
+    /// The path is empty or `/`.
+    #[error("has no path beyond `/`")]
+    NoPath,
+    /// The host is loopback, private or link-local.
+    #[error("points at localhost or a private address")]
+    LocalHost,
+}
+
 /// `Ok` when Auth0 would accept `raw` as a CIMD URL, else the rule it breaks.
-pub fn check_cimd_url(raw: &str) -> Result<(), String> {
+pub fn check_cimd_url(raw: &str) -> Result<(), CimdUrlRule> {
     if raw.len() > MAX_CIMD_URL_BYTES {
-        return Err(format!("longer than {MAX_CIMD_URL_BYTES} bytes"));
+        return Err(CimdUrlRule::TooLong);
     }
-    let url = Url::parse(raw).map_err(|e| format!("not an absolute URL ({e})"))?;
+    let url = Url::parse(raw).map_err(|e| CimdUrlRule::NotAbsolute {
+        reason: e.to_string(),
+    })?;
     if url.scheme() != "https" {
-        return Err("not https".into());
+        return Err(CimdUrlRule::NotHttps);
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err("carries credentials".into());
+        return Err(CimdUrlRule::Credentials);
     }
     if url.query().is_some() {
-        return Err("has a query".into());
+        return Err(CimdUrlRule::Query);
     }
     if url.fragment().is_some() {
-        return Err("has a fragment".into());
+        return Err(CimdUrlRule::Fragment);
     }
     if url.path() == "/" || url.path().is_empty() {
-        return Err("has no path beyond `/`".into());
+        return Err(CimdUrlRule::NoPath);
     }
     let local = match url.host() {
         Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost") || d.ends_with(".localhost"),
@@ -35,7 +70,7 @@ pub fn check_cimd_url(raw: &str) -> Result<(), String> {
         None => true,
     };
     if local {
-        return Err("points at localhost or a private address".into());
+        return Err(CimdUrlRule::LocalHost);
     }
     Ok(())
 }
@@ -70,7 +105,8 @@ mod tests {
             ),
             (long.as_str(), "longer than 120 bytes"),
         ] {
-            assert_eq!(check_cimd_url(url), Err(rule.to_owned()), "{url}");
+            let refused = check_cimd_url(url).expect_err(url);
+            assert_eq!(refused.to_string(), rule, "{url}");
         }
     }
 }

@@ -48,7 +48,7 @@ mod read;
 mod scopes;
 
 pub use apply::Applied;
-pub use cimd_url::{MAX_CIMD_URL_BYTES, check_cimd_url};
+pub use cimd_url::{CimdUrlRule, MAX_CIMD_URL_BYTES, check_cimd_url};
 pub use error::TenantSetupError;
 pub use plan::{Action, Change, MissingScope, Plan, RegistrationModes};
 pub use scopes::ALL_SETUP_SCOPES;

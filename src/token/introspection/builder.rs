@@ -135,6 +135,10 @@ impl IntrospectionVerifierBuilder {
     }
 
     /// Uses this HTTP client for discovery and introspection.
+    ///
+    /// `reqwest::Client` is in the public API on purpose, as on
+    /// [`JwksVerifierBuilder::http_client`](crate::token::JwksVerifierBuilder::http_client): it
+    /// carries a deployment's proxy, root certificates and connection pool.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.client = Some(client);
         self
