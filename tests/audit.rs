@@ -1,8 +1,8 @@
 //! The audit event: one per decision, on target `tower_mcp_auth::audit`, with pinned fields;
 //! absent under an ordinary `info` filter.
 
-#[path = "support/log_capture.rs"]
-mod log_capture;
+mod support;
+use support::log_capture;
 
 use axum::Router;
 use axum::routing::post;

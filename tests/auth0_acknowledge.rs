@@ -3,91 +3,32 @@
 //! Management API scope) is answered 503 and the redelivery completes.
 #![cfg(feature = "auth0")]
 
-#[path = "support/fake_auth0/mod.rs"]
-mod fake_auth0;
-#[path = "support/log_capture.rs"]
-mod log_capture;
+mod support;
+use support::{fake_auth0, log_capture, log_webhook};
 
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use axum::http::Method;
-use bytes::Bytes;
-use fake_auth0::{CHATGPT_CALLBACK, FakeAuth0, FaultKind, Population, client, dcr_entry, tpc_id};
-use http::{Request, StatusCode, header};
-use http_body_util::{BodyExt, Full};
+use fake_auth0::{FakeAuth0, FaultKind, Population, chatgpt_client, dcr_entry, tpc_id};
+use http::StatusCode;
 use log_capture::LogCapture;
-use serde_json::Value;
-use tower::ServiceExt;
-use tower_mcp_auth::auth0::{
-    Auth0Health, Auth0LogWebhookService, DcrPromoter, DcrPromoterBuilder, WebhookSummary,
-};
+use log_webhook::{CONNECTION, deliver, webhook};
+use tower_mcp_auth::auth0::{Auth0Health, DcrPromoterBuilder};
 
-const SECRET: &str = "log-webhook-shared-secret";
 const AUDIENCE: &str = "https://gateway.example.com/mcp";
 const SCOPES: [&str; 2] = ["docs.read", "docs.write"];
-const CONNECTION: &str = "google-oauth2";
 
 fn logs() -> String {
-    static CAPTURE: OnceLock<LogCapture> = OnceLock::new();
-    let capture = CAPTURE.get_or_init(|| {
-        let capture = LogCapture::default();
-        let subscriber = tracing_subscriber::fmt()
-            .with_env_filter("tower_mcp_auth=debug")
-            .with_writer(capture.clone())
-            .with_ansi(false)
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("first subscriber");
-        capture
-    });
-    String::from_utf8_lossy(&capture.0.lock().expect("log buffer")).into_owned()
+    LogCapture::global().text()
 }
 
 async fn tenant() -> FakeAuth0 {
     logs();
-    let fake = FakeAuth0::start().await;
-    fake.add_connection("con_google", CONNECTION);
-    fake.set_domain_connection("con_google", true);
-    fake.add_api(AUDIENCE, &SCOPES);
-    fake
+    log_webhook::tenant(AUDIENCE, &SCOPES, true).await
 }
 
 fn promoter(fake: &FakeAuth0) -> DcrPromoterBuilder {
-    let mgmt = fake
-        .management_client(Duration::from_millis(500))
-        .build()
-        .expect("valid config");
-    DcrPromoter::builder(mgmt, AUDIENCE, SCOPES).connections([CONNECTION])
-}
-
-fn webhook(promoter: DcrPromoterBuilder, health: &Auth0Health) -> Auth0LogWebhookService {
-    Auth0LogWebhookService::builder(SECRET, promoter.build())
-        .health(health.clone())
-        .build()
-        .expect("non-empty secret")
-}
-
-async fn deliver(
-    webhook: &Auth0LogWebhookService,
-    entries: &[Value],
-) -> (StatusCode, WebhookSummary) {
-    let request = Request::builder()
-        .method(Method::POST)
-        .uri("/auth0-log-webhook")
-        .header(header::AUTHORIZATION, format!("Bearer {SECRET}"))
-        .body(Full::new(Bytes::from(
-            serde_json::to_vec(entries).expect("json"),
-        )))
-        .expect("request");
-    let response = webhook.clone().oneshot(request).await.expect("infallible");
-    let status = response.status();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    (status, serde_json::from_slice(&bytes).expect("summary"))
+    log_webhook::promoter(fake, Duration::from_millis(500), AUDIENCE, &SCOPES)
 }
 
 #[tokio::test]
@@ -96,12 +37,7 @@ async fn a_400_refusal_is_answered_200_counted_and_not_redone() {
     // A permissive client given the seeds' first-party promotion: Auth0 refuses the ownership
     // change with a 400 (the docs: ownership is immutable), every time.
     let id = "PermissiveClientId0009".to_owned();
-    fake.add_client(client(
-        Population::PermissiveDcr,
-        &id,
-        "ChatGPT",
-        &[CHATGPT_CALLBACK],
-    ));
+    fake.add_client(chatgpt_client(Population::PermissiveDcr, &id));
     let health = Auth0Health::new();
     let webhook = webhook(
         promoter(&fake)
@@ -147,12 +83,7 @@ async fn a_400_refusal_is_answered_200_counted_and_not_redone() {
 async fn a_500_is_answered_503_and_the_redelivery_completes() {
     let fake = tenant().await;
     let id = tpc_id("five-hundred");
-    fake.add_client(client(
-        Population::StrictDcr,
-        &id,
-        "ChatGPT",
-        &[CHATGPT_CALLBACK],
-    ));
+    fake.add_client(chatgpt_client(Population::StrictDcr, &id));
     fake.inject(
         Some(Method::POST),
         "/api/v2/client-grants",
@@ -178,12 +109,7 @@ async fn a_missing_management_scope_is_503_with_the_scope_logged_and_granting_it
     let fake = tenant().await;
     fake.set_mgmt_scopes(&["read:clients", "read:connections", "read:client_grants"]);
     let id = tpc_id("scope");
-    fake.add_client(client(
-        Population::StrictDcr,
-        &id,
-        "ChatGPT",
-        &[CHATGPT_CALLBACK],
-    ));
+    fake.add_client(chatgpt_client(Population::StrictDcr, &id));
     let webhook = webhook(promoter(&fake), &Auth0Health::new());
     let batch = [dcr_entry("Q1", &id)];
 
@@ -227,19 +153,9 @@ async fn a_missing_management_scope_is_503_with_the_scope_logged_and_granting_it
 async fn one_refused_client_does_not_hold_back_the_others() {
     let fake = tenant().await;
     let refused = "PermissiveClientId0010".to_owned();
-    fake.add_client(client(
-        Population::PermissiveDcr,
-        &refused,
-        "ChatGPT",
-        &[CHATGPT_CALLBACK],
-    ));
+    fake.add_client(chatgpt_client(Population::PermissiveDcr, &refused));
     let fine = "LegacyClientId00000010".to_owned();
-    fake.add_client(client(
-        Population::LegacyDcr,
-        &fine,
-        "ChatGPT",
-        &[CHATGPT_CALLBACK],
-    ));
+    fake.add_client(chatgpt_client(Population::LegacyDcr, &fine));
     let webhook = webhook(
         promoter(&fake)
             .promote_permissive(true)

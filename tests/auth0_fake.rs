@@ -4,12 +4,12 @@
 //! must keep them.
 #![cfg(feature = "auth0")]
 
-#[path = "support/fake_auth0/mod.rs"]
-mod fake_auth0;
+mod support;
+use support::fake_auth0;
 
 use fake_auth0::{
-    CHATGPT_CALLBACK, FakeAuth0, FaultKind, LoginRefusal, MGMT_CLIENT_ID, MGMT_CLIENT_SECRET,
-    Population, TENANT, ThirdPartyEnable, client, tpc_id,
+    FakeAuth0, FaultKind, LoginRefusal, MGMT_CLIENT_ID, MGMT_CLIENT_SECRET, Population, TENANT,
+    ThirdPartyEnable, chatgpt_client, tpc_id,
 };
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -78,12 +78,8 @@ async fn tenant() -> Http {
 async fn strict_client_patch_of_ownership_is_refused_whole_and_unchanged_values_pass() {
     let t = tenant().await;
     let id = tpc_id("patch");
-    t.fake.add_client(client(
-        Population::StrictDcr,
-        &id,
-        "ChatGPT",
-        &[CHATGPT_CALLBACK],
-    ));
+    t.fake
+        .add_client(chatgpt_client(Population::StrictDcr, &id));
     let before = t.fake.client(&id);
     for body in [
         json!({"is_first_party": true, "name": "renamed"}),
@@ -117,18 +113,10 @@ async fn strict_client_patch_of_ownership_is_refused_whole_and_unchanged_values_
 #[tokio::test]
 async fn legacy_client_ownership_can_change_and_permissive_follows_its_knob() {
     let t = tenant().await;
-    t.fake.add_client(client(
-        Population::LegacyDcr,
-        "legacy1",
-        "ChatGPT",
-        &[CHATGPT_CALLBACK],
-    ));
-    t.fake.add_client(client(
-        Population::PermissiveDcr,
-        "perm1",
-        "ChatGPT",
-        &[CHATGPT_CALLBACK],
-    ));
+    t.fake
+        .add_client(chatgpt_client(Population::LegacyDcr, "legacy1"));
+    t.fake
+        .add_client(chatgpt_client(Population::PermissiveDcr, "perm1"));
     let (status, _, answer) = t
         .call(
             reqwest::Method::PATCH,
@@ -266,12 +254,7 @@ async fn grant_lists_filter_and_take_all_three_shapes_and_patch_takes_only_its_f
 #[tokio::test]
 async fn missing_scopes_are_403_in_auth0_shape_including_the_and_rule() {
     let fake = FakeAuth0::start().await;
-    fake.add_client(client(
-        Population::LegacyDcr,
-        "c1",
-        "ChatGPT",
-        &[CHATGPT_CALLBACK],
-    ));
+    fake.add_client(chatgpt_client(Population::LegacyDcr, "c1"));
     fake.set_mgmt_scopes(&["read:clients"]);
     let t = Http::new(fake).await;
     let (status, _, answer) = t
@@ -337,12 +320,8 @@ async fn rate_limits_send_epoch_reset_without_retry_after_and_expired_tokens_the
 async fn connections_carry_the_domain_flag_and_third_party_enables_follow_the_knob() {
     let t = tenant().await;
     let id = tpc_id("conn");
-    t.fake.add_client(client(
-        Population::StrictDcr,
-        &id,
-        "ChatGPT",
-        &[CHATGPT_CALLBACK],
-    ));
+    t.fake
+        .add_client(chatgpt_client(Population::StrictDcr, &id));
     let (_, _, list) = t
         .call(reqwest::Method::GET, "connections?name=google-oauth2", None)
         .await;

@@ -5,14 +5,13 @@
 //! are legacy (no security mode) with the first-party opt-in: the path with the most writes.
 #![cfg(feature = "auth0")]
 
-#[path = "support/fake_auth0/mod.rs"]
-mod fake_auth0;
-#[path = "support/log_capture.rs"]
-mod log_capture;
+mod support;
+use log_webhook::SECRET;
+use support::{fake_auth0, log_capture, log_webhook};
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -21,36 +20,25 @@ use bytes::Bytes;
 use fake_auth0::{FakeAuth0, FaultKind, dcr_entry, legacy_dcr_client as dcr_client};
 use http::{Request, StatusCode, header};
 use http_body::{Body, Frame, SizeHint};
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use log_capture::LogCapture;
 use serde_json::{Value, json};
 use tower::ServiceExt;
-use tower_mcp_auth::auth0::{Auth0Health, Auth0LogWebhookService, DcrPromoter, WebhookSummary};
+use tower_mcp_auth::auth0::{Auth0Health, Auth0LogWebhookService, WebhookSummary};
 
-const SECRET: &str = "log-webhook-shared-secret";
 const AUDIENCE: &str = "https://inner.app/api";
 const SCOPES: [&str; 2] = ["inner.dreams:read", "inner.events:read"];
 const REQUEST_TIMEOUT: Duration = Duration::from_millis(300);
 
-/// Installs the global subscriber once; returns the capture.
 fn logs() -> &'static LogCapture {
-    static CAPTURE: OnceLock<LogCapture> = OnceLock::new();
-    CAPTURE.get_or_init(|| {
-        let capture = LogCapture::default();
-        let subscriber = tracing_subscriber::fmt()
-            .with_env_filter("tower_mcp_auth=debug")
-            .with_writer(capture.clone())
-            .with_ansi(false)
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("first subscriber");
-        capture
-    })
+    LogCapture::global()
 }
 
 /// The captured lines that mention `client_id`.
 fn log_lines_for(client_id: &str) -> Vec<String> {
-    let text = String::from_utf8_lossy(&logs().0.lock().expect("log buffer")).into_owned();
-    text.lines()
+    logs()
+        .text()
+        .lines()
         .filter(|l| {
             l.contains(&format!("client_id=\"{client_id}\""))
                 || l.contains(&format!("client_id={client_id} "))
@@ -67,19 +55,12 @@ struct Setup {
 
 async fn setup() -> Setup {
     logs();
-    let fake = FakeAuth0::start().await;
-    fake.add_connection("con_google", "google-oauth2");
-    fake.add_api(AUDIENCE, &SCOPES);
+    let fake = log_webhook::tenant(AUDIENCE, &SCOPES, false).await;
     let health = Auth0Health::new();
-    let mgmt = fake
-        .management_client(REQUEST_TIMEOUT)
-        .health(health.clone())
-        .build()
-        .expect("valid config");
-    let promoter = DcrPromoter::builder(mgmt, AUDIENCE, SCOPES)
-        .connections(["google-oauth2"])
-        .promote_first_party(true)
-        .build();
+    let promoter =
+        log_webhook::promoter_reporting_to(&health, &fake, REQUEST_TIMEOUT, AUDIENCE, &SCOPES)
+            .promote_first_party(true)
+            .build();
     let webhook = Auth0LogWebhookService::builder(SECRET, promoter)
         .max_body_bytes(64 * 1024)
         .health(health.clone())
@@ -96,25 +77,7 @@ async fn deliver(
     webhook: &Auth0LogWebhookService,
     entries: &[Value],
 ) -> (StatusCode, WebhookSummary) {
-    let request = Request::builder()
-        .method(Method::POST)
-        .uri("/auth0-log-webhook")
-        .header(header::AUTHORIZATION, format!("Bearer {SECRET}"))
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Full::new(Bytes::from(
-            serde_json::to_vec(entries).expect("json"),
-        )))
-        .expect("request");
-    let response = webhook.clone().oneshot(request).await.expect("infallible");
-    let status = response.status();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    let summary = serde_json::from_slice(&bytes).expect("summary");
-    (status, summary)
+    log_webhook::deliver(webhook, entries).await
 }
 
 fn assert_fully_promoted(fake: &FakeAuth0, client_id: &str) {

@@ -2,10 +2,8 @@
 //! never a secret or a token. Its own test binary, because it installs the global subscriber.
 #![cfg(feature = "auth0")]
 
-#[path = "support/fake_auth0/mod.rs"]
-mod fake_auth0;
-#[path = "support/log_capture.rs"]
-mod log_capture;
+mod support;
+use support::{fake_auth0, log_capture};
 
 use std::time::Duration;
 

@@ -1,8 +1,8 @@
 //! ManagementClient and DcrPromoter against the stateful fake Auth0 on loopback.
 #![cfg(feature = "auth0")]
 
-#[path = "support/fake_auth0/mod.rs"]
-mod fake_auth0;
+mod support;
+use support::fake_auth0;
 
 use std::time::{Duration, Instant};
 

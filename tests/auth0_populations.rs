@@ -4,51 +4,34 @@
 //! touch: foreign callbacks, admin-created apps.
 #![cfg(feature = "auth0")]
 
-#[path = "support/fake_auth0/mod.rs"]
-mod fake_auth0;
-#[path = "support/log_capture.rs"]
-mod log_capture;
+mod support;
+use support::{fake_auth0, log_capture, log_webhook};
 
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use axum::http::Method;
-use bytes::Bytes;
 use fake_auth0::{
     CHATGPT_CALLBACK, CHATGPT_CIMD_URL, CHATGPT_CONNECTOR_CALLBACK, FakeAuth0, LoginRefusal,
-    Population, cimd_register_entry, client, create_client_entry, dcr_entry, tpc_id,
+    Population, chatgpt_client, cimd_register_entry, client, create_client_entry, dcr_entry,
+    tpc_id,
 };
-use http::{Request, StatusCode, header};
-use http_body_util::{BodyExt, Full};
+use http::StatusCode;
 use log_capture::LogCapture;
+use log_webhook::{CONNECTION, deliver, webhook};
 use serde_json::{Value, json};
-use tower::ServiceExt;
-use tower_mcp_auth::auth0::{
-    Auth0Health, Auth0LogWebhookService, DcrPromoter, DcrPromoterBuilder, WebhookSummary,
-};
+use tower_mcp_auth::auth0::{Auth0Health, Auth0LogWebhookService, DcrPromoterBuilder};
 
-const SECRET: &str = "log-webhook-shared-secret";
 const AUDIENCE: &str = "https://gateway.example.com/mcp";
 const SCOPES: [&str; 2] = ["docs.read", "docs.write"];
-const CONNECTION: &str = "google-oauth2";
 
 fn logs() -> &'static LogCapture {
-    static CAPTURE: OnceLock<LogCapture> = OnceLock::new();
-    CAPTURE.get_or_init(|| {
-        let capture = LogCapture::default();
-        let subscriber = tracing_subscriber::fmt()
-            .with_env_filter("tower_mcp_auth=debug")
-            .with_writer(capture.clone())
-            .with_ansi(false)
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("first subscriber");
-        capture
-    })
+    LogCapture::global()
 }
 
 fn log_lines_for(client_id: &str) -> Vec<String> {
-    let text = String::from_utf8_lossy(&logs().0.lock().expect("log buffer")).into_owned();
-    text.lines()
+    logs()
+        .text()
+        .lines()
         .filter(|l| l.contains(client_id))
         .map(str::to_owned)
         .collect()
@@ -57,49 +40,11 @@ fn log_lines_for(client_id: &str) -> Vec<String> {
 /// A tenant with the API and the login connection (domain-level or not).
 async fn tenant(domain_level: bool) -> FakeAuth0 {
     logs();
-    let fake = FakeAuth0::start().await;
-    fake.add_connection("con_google", CONNECTION);
-    fake.set_domain_connection("con_google", domain_level);
-    fake.add_api(AUDIENCE, &SCOPES);
-    fake
+    log_webhook::tenant(AUDIENCE, &SCOPES, domain_level).await
 }
 
 fn promoter(fake: &FakeAuth0) -> DcrPromoterBuilder {
-    let mgmt = fake
-        .management_client(Duration::from_millis(500))
-        .build()
-        .expect("valid config");
-    DcrPromoter::builder(mgmt, AUDIENCE, SCOPES).connections([CONNECTION])
-}
-
-fn webhook(promoter: DcrPromoterBuilder, health: &Auth0Health) -> Auth0LogWebhookService {
-    Auth0LogWebhookService::builder(SECRET, promoter.build())
-        .health(health.clone())
-        .build()
-        .expect("non-empty secret")
-}
-
-async fn deliver(
-    webhook: &Auth0LogWebhookService,
-    entries: &[Value],
-) -> (StatusCode, WebhookSummary) {
-    let request = Request::builder()
-        .method(Method::POST)
-        .uri("/auth0-log-webhook")
-        .header(header::AUTHORIZATION, format!("Bearer {SECRET}"))
-        .body(Full::new(Bytes::from(
-            serde_json::to_vec(entries).expect("json"),
-        )))
-        .expect("request");
-    let response = webhook.clone().oneshot(request).await.expect("infallible");
-    let status = response.status();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    (status, serde_json::from_slice(&bytes).expect("summary"))
+    log_webhook::promoter(fake, Duration::from_millis(500), AUDIENCE, &SCOPES)
 }
 
 /// Delivers `entry`, checks the login works, then a second event for the same client (a new
@@ -147,12 +92,7 @@ fn client_patches(fake: &FakeAuth0, client_id: &str) -> Vec<Value> {
 async fn strict_dcr_client_logs_in_after_the_webhook_through_a_user_grant_and_is_never_patched() {
     let fake = tenant(true).await;
     let id = tpc_id("strict");
-    fake.add_client(client(
-        Population::StrictDcr,
-        &id,
-        "ChatGPT",
-        &[CHATGPT_CALLBACK],
-    ));
+    fake.add_client(chatgpt_client(Population::StrictDcr, &id));
     let before = fake.client(&id);
     // The first-party opt-in changes nothing for a strict client: Auth0 refuses it.
     let webhook = webhook(
@@ -215,12 +155,7 @@ async fn permissive_dcr_client_is_treated_as_strict_by_default() {
 async fn cimd_client_registered_by_an_admin_logs_in_after_the_webhook() {
     let fake = tenant(true).await;
     let id = tpc_id("cimd");
-    fake.add_client(client(
-        Population::Cimd,
-        &id,
-        "ChatGPT",
-        &[CHATGPT_CALLBACK],
-    ));
+    fake.add_client(chatgpt_client(Population::Cimd, &id));
     let before = fake.client(&id);
     let webhook = webhook(promoter(&fake), &Auth0Health::new());
 
@@ -243,12 +178,7 @@ async fn legacy_client_stays_third_party_without_the_opt_in_and_logs_in_through_
  {
     let fake = tenant(true).await;
     let id = "LegacyClientId00000001".to_owned();
-    fake.add_client(client(
-        Population::LegacyDcr,
-        &id,
-        "ChatGPT",
-        &[CHATGPT_CALLBACK],
-    ));
+    fake.add_client(chatgpt_client(Population::LegacyDcr, &id));
     let webhook = webhook(promoter(&fake), &Auth0Health::new());
 
     login_works_and_a_second_delivery_writes_nothing(
@@ -281,12 +211,7 @@ async fn legacy_client_becomes_first_party_only_with_the_opt_in_and_then_needs_n
  {
     let fake = tenant(false).await;
     let id = "LegacyClientId00000002".to_owned();
-    fake.add_client(client(
-        Population::LegacyDcr,
-        &id,
-        "ChatGPT",
-        &[CHATGPT_CALLBACK],
-    ));
+    fake.add_client(chatgpt_client(Population::LegacyDcr, &id));
     let webhook = webhook(
         promoter(&fake).promote_first_party(true),
         &Auth0Health::new(),
@@ -313,12 +238,7 @@ async fn strict_client_covered_by_the_default_third_party_grant_gets_no_write() 
     let fake = tenant(true).await;
     fake.add_default_user_grant(AUDIENCE, &SCOPES);
     let id = tpc_id("covered");
-    fake.add_client(client(
-        Population::StrictDcr,
-        &id,
-        "ChatGPT",
-        &[CHATGPT_CALLBACK],
-    ));
+    fake.add_client(chatgpt_client(Population::StrictDcr, &id));
     assert_eq!(fake.can_log_in(&id, AUDIENCE, CONNECTION, &SCOPES), Ok(()));
     let webhook = webhook(promoter(&fake), &Auth0Health::new());
 
@@ -334,12 +254,7 @@ async fn strict_client_covered_by_the_default_third_party_grant_gets_no_write() 
 async fn strict_client_on_a_connection_that_is_not_domain_level_is_reported_and_acknowledged() {
     let fake = tenant(false).await;
     let id = tpc_id("blocked");
-    fake.add_client(client(
-        Population::StrictDcr,
-        &id,
-        "ChatGPT",
-        &[CHATGPT_CALLBACK],
-    ));
+    fake.add_client(chatgpt_client(Population::StrictDcr, &id));
     let health = Auth0Health::new();
     let webhook = webhook(promoter(&fake), &health);
 
@@ -413,22 +328,12 @@ async fn admin_created_third_party_clients_are_never_promoted_from_a_create_clie
     let fake = tenant(true).await;
     // An admin's strict app and a legacy-tenant app, both named and called back like ChatGPT.
     let strict = tpc_id("admin-strict");
-    let mut admin_strict = client(
-        Population::StrictDcr,
-        &strict,
-        "ChatGPT",
-        &[CHATGPT_CALLBACK],
-    );
+    let mut admin_strict = chatgpt_client(Population::StrictDcr, &strict);
     admin_strict["external_metadata_type"] = Value::Null;
     admin_strict["external_metadata_created_by"] = Value::Null;
     fake.add_client(admin_strict);
     let legacy = "AdminLegacyClient00001".to_owned();
-    fake.add_client(client(
-        Population::LegacyDcr,
-        &legacy,
-        "ChatGPT",
-        &[CHATGPT_CALLBACK],
-    ));
+    fake.add_client(chatgpt_client(Population::LegacyDcr, &legacy));
     let webhook = webhook(
         promoter(&fake).promote_first_party(true),
         &Auth0Health::new(),

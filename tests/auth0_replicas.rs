@@ -5,35 +5,24 @@
 //! nothing lost, nothing doubled — and a `client` grant someone made before stays as it was.
 #![cfg(feature = "auth0")]
 
-#[path = "support/fake_auth0/mod.rs"]
-mod fake_auth0;
+mod support;
+use log_webhook::{CONNECTION, SECRET};
+use support::{fake_auth0, log_webhook};
 
 use std::time::Duration;
 
-use axum::http::Method;
-use bytes::Bytes;
-use fake_auth0::{CHATGPT_CALLBACK, FakeAuth0, FaultKind, Population, client, dcr_entry, tpc_id};
-use http::{Request, StatusCode, header};
-use http_body_util::{BodyExt, Full};
+use fake_auth0::{FakeAuth0, FaultKind, Population, chatgpt_client, dcr_entry, tpc_id};
+use http::StatusCode;
 use serde_json::Value;
-use tower::ServiceExt;
-use tower_mcp_auth::auth0::{Auth0LogWebhookService, DcrPromoter, WebhookSummary};
+use tower_mcp_auth::auth0::{Auth0LogWebhookService, WebhookSummary};
 
-const SECRET: &str = "log-webhook-shared-secret";
 const AUDIENCE: &str = "https://gateway.example.com/mcp";
 const SCOPES: [&str; 3] = ["docs.read", "docs.write", "search.read"];
-const CONNECTION: &str = "google-oauth2";
 const CLIENTS: usize = 12;
 
 fn replica(fake: &FakeAuth0) -> Auth0LogWebhookService {
-    let mgmt = fake
-        .management_client(Duration::from_secs(2))
-        .build()
-        .expect("valid config");
-    let promoter = DcrPromoter::builder(mgmt, AUDIENCE, SCOPES)
-        .connections([CONNECTION])
-        .build();
-    Auth0LogWebhookService::builder(SECRET, promoter)
+    let promoter = log_webhook::promoter(fake, Duration::from_secs(2), AUDIENCE, &SCOPES);
+    Auth0LogWebhookService::builder(SECRET, promoter.build())
         .concurrency(4)
         .build()
         .expect("non-empty secret")
@@ -43,42 +32,18 @@ async fn deliver(
     webhook: Auth0LogWebhookService,
     entries: Vec<Value>,
 ) -> (StatusCode, WebhookSummary) {
-    let request = Request::builder()
-        .method(Method::POST)
-        .uri("/auth0-log-webhook")
-        .header(header::AUTHORIZATION, format!("Bearer {SECRET}"))
-        .body(Full::new(Bytes::from(
-            serde_json::to_vec(&entries).expect("json"),
-        )))
-        .expect("request");
-    let response = webhook.oneshot(request).await.expect("infallible");
-    let status = response.status();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    (status, serde_json::from_slice(&bytes).expect("summary"))
+    log_webhook::deliver(&webhook, &entries).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_splitting_a_redelivered_batch_leave_exactly_one_complete_user_grant_per_client()
  {
-    let fake = FakeAuth0::start().await;
-    fake.add_connection("con_google", CONNECTION);
-    fake.set_domain_connection("con_google", true);
-    fake.add_api(AUDIENCE, &SCOPES);
+    let fake = log_webhook::tenant(AUDIENCE, &SCOPES, true).await;
     let ids: Vec<String> = (0..CLIENTS)
         .map(|i| tpc_id(&format!("replica-{i}")))
         .collect();
     for (i, id) in ids.iter().enumerate() {
-        fake.add_client(client(
-            Population::StrictDcr,
-            id,
-            "ChatGPT",
-            &[CHATGPT_CALLBACK],
-        ));
+        fake.add_client(chatgpt_client(Population::StrictDcr, id));
         match i % 3 {
             // A machine grant the crate of before would have made: must stay as it is.
             0 => {

@@ -4,8 +4,9 @@
 //! `auth0_populations.rs`.
 #![cfg(feature = "auth0")]
 
-#[path = "support/fake_auth0/mod.rs"]
-mod fake_auth0;
+mod support;
+use log_webhook::SECRET;
+use support::{fake_auth0, log_webhook};
 
 use std::time::Duration;
 
@@ -38,7 +39,6 @@ fn dcr_entry(log_id: &str, seed: &str) -> Value {
     entry_for(log_id, &id(seed))
 }
 
-const SECRET: &str = "log-webhook-shared-secret";
 const AUDIENCE: &str = "https://inner.app/api";
 const SCOPES: [&str; 3] = [
     "inner.dreams:read",
@@ -57,20 +57,17 @@ async fn setup() -> Setup {
 }
 
 async fn setup_with(concurrency: usize) -> Setup {
-    let fake = FakeAuth0::start().await;
     // The 2026 tenant set-up: the API, and the login connection at domain level.
-    fake.add_connection("con_google", "google-oauth2");
-    fake.set_domain_connection("con_google", true);
-    fake.add_api(AUDIENCE, &SCOPES);
+    let fake = log_webhook::tenant(AUDIENCE, &SCOPES, true).await;
     let health = Auth0Health::new();
-    let mgmt = fake
-        .management_client(Duration::from_millis(500))
-        .health(health.clone())
-        .build()
-        .expect("valid config");
-    let promoter = DcrPromoter::builder(mgmt, AUDIENCE, SCOPES)
-        .connections(["google-oauth2"])
-        .build();
+    let promoter = log_webhook::promoter_reporting_to(
+        &health,
+        &fake,
+        Duration::from_millis(500),
+        AUDIENCE,
+        &SCOPES,
+    )
+    .build();
     let webhook = Auth0LogWebhookService::builder(SECRET, promoter)
         .concurrency(concurrency)
         .max_body_bytes(64 * 1024)

@@ -1,8 +1,8 @@
 //! BearerAuthLayer + JwksVerifier end to end: a real issuer (discovery + JWKS) on loopback, a real
 //! axum server behind the layer, real HTTP requests.
 
-#[path = "support/issuer_server.rs"]
-mod issuer_server;
+mod support;
+use support::issuer_server;
 
 use std::time::Duration;
 

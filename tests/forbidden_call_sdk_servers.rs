@@ -11,8 +11,8 @@
 //! calls it). Without them these tests say so and pass, except under CI (`CI` set), where a
 //! missing SDK fails them.
 
-#[path = "support/forbidden_call.rs"]
-mod forbidden_call;
+mod support;
+use support::forbidden_call;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -149,35 +149,16 @@ async fn unguarded_server_runs(upstream: &Upstream, names: &[&str]) {
 
 /// Sends every dressing through the guard: none runs the tool; the allowed call does.
 async fn guarded_server_never_runs(upstream: &Upstream) {
-    let before = upstream.runs("admin_report");
     let guarded = format!("{}/mcp", serve(proxy_to(upstream.url.clone())).await);
     let client = reqwest::Client::new();
     let protocol = HeaderMap::from_iter([(
         http::header::HeaderName::from_static("mcp-protocol-version"),
         HeaderValue::from_static("2025-11-25"),
     )]);
-    for dressing in dressings() {
-        let (status, body) = send(&client, &guarded, READER, &dressing, &protocol).await;
-        assert_eq!(status, dressing.status, "{}: {body}", dressing.name);
-        assert_eq!(
-            upstream.runs("admin_report"),
-            before,
-            "{} ran the tool",
-            dressing.name
-        );
-    }
-    let allowed = Dressing {
-        name: "allowed",
-        headers: vec![(
-            http::header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        body: call("open_report", r#"{"n":1}"#).into(),
-        status: StatusCode::OK,
-    };
-    let (status, body) = send(&client, &guarded, READER, &allowed, &protocol).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert!(body.contains("open report"), "{body}");
+    assert_no_dressing_runs_the_tool(&client, &guarded, &protocol, || {
+        upstream.runs("admin_report")
+    })
+    .await;
     assert_eq!(upstream.runs("open_report"), 1);
 }
 

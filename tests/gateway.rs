@@ -3,12 +3,8 @@
 //! protected resource metadata.
 #![cfg(feature = "auth0")]
 
-#[path = "gateway_support/backends.rs"]
-mod backends;
-#[path = "support/issuer_server.rs"]
-mod issuer_server;
-#[path = "gateway_support/process.rs"]
-mod process;
+mod support;
+use support::{gateway::backends, issuer_server};
 
 use std::time::Duration;
 

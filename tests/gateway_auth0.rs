@@ -2,14 +2,8 @@
 //! Auth0, `gateway doctor` and `gateway print-action`.
 #![cfg(feature = "auth0")]
 
-#[path = "gateway_support/backends.rs"]
-mod backends;
-#[path = "support/fake_auth0/mod.rs"]
-mod fake_auth0;
-#[path = "support/issuer_server.rs"]
-mod issuer_server;
-#[path = "gateway_support/process.rs"]
-mod process;
+mod support;
+use support::{fake_auth0, gateway::backends, gateway::process, issuer_server};
 
 use backends::*;
 use fake_auth0::{

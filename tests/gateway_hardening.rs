@@ -3,12 +3,8 @@
 //! cross, what the logs show of backend URLs, and what `/health/auth0` tells strangers.
 #![cfg(feature = "auth0")]
 
-#[path = "gateway_support/backends.rs"]
-mod backends;
-#[path = "support/issuer_server.rs"]
-mod issuer_server;
-#[path = "gateway_support/process.rs"]
-mod process;
+mod support;
+use support::{gateway::backends, issuer_server};
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -16,7 +12,7 @@ use std::time::Duration;
 
 use backends::*;
 use issuer_server::IssuerServer;
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// Longest any test waits on a socket: far beyond every limit the tests set, so reaching it
 /// means the gateway never acted (a hang guard, not a timing assertion).
@@ -41,15 +37,6 @@ fn sha256_hex(bytes: &[u8]) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
-}
-
-fn status_and_body(answer: &str) -> (u16, Value) {
-    let status = answer.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = answer
-        .split_once("\r\n\r\n")
-        .and_then(|(_, body)| serde_json::from_str(body).ok())
-        .unwrap_or(Value::Null);
-    (status, body)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,12 +1,8 @@
 //! The gateway binary with the mixed-auth variables: public tools and discovery, ChatGPT's
 //! tool-result challenges and scope implications, over `/tools/{tool}` and `/mcp`.
 
-#[path = "gateway_support/backends.rs"]
-mod backends;
-#[path = "support/issuer_server.rs"]
-mod issuer_server;
-#[path = "gateway_support/process.rs"]
-mod process;
+mod support;
+use support::{gateway::backends, issuer_server};
 
 use backends::*;
 use issuer_server::IssuerServer;

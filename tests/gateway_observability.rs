@@ -2,12 +2,8 @@
 //! Prometheus text-format parser; per-user rate limits; `AUDIT_LOG=true`.
 #![cfg(all(feature = "auth0", feature = "metrics"))]
 
-#[path = "gateway_support/backends.rs"]
-mod backends;
-#[path = "support/issuer_server.rs"]
-mod issuer_server;
-#[path = "gateway_support/process.rs"]
-mod process;
+mod support;
+use support::{gateway::backends, gateway::process, issuer_server};
 
 use backends::*;
 use issuer_server::IssuerServer;

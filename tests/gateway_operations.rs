@@ -2,12 +2,8 @@
 //! JWKS, `/debug-token`, CORS, start-up errors, graceful shutdown, JSON logs.
 #![cfg(feature = "auth0")]
 
-#[path = "gateway_support/backends.rs"]
-mod backends;
-#[path = "support/issuer_server.rs"]
-mod issuer_server;
-#[path = "gateway_support/process.rs"]
-mod process;
+mod support;
+use support::{gateway::backends, gateway::process, issuer_server};
 
 use std::time::Duration;
 

@@ -2,10 +2,8 @@
 //! processes against the fake Auth0.
 #![cfg(feature = "auth0")]
 
-#[path = "support/fake_auth0/mod.rs"]
-mod fake_auth0;
-#[path = "gateway_support/process.rs"]
-mod process;
+mod support;
+use support::{fake_auth0, gateway::process};
 
 use fake_auth0::tenant::ALL_MGMT_SCOPES;
 use fake_auth0::tenant::cimd::{CHATGPT_CIMD_URL, CLAUDE_CIMD_URL};

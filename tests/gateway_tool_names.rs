@@ -3,12 +3,8 @@
 //! tool's check or is refused as non-canonical, and unnamed tools are denied by default.
 #![cfg(feature = "auth0")]
 
-#[path = "gateway_support/backends.rs"]
-mod backends;
-#[path = "support/issuer_server.rs"]
-mod issuer_server;
-#[path = "gateway_support/process.rs"]
-mod process;
+mod support;
+use support::{gateway::backends, issuer_server};
 
 use std::io::{Read, Write};
 
@@ -49,12 +45,7 @@ fn raw_request(base: &str, path: &str, token: &str) -> (u16, Value) {
     .unwrap();
     let mut answer = String::new();
     stream.read_to_string(&mut answer).unwrap();
-    let status = answer[9..12].parse().unwrap();
-    let body = answer
-        .split_once("\r\n\r\n")
-        .and_then(|(_, body)| serde_json::from_str(body).ok())
-        .unwrap_or(Value::Null);
-    (status, body)
+    status_and_body(&answer)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

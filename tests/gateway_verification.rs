@@ -4,14 +4,8 @@
 //! and `doctor --token` explaining the new refusals.
 #![cfg(feature = "auth0")]
 
-#[path = "gateway_support/backends.rs"]
-mod backends;
-#[path = "support/introspection_server.rs"]
-mod introspection_server;
-#[path = "support/issuer_server.rs"]
-mod issuer_server;
-#[path = "gateway_support/process.rs"]
-mod process;
+mod support;
+use support::{gateway::backends, gateway::process, introspection_server, issuer_server};
 
 use backends::*;
 use introspection_server::{CLIENT_ID, CLIENT_SECRET, IntrospectionServer};

@@ -1,20 +1,19 @@
 //! `examples/grpc.rs` end to end: the example's own tonic server on loopback, a real issuer, calls
 //! from a tonic client (HTTP/2).
 
-#[path = "support/issuer_server.rs"]
-mod issuer_server;
+mod support;
+use support::issuer_server;
 
 #[allow(dead_code)]
 #[path = "../examples/grpc.rs"]
 mod example;
 
-use issuer_server::{AUDIENCE, IssuerServer};
+use issuer_server::IssuerServer;
 use tonic::transport::Channel;
 use tonic::{Code, Request, Status};
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::{HealthCheckRequest, HealthCheckResponse};
-use tower_mcp_auth::token::JwksVerifier;
 
 struct Server {
     url: String,
@@ -24,12 +23,7 @@ struct Server {
 
 async fn server() -> Server {
     let issuer = IssuerServer::start().await;
-    let verifier = JwksVerifier::builder()
-        .issuer(issuer.issuer.clone())
-        .audience(AUDIENCE)
-        .build()
-        .await
-        .unwrap();
+    let verifier = issuer.verifier().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(example::serve(listener, verifier, url.clone()));

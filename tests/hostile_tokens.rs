@@ -3,8 +3,8 @@
 //! (never a path or URL, cut short in answers), and an oversized JWKS document is refused while
 //! the last good keys stay in use.
 
-#[path = "support/issuer_server.rs"]
-mod issuer_server;
+mod support;
+use support::issuer_server;
 
 use issuer_server::{AUDIENCE, IssuerServer, JwksMode};
 use serde_json::json;

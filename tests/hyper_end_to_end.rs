@@ -1,8 +1,8 @@
 //! `examples/hyper.rs` end to end: the example's own `serve` on loopback, a real issuer, requests
 //! from a hyper client.
 
-#[path = "support/issuer_server.rs"]
-mod issuer_server;
+mod support;
+use support::issuer_server;
 
 #[allow(dead_code)]
 #[path = "../examples/hyper.rs"]
@@ -14,9 +14,8 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use issuer_server::{AUDIENCE, IssuerServer};
+use issuer_server::IssuerServer;
 use serde_json::Value;
-use tower_mcp_auth::token::JwksVerifier;
 
 struct Server {
     /// `http://127.0.0.1:port`, the resource identifier.
@@ -27,12 +26,7 @@ struct Server {
 
 async fn server() -> Server {
     let issuer = IssuerServer::start().await;
-    let verifier = JwksVerifier::builder()
-        .issuer(issuer.issuer.clone())
-        .audience(AUDIENCE)
-        .build()
-        .await
-        .unwrap();
+    let verifier = issuer.verifier().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(example::serve(listener, verifier, url.clone()));

@@ -2,12 +2,8 @@
 //! inactive, expired, revoked, endpoint down or slow (503, the server cannot decide), and 100
 //! concurrent requests with one token causing one introspection.
 
-#[path = "support/introspection_server.rs"]
-mod introspection_server;
-#[path = "support/issuer_server.rs"]
-mod issuer_server;
-#[path = "support/protected_app.rs"]
-mod protected_app;
+mod support;
+use support::{introspection_server, issuer_server, protected_app};
 
 use std::time::Duration;
 
@@ -16,7 +12,7 @@ use issuer_server::{AUDIENCE, IssuerServer, now};
 use protected_app::ProtectedApp;
 use serde_json::json;
 use tower_mcp_auth::token::{
-    FirstOf, IntrospectionVerifier, IntrospectionVerifierBuilder, JwksVerifier, TokenVerifier,
+    FirstOf, IntrospectionVerifier, IntrospectionVerifierBuilder, TokenVerifier,
 };
 use tower_mcp_auth::{BearerAuthLayer, ClientSecret};
 
@@ -240,12 +236,7 @@ async fn first_of_sends_jwts_to_the_keys_and_opaque_tokens_to_introspection() {
     let issuer = IssuerServer::start().await;
     let server = IntrospectionServer::start().await;
     server.issue(OPAQUE, active_claims());
-    let jwt = JwksVerifier::builder()
-        .issuer(issuer.issuer.clone())
-        .audience(AUDIENCE)
-        .build()
-        .await
-        .unwrap();
+    let jwt = issuer.verifier().await;
     let app = ProtectedApp::start(FirstOf::new(jwt, verifier(&server).await)).await;
     assert_eq!(
         app.accepted(&issuer.token("read")).await["iss"],
@@ -269,12 +260,7 @@ async fn first_of_sends_jwts_to_the_keys_and_opaque_tokens_to_introspection() {
 #[tokio::test]
 async fn without_introspection_opaque_tokens_keep_their_diagnostics() {
     let issuer = IssuerServer::start().await;
-    let jwt = JwksVerifier::builder()
-        .issuer(issuer.issuer.clone())
-        .audience(AUDIENCE)
-        .build()
-        .await
-        .unwrap();
+    let jwt = issuer.verifier().await;
     let app = ProtectedApp::start(jwt).await;
     let body = app.refused(OPAQUE, 401, "ACCESS_TOKEN_NOT_JWS").await;
     assert!(

@@ -2,8 +2,8 @@
 //! type or without `kid`. Requests with known keys must not notice; requests that need a refresh
 //! get a clear answer within the fetch timeout.
 
-#[path = "support/issuer_server.rs"]
-mod issuer_server;
+mod support;
+use support::issuer_server;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

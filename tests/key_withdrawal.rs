@@ -2,12 +2,8 @@
 //! at the next refresh, including tokens already in the bearer layer's cache. The cache entry
 //! remembers which issuer's key set and which key vouched for it.
 
-#[path = "support/issuer_server.rs"]
-mod issuer_server;
-#[path = "support/protected_app.rs"]
-mod protected_app;
-#[path = "support/signers.rs"]
-mod signers;
+mod support;
+use support::{issuer_server, protected_app, signers};
 
 use issuer_server::{AUDIENCE, IssuerServer};
 use protected_app::ProtectedApp;
@@ -20,12 +16,7 @@ use tower_mcp_auth::token::JwksVerifier;
 #[tokio::test]
 async fn a_cached_token_is_refused_once_its_key_is_withdrawn() {
     let issuer = IssuerServer::start().await;
-    let verifier = JwksVerifier::builder()
-        .issuer(issuer.issuer.clone())
-        .audience(AUDIENCE)
-        .build()
-        .await
-        .unwrap();
+    let verifier = issuer.verifier().await;
     let app = ProtectedApp::start(verifier.clone()).await;
     let token = issuer.token("read");
     app.accepted(&token).await;
@@ -51,12 +42,7 @@ async fn a_cached_token_is_refused_once_its_key_is_withdrawn() {
 #[tokio::test]
 async fn a_cached_token_is_refused_when_its_kid_comes_back_with_other_key_material() {
     let issuer = IssuerServer::start().await;
-    let verifier = JwksVerifier::builder()
-        .issuer(issuer.issuer.clone())
-        .audience(AUDIENCE)
-        .build()
-        .await
-        .unwrap();
+    let verifier = issuer.verifier().await;
     let app = ProtectedApp::start(verifier.clone()).await;
     let token = issuer.token("read");
     app.accepted(&token).await;
@@ -70,12 +56,7 @@ async fn a_cached_token_is_refused_when_its_kid_comes_back_with_other_key_materi
 #[tokio::test]
 async fn a_cached_token_stays_accepted_while_its_key_is_still_published() {
     let issuer = IssuerServer::start().await;
-    let verifier = JwksVerifier::builder()
-        .issuer(issuer.issuer.clone())
-        .audience(AUDIENCE)
-        .build()
-        .await
-        .unwrap();
+    let verifier = issuer.verifier().await;
     let app = ProtectedApp::start(verifier.clone()).await;
     let token = issuer.token("read");
     app.accepted(&token).await;

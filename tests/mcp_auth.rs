@@ -2,8 +2,8 @@
 //! the right order under an axum `Router` and a `tower::ServiceBuilder`, and every challenge it
 //! sends names the metadata; the layers mounted by hand warn when they lack `resource_metadata`.
 
-#[path = "support/log_capture.rs"]
-mod log_capture;
+mod support;
+use support::log_capture;
 
 use std::convert::Infallible;
 

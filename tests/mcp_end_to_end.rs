@@ -2,106 +2,33 @@
 //! behind the layers) on loopback, a real issuer with a test JWKS, and the official `rmcp` client
 //! over real HTTP.
 
-#[path = "support/issuer_server.rs"]
-mod issuer_server;
+mod support;
+use mcp::{ProgressClient, Server, call, guard, text};
+use support::mcp;
 
 #[allow(dead_code)]
 #[path = "../examples/mcp_server.rs"]
 mod example;
 
-use std::time::Duration;
-
-use issuer_server::IssuerServer;
-use rmcp::model::{
-    CallToolRequestParams, ClientRequest, ContentBlock, ProgressNotificationParam, Request,
-};
-use rmcp::service::{NotificationContext, PeerRequestOptions, RunningService};
+use rmcp::ServiceExt;
+use rmcp::model::{ClientRequest, Request};
+use rmcp::service::PeerRequestOptions;
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::auth::{AuthorizationManager, AuthorizationMetadataSource};
 use rmcp::transport::streamable_http_client::{
     InsufficientScopeError, StreamableHttpClientTransportConfig,
 };
-use rmcp::{ClientHandler, RoleClient, ServiceExt};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
-use tower_mcp_auth::token::JwksVerifier;
-
-/// Bounds every wait so a broken build fails instead of hanging; never a pass/fail threshold.
-const HANG_GUARD: Duration = Duration::from_secs(20);
-
-struct Server {
-    /// `http://127.0.0.1:port`
-    base: String,
-    /// `http://127.0.0.1:port/mcp`, the MCP URL and the resource identifier.
-    mcp_url: String,
-    issuer: IssuerServer,
-}
 
 async fn server() -> Server {
-    let issuer = IssuerServer::start().await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let mcp_url = format!("{base}/mcp");
-    // The MCP URL is the audience, as an MCP client asks for it (RFC 8707 `resource`).
-    let verifier = JwksVerifier::builder()
-        .issuer(issuer.issuer.clone())
-        .audience(mcp_url.clone())
-        .build()
-        .await
-        .unwrap();
-    let app = example::app(verifier, &base).unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    Server {
-        base,
-        mcp_url,
-        issuer,
-    }
-}
-
-impl Server {
-    fn token(&self, scope: &str) -> String {
-        let mut claims = self.issuer.claims(scope);
-        claims["aud"] = json!(self.mcp_url);
-        self.issuer.sign(&claims)
-    }
-
-    fn transport(&self, token: Option<String>) -> StreamableHttpClientTransport<reqwest::Client> {
-        let mut config = StreamableHttpClientTransportConfig::with_uri(self.mcp_url.clone());
-        if let Some(token) = token {
-            config = config.auth_header(token);
-        }
-        StreamableHttpClientTransport::from_config(config)
-    }
-
-    async fn client(&self, scope: &str) -> RunningService<RoleClient, ()> {
-        guard(().serve(self.transport(Some(self.token(scope)))))
-            .await
-            .expect("initialize")
-    }
-}
-
-async fn guard<F: Future>(future: F) -> F::Output {
-    tokio::time::timeout(HANG_GUARD, future)
-        .await
-        .expect("hang guard")
-}
-
-fn text(content: &[ContentBlock]) -> String {
-    match content {
-        [block] => block.as_text().expect("text content").text.clone(),
-        other => panic!("expected one content block, got {}", other.len()),
-    }
-}
-
-fn call(tool: &str, arguments: Value) -> CallToolRequestParams {
-    CallToolRequestParams::new(tool.to_owned())
-        .with_arguments(arguments.as_object().cloned().unwrap_or_default())
+    Server::start(|verifier, base| example::app(verifier, base).unwrap()).await
 }
 
 #[tokio::test]
 async fn rmcp_client_with_valid_token_initializes_lists_tools_and_calls_a_tool() {
     let server = server().await;
-    let client = server.client("docs:read").await;
+    let client = server.client(Some("docs:read")).await;
     let info = client.peer_info().expect("server info");
     assert_eq!(
         info.server_info.as_ref().unwrap().name,
@@ -159,13 +86,13 @@ async fn rmcp_client_without_token_fails_to_initialize_with_the_challenge() {
 }
 
 fn metadata_url(server: &Server) -> String {
-    format!("{}/.well-known/oauth-protected-resource/mcp", server.base)
+    server.metadata_url()
 }
 
 #[tokio::test]
 async fn rmcp_call_of_a_tool_without_its_scope_is_403_step_up() {
     let server = server().await;
-    let client = server.client("docs:read").await;
+    let client = server.client(Some("docs:read")).await;
     let error = guard(client.call_tool(call("countdown", json!({"seconds": 1}))))
         .await
         .expect_err("countdown needs jobs:run");
@@ -312,19 +239,6 @@ async fn rmcp_oauth_discovery_finds_the_metadata_and_the_issuer_from_the_401_alo
         manager.select_initial_scopes(&[]).await,
         ["docs:read", "jobs:run"]
     );
-}
-
-/// A client that forwards every progress notification to the test.
-struct ProgressClient(mpsc::UnboundedSender<ProgressNotificationParam>);
-
-impl ClientHandler for ProgressClient {
-    async fn on_progress(
-        &self,
-        params: ProgressNotificationParam,
-        _context: NotificationContext<RoleClient>,
-    ) {
-        let _ = self.0.send(params);
-    }
 }
 
 #[tokio::test]

@@ -2,10 +2,8 @@
 //! fetches and webhook batches (feature `metrics`). One test: the recorder is process-global.
 #![cfg(all(feature = "metrics", feature = "auth0"))]
 
-#[path = "support/fake_auth0/mod.rs"]
-mod fake_auth0;
-#[path = "support/issuer_server.rs"]
-mod issuer_server;
+mod support;
+use support::{fake_auth0, issuer_server};
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -25,7 +23,6 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 use tower_mcp_auth::auth0::{Auth0LogWebhookService, DcrPromoter, NameFilter};
 use tower_mcp_auth::metrics::*;
-use tower_mcp_auth::token::JwksVerifier;
 use tower_mcp_auth::{BearerAuthLayer, ScopeGuardLayer, ScopePolicy};
 
 /// A strict DCR client with ChatGPT's callback, as a 2026 tenant registers it.
@@ -141,12 +138,7 @@ async fn a_known_sequence_is_counted_exactly() {
 
     // -- JWKS: the build fetches once (success), a refresh succeeds, a failing one fails.
     let issuer = IssuerServer::start().await;
-    let verifier = JwksVerifier::builder()
-        .issuer(issuer.issuer.clone())
-        .audience(AUDIENCE)
-        .build()
-        .await
-        .unwrap();
+    let verifier = issuer.verifier().await;
     verifier.refresh_keys().await.unwrap();
     issuer.set_mode(JwksMode::Fail);
     assert!(verifier.refresh_keys().await.is_err());

@@ -3,60 +3,29 @@
 //! `docs:write` implying `docs:read`) on loopback, a real issuer, and the official `rmcp`
 //! client or plain HTTP.
 
-#[path = "support/issuer_server.rs"]
-mod issuer_server;
+mod support;
+use mcp::{ProgressClient, Server, call, guard, text};
+use support::mcp;
 
 #[allow(dead_code)]
 #[path = "../examples/mcp_server.rs"]
 mod example;
 
-use std::time::Duration;
-
 use example::MixedAuth;
-use issuer_server::IssuerServer;
-use rmcp::model::{
-    CallToolRequestParams, ClientRequest, ContentBlock, ProgressNotificationParam, Request,
-};
-use rmcp::service::{NotificationContext, PeerRequestOptions, RunningService};
-use rmcp::transport::StreamableHttpClientTransport;
-use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
-use rmcp::{ClientHandler, RoleClient, ServiceExt};
+use rmcp::model::{ClientRequest, Request};
+use rmcp::service::{PeerRequestOptions, RunningService};
+use rmcp::{RoleClient, ServiceExt};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tower_mcp_auth::scope::ChallengeMode;
-use tower_mcp_auth::token::JwksVerifier;
-
-/// Bounds every wait so a broken build fails instead of hanging; never a pass/fail threshold.
-const HANG_GUARD: Duration = Duration::from_secs(20);
-
-struct Server {
-    base: String,
-    mcp_url: String,
-    issuer: IssuerServer,
-}
 
 /// `None`: the example's plain `app` (every request needs a token).
 async fn server(mixed: Option<MixedAuth>) -> Server {
-    let issuer = IssuerServer::start().await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let mcp_url = format!("{base}/mcp");
-    let verifier = JwksVerifier::builder()
-        .issuer(issuer.issuer.clone())
-        .audience(mcp_url.clone())
-        .build()
-        .await
-        .unwrap();
-    let app = match mixed {
-        Some(mixed) => example::app_with(verifier, &base, mixed).unwrap(),
-        None => example::app(verifier, &base).unwrap(),
-    };
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    Server {
-        base,
-        mcp_url,
-        issuer,
-    }
+    Server::start(|verifier, base| match mixed {
+        Some(mixed) => example::app_with(verifier, base, mixed).unwrap(),
+        None => example::app(verifier, base).unwrap(),
+    })
+    .await
 }
 
 fn mixed(mode: ChallengeMode, hide_unauthorized_tools: bool) -> Option<MixedAuth> {
@@ -67,31 +36,6 @@ fn mixed(mode: ChallengeMode, hide_unauthorized_tools: bool) -> Option<MixedAuth
 }
 
 impl Server {
-    fn token(&self, scope: &str) -> String {
-        let mut claims = self.issuer.claims(scope);
-        claims["aud"] = json!(self.mcp_url);
-        self.issuer.sign(&claims)
-    }
-
-    fn metadata_url(&self) -> String {
-        format!("{}/.well-known/oauth-protected-resource/mcp", self.base)
-    }
-
-    fn transport(&self, token: Option<String>) -> StreamableHttpClientTransport<reqwest::Client> {
-        let mut config = StreamableHttpClientTransportConfig::with_uri(self.mcp_url.clone());
-        if let Some(token) = token {
-            config = config.auth_header(token);
-        }
-        StreamableHttpClientTransport::from_config(config)
-    }
-
-    async fn client(&self, scope: Option<&str>) -> RunningService<RoleClient, ()> {
-        let token = scope.map(|scope| self.token(scope));
-        guard(().serve(self.transport(token)))
-            .await
-            .expect("initialize")
-    }
-
     /// One JSON-RPC POST outside any session (the guard answers before the server would ask
     /// for one).
     async fn post(&self, token: Option<&str>, accept: &str, message: Value) -> reqwest::Response {
@@ -103,24 +47,6 @@ impl Server {
             request = request.bearer_auth(token);
         }
         guard(request.send()).await.unwrap()
-    }
-}
-
-async fn guard<F: Future>(future: F) -> F::Output {
-    tokio::time::timeout(HANG_GUARD, future)
-        .await
-        .expect("hang guard")
-}
-
-fn call(tool: &str, arguments: Value) -> CallToolRequestParams {
-    CallToolRequestParams::new(tool.to_owned())
-        .with_arguments(arguments.as_object().cloned().unwrap_or_default())
-}
-
-fn text(content: &[ContentBlock]) -> String {
-    match content {
-        [block] => block.as_text().expect("text content").text.clone(),
-        other => panic!("expected one content block, got {}", other.len()),
     }
 }
 
@@ -421,19 +347,6 @@ async fn trimmed_tools_list_shows_each_caller_exactly_the_tools_it_can_call() {
         let client = server.client(scope).await;
         assert_eq!(tool_names(&client).await, expected, "{scope:?}");
         guard(client.cancel()).await.unwrap();
-    }
-}
-
-/// A client that forwards every progress notification to the test.
-struct ProgressClient(mpsc::UnboundedSender<ProgressNotificationParam>);
-
-impl ClientHandler for ProgressClient {
-    async fn on_progress(
-        &self,
-        params: ProgressNotificationParam,
-        _context: NotificationContext<RoleClient>,
-    ) {
-        let _ = self.0.send(params);
     }
 }
 

@@ -1,7 +1,7 @@
 //! PrmRoute through a real axum server on loopback, with real HTTP requests.
 
-#[path = "support/scoped_app.rs"]
-mod scoped_app;
+mod support;
+use support::scoped_app;
 
 use std::convert::Infallible;
 use std::sync::Arc;

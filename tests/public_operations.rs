@@ -1,8 +1,8 @@
 //! Public operations and the optional bearer layer, in process: what a caller without a token
 //! may and may not do, and that everything not public stays closed.
 
-#[path = "support/scoped_app.rs"]
-mod scoped_app;
+mod support;
+use support::scoped_app;
 
 use std::convert::Infallible;
 

@@ -2,8 +2,8 @@
 //! the server would is refused, never passed unchecked. Real HTTP to a real axum server on
 //! loopback, whose `/mcp` the policy marks as JSON-RPC.
 
-#[path = "support/scoped_app.rs"]
-mod scoped_app;
+mod support;
+use support::scoped_app;
 
 use std::time::Duration;
 

@@ -3,8 +3,8 @@
 //! 2026-07-28 and of rmcp 3.11, with the body that names a protected thing and the answer the
 //! guard gives. Resource URIs are compared after normalisation.
 
-#[path = "support/scoped_app.rs"]
-mod scoped_app;
+mod support;
+use support::scoped_app;
 
 use http::StatusCode;
 use scoped_app::*;

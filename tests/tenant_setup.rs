@@ -4,8 +4,8 @@
 //! missing Management API scope.
 #![cfg(feature = "auth0")]
 
-#[path = "support/fake_auth0/mod.rs"]
-mod fake_auth0;
+mod support;
+use support::fake_auth0;
 
 use std::time::Duration;
 

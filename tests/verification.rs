@@ -2,12 +2,8 @@
 //! audiences, RS/PS/ES/EdDSA algorithms each only when allowed, the optional RFC 9068 `typ`,
 //! single-key JWKS without `kid`, and keys withdrawn under cached tokens.
 
-#[path = "support/issuer_server.rs"]
-mod issuer_server;
-#[path = "support/protected_app.rs"]
-mod protected_app;
-#[path = "support/signers.rs"]
-mod signers;
+mod support;
+use support::{issuer_server, protected_app, signers};
 
 use issuer_server::{AUDIENCE, IssuerServer, now};
 use protected_app::ProtectedApp;
@@ -239,12 +235,7 @@ async fn ps_es_and_eddsa_tokens_are_refused_when_not_allowed() {
         let key = TestKey::generate(alg, Some("k"));
         let issuer = issuer_with(&key).await;
         // The default: RS256 only.
-        let verifier = JwksVerifier::builder()
-            .issuer(issuer.issuer.clone())
-            .audience(AUDIENCE)
-            .build()
-            .await
-            .unwrap();
+        let verifier = issuer.verifier().await;
         let app = ProtectedApp::start(verifier).await;
         let body = app
             .refused(
@@ -305,12 +296,7 @@ async fn a_key_verifies_only_its_own_algorithm_even_when_others_are_allowed() {
 async fn a_single_key_jwks_without_kid_verifies_tokens_without_kid() {
     let key = TestKey::generate("RS256", None);
     let issuer = issuer_with(&key).await;
-    let verifier = JwksVerifier::builder()
-        .issuer(issuer.issuer.clone())
-        .audience(AUDIENCE)
-        .build()
-        .await
-        .unwrap();
+    let verifier = issuer.verifier().await;
     assert_eq!(verifier.jwks_status().key_count, 1);
     let app = ProtectedApp::start(verifier).await;
     let token = key.sign(&issuer.claims("read"));
@@ -330,12 +316,7 @@ async fn a_single_key_jwks_without_kid_verifies_tokens_without_kid() {
 #[tokio::test]
 async fn a_token_without_kid_uses_a_sole_named_key_but_not_one_of_several() {
     let issuer = IssuerServer::start().await; // one key, with a kid
-    let verifier = JwksVerifier::builder()
-        .issuer(issuer.issuer.clone())
-        .audience(AUDIENCE)
-        .build()
-        .await
-        .unwrap();
+    let verifier = issuer.verifier().await;
     let no_kid = issuer
         .signer
         .sign_with_header(&json!({"alg": "RS256"}), &issuer.claims("read"))
@@ -385,12 +366,7 @@ async fn tokens_without_kid_can_be_refused_altogether() {
 #[tokio::test]
 async fn typ_is_not_checked_by_default() {
     let issuer = IssuerServer::start().await;
-    let verifier = JwksVerifier::builder()
-        .issuer(issuer.issuer.clone())
-        .audience(AUDIENCE)
-        .build()
-        .await
-        .unwrap();
+    let verifier = issuer.verifier().await;
     for header in [
         json!({"alg": "RS256", "kid": issuer.signer.kid(), "typ": "JWT"}),
         json!({"alg": "RS256", "kid": issuer.signer.kid()}),

@@ -6,8 +6,6 @@
 //! The policy: `admin_report` needs `tools.write`, `open_report` needs `tools.read`; the token
 //! [`READER`] has only `tools.read`.
 
-#![allow(dead_code)] // each test binary uses part of it
-
 use std::collections::HashMap;
 
 use axum::Router;
@@ -353,6 +351,36 @@ pub async fn send(
     (status, response.text().await.unwrap_or_default())
 }
 
+/// The call [`READER`] may make: `open_report` as plain JSON.
+pub fn allowed() -> Dressing {
+    dressing(
+        "allowed",
+        &[JSON],
+        call("open_report", r#"{"n":1}"#),
+        StatusCode::OK,
+    )
+}
+
+/// Sends every dressing of the forbidden call to `url` as [`READER`]: each gets the guard's
+/// answer for it and none runs the tool (`admin_runs` stays where it was). Then the way
+/// through works: the allowed call answers 200 with the open report.
+pub async fn assert_no_dressing_runs_the_tool(
+    client: &reqwest::Client,
+    url: &str,
+    extra: &HeaderMap,
+    admin_runs: impl Fn() -> usize,
+) {
+    let before = admin_runs();
+    for dressing in dressings() {
+        let (status, body) = send(client, url, READER, &dressing, extra).await;
+        assert_eq!(status, dressing.status, "{}: {body}", dressing.name);
+        assert_eq!(admin_runs(), before, "{} ran the tool", dressing.name);
+    }
+    let (status, body) = send(client, url, READER, &allowed(), extra).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains("open report"), "{body}");
+}
+
 /// `data` as a gzip member (RFC 1952) holding one stored deflate block (RFC 1951 §3.2.4): what
 /// `Content-Encoding: gzip` decoders inflate, written without a compression library.
 pub fn gzip(data: &[u8]) -> Vec<u8> {
@@ -368,7 +396,8 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
     out
 }
 
-fn crc32(data: &[u8]) -> u32 {
+/// CRC-32 (IEEE, reflected), the gzip trailer's checksum (RFC 1952 §8).
+pub fn crc32(data: &[u8]) -> u32 {
     let mut crc = !0u32;
     for &byte in data {
         crc ^= u32::from(byte);
@@ -381,9 +410,4 @@ fn crc32(data: &[u8]) -> u32 {
         }
     }
     !crc
-}
-
-#[test]
-fn crc32_of_the_check_string() {
-    assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
 }

@@ -7,7 +7,6 @@
 //! "token_type"}` (§2.2's example), and `{"active": false}` and nothing else for a token that is
 //! unknown, revoked or expired (§2.2: "the authorization server SHOULD NOT include any additional
 //! information about an inactive token").
-#![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};

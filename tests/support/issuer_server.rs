@@ -1,6 +1,5 @@
 //! A real issuer on loopback for tests: OpenID configuration and JWKS over HTTP, with a hit
 //! counter and switches to rotate keys, fail, hang or serve garbage.
-#![allow(dead_code)]
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -14,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
 use tower_mcp_auth::dev::DevIssuer;
+use tower_mcp_auth::token::JwksVerifier;
 
 /// What the JWKS endpoint answers.
 #[derive(Clone, Debug)]
@@ -122,6 +122,16 @@ impl IssuerServer {
     /// Signs arbitrary claims with the published key.
     pub fn sign(&self, claims: &Value) -> String {
         self.signer.sign(claims).unwrap()
+    }
+
+    /// A verifier trusting this issuer for [`AUDIENCE`], its keys fetched from the JWKS URI.
+    pub async fn verifier(&self) -> JwksVerifier {
+        JwksVerifier::builder()
+            .issuer(self.issuer.clone())
+            .audience(AUDIENCE)
+            .build()
+            .await
+            .expect("the issuer's discovery and JWKS answer")
     }
 }
 

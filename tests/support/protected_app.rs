@@ -1,5 +1,4 @@
 //! A loopback server behind `BearerAuthLayer` with any verifier, and whole-answer assertions.
-#![allow(dead_code)]
 
 use axum::routing::post;
 use axum::{Extension, Router};

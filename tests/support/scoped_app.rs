@@ -1,8 +1,6 @@
 //! A real axum server on loopback behind BearerAuthLayer + ScopeGuardLayer, with PrmRoute as
 //! the fallback, and a test TokenVerifier that maps token strings to claim sets.
 
-#![allow(dead_code)] // each test binary uses part of it
-
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 

@@ -1,6 +1,5 @@
 //! Test signers for every accepted algorithm (RS*, PS*, ES256/384, EdDSA), each with its JWK,
 //! so tests can publish keys on a loopback issuer and mint tokens the way real issuers do.
-#![allow(dead_code)]
 
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, KeySize, PublicKeyComponents};

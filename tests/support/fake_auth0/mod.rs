@@ -16,7 +16,7 @@
 //! more module. It records every call and can inject 429, 500, slow answers, odd bodies, a
 //! concurrent grant writer, and expire its tokens.
 // Refusals are whole `Response`s: a fake answers, it does not propagate errors.
-#![allow(dead_code, unused_imports, clippy::result_large_err)]
+#![allow(clippy::result_large_err)]
 
 pub mod clients;
 pub mod connections;
@@ -47,8 +47,8 @@ pub use logs::{
     dcr_entry_with_callbacks, login_entry,
 };
 pub use populations::{
-    CHATGPT_CALLBACK, CHATGPT_CIMD_URL, CHATGPT_CONNECTOR_CALLBACK, Population, cimd_client,
-    client, legacy_dcr_client, permissive_dcr_client, strict_dcr_client, tpc_id,
+    CHATGPT_CALLBACK, CHATGPT_CIMD_URL, CHATGPT_CONNECTOR_CALLBACK, Population, chatgpt_client,
+    cimd_client, client, legacy_dcr_client, permissive_dcr_client, strict_dcr_client, tpc_id,
 };
 pub use state::{Call, Connection, FakeState, FaultKind, Grant, Knobs, ThirdPartyEnable};
 

@@ -163,3 +163,8 @@ pub fn is_strict(client: &Value) -> bool {
 pub fn is_third_party(client: &Value) -> bool {
     client["is_first_party"] != true
 }
+
+/// The client ChatGPT registers: of `population`, named `ChatGPT`, with its callback.
+pub fn chatgpt_client(population: Population, id: &str) -> Value {
+    client(population, id, "ChatGPT", &[CHATGPT_CALLBACK])
+}

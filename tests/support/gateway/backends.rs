@@ -1,6 +1,5 @@
 //! What the gateway tests run it against: a recording tool backend that checks the signature
 //! as the README tells backends to, an MCP upstream streaming SSE, and the common environments.
-#![allow(dead_code)]
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -14,8 +13,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, post};
 use serde_json::{Value, json};
 
-use super::issuer_server::{AUDIENCE, IssuerServer, now};
 use super::process::GatewayProcess;
+use crate::support::issuer_server::{AUDIENCE, IssuerServer, now};
 
 pub const HMAC_SECRET: &str = "test-hmac-secret-0123456789abcdefghijklmnop";
 
@@ -215,6 +214,17 @@ pub fn production_env<'a>(
 
 pub fn start(vars: Vec<(&str, &str)>) -> GatewayProcess {
     GatewayProcess::start(&vars)
+}
+
+/// The status code and JSON body (`null` if none) of a raw HTTP/1.1 answer; status 0 if the
+/// status line is not one.
+pub fn status_and_body(answer: &str) -> (u16, Value) {
+    let status = answer.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = answer
+        .split_once("\r\n\r\n")
+        .and_then(|(_, body)| serde_json::from_str(body).ok())
+        .unwrap_or(Value::Null);
+    (status, body)
 }
 
 pub async fn json_of(response: reqwest::Response) -> Value {

@@ -1,6 +1,5 @@
 //! Runs the example gateway binary for real: builds it if needed, starts it with a clean
 //! environment, reads what it prints, and stops it when dropped.
-#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
