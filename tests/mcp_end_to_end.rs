@@ -3,7 +3,7 @@
 //! over real HTTP.
 
 mod support;
-use mcp::{ProgressClient, Server, call, guard, text};
+use mcp::{Server, call, guard, text};
 use support::mcp;
 
 #[allow(dead_code)]
@@ -11,15 +11,9 @@ use support::mcp;
 mod example;
 
 use rmcp::ServiceExt;
-use rmcp::model::{ClientRequest, Request};
-use rmcp::service::PeerRequestOptions;
-use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::auth::{AuthorizationManager, AuthorizationMetadataSource};
-use rmcp::transport::streamable_http_client::{
-    InsufficientScopeError, StreamableHttpClientTransportConfig,
-};
+use rmcp::transport::streamable_http_client::InsufficientScopeError;
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
 
 async fn server() -> Server {
     Server::start(|verifier, base| example::app(verifier, base).unwrap()).await
@@ -244,40 +238,12 @@ async fn rmcp_oauth_discovery_finds_the_metadata_and_the_issuer_from_the_401_alo
 #[tokio::test]
 async fn sse_progress_streams_through_the_layers_before_the_tool_finishes() {
     let server = server().await;
-    let (progress_tx, mut progress_rx) = mpsc::unbounded_channel();
-    let client = guard(
-        ProgressClient(progress_tx)
-            .serve(server.transport(Some(server.token("docs:read jobs:run")))),
-    )
-    .await
-    .unwrap();
-
-    // A countdown that would run a minute: only a streamed SSE response lets its first progress
-    // event reach the client while it is still running.
-    let request =
-        ClientRequest::CallToolRequest(Request::new(call("countdown", json!({"seconds": 60}))));
-    let mut handle =
-        guard(client.send_cancellable_request(request, PeerRequestOptions::no_options()))
-            .await
-            .unwrap();
-    let first = guard(progress_rx.recv()).await.expect("a progress event");
-    assert_eq!(first.progress_token, handle.progress_token);
-    assert_eq!(first.progress, 0.0);
-    assert_eq!(first.total, Some(60.0));
-    assert_eq!(first.message.as_deref(), Some("60 s left"));
-    assert!(
-        matches!(
-            handle.rx.try_recv(),
-            Err(tokio::sync::oneshot::error::TryRecvError::Empty)
-        ),
-        "the response must not have arrived before the first progress event"
-    );
-
+    // Its first progress event arrives before the answer (`start_countdown` checks that).
+    let countdown = server.start_countdown("docs:read jobs:run").await;
+    assert_eq!(countdown.first.progress, 0.0);
+    assert_eq!(countdown.first.total, Some(60.0));
     // The cancellation is another POST through the same layers.
-    guard(handle.cancel(Some("seen enough".into())))
-        .await
-        .unwrap();
-    guard(client.cancel()).await.unwrap();
+    countdown.cancel().await;
 }
 
 /// A server whose tool takes `AccessToken`, served with no layer in front: a deployment mistake.
@@ -299,20 +265,17 @@ async fn a_tool_taking_access_token_without_the_bearer_layer_fails_naming_the_la
         StreamableHttpServerConfig, StreamableHttpService,
     };
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let mcp_url = format!("http://{}/mcp", listener.local_addr().unwrap());
-    let mcp = StreamableHttpService::new(
-        || Ok(Unprotected),
-        LocalSessionManager::default().into(),
-        StreamableHttpServerConfig::default().with_allowed_hosts(["127.0.0.1"]),
-    );
-    let app = axum::Router::new().route_service("/mcp", mcp);
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-
-    let transport = StreamableHttpClientTransport::from_config(
-        StreamableHttpClientTransportConfig::with_uri(mcp_url),
-    );
-    let client = guard(().serve(transport)).await.expect("initialize");
+    // The verifier is left unused: nothing checks the token.
+    let server = Server::start(|_verifier, _base| {
+        let mcp = StreamableHttpService::new(
+            || Ok(Unprotected),
+            LocalSessionManager::default().into(),
+            StreamableHttpServerConfig::default().with_allowed_hosts(["127.0.0.1"]),
+        );
+        axum::Router::new().route_service("/mcp", mcp)
+    })
+    .await;
+    let client = server.client(None).await;
     let error = guard(client.call_tool(call("whoami", json!({}))))
         .await
         .expect_err("no token reached the tool");

@@ -4,7 +4,7 @@
 //! client or plain HTTP.
 
 mod support;
-use mcp::{ProgressClient, Server, call, guard, text};
+use mcp::{Server, call, guard, text};
 use support::mcp;
 
 #[allow(dead_code)]
@@ -12,11 +12,9 @@ use support::mcp;
 mod example;
 
 use example::MixedAuth;
-use rmcp::model::{ClientRequest, Request};
-use rmcp::service::{PeerRequestOptions, RunningService};
-use rmcp::{RoleClient, ServiceExt};
+use rmcp::RoleClient;
+use rmcp::service::RunningService;
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
 use tower_mcp_auth::scope::ChallengeMode;
 
 /// `None`: the example's plain `app` (every request needs a token).
@@ -353,36 +351,11 @@ async fn trimmed_tools_list_shows_each_caller_exactly_the_tools_it_can_call() {
 #[tokio::test]
 async fn sse_progress_of_other_requests_streams_through_the_tools_list_filter() {
     let server = server(mixed(ChallengeMode::Http, true)).await;
-    let (progress_tx, mut progress_rx) = mpsc::unbounded_channel();
-    let client = guard(
-        ProgressClient(progress_tx)
-            .serve(server.transport(Some(server.token("docs:read jobs:run")))),
-    )
-    .await
-    .unwrap();
-    let request =
-        ClientRequest::CallToolRequest(Request::new(call("countdown", json!({"seconds": 60}))));
-    let mut handle =
-        guard(client.send_cancellable_request(request, PeerRequestOptions::no_options()))
-            .await
-            .unwrap();
-    let first = guard(progress_rx.recv()).await.expect("a progress event");
-    assert_eq!(first.progress_token, handle.progress_token);
-    assert_eq!(first.message.as_deref(), Some("60 s left"));
-    assert!(
-        matches!(
-            handle.rx.try_recv(),
-            Err(tokio::sync::oneshot::error::TryRecvError::Empty)
-        ),
-        "the response must not have arrived before the first progress event"
-    );
+    let countdown = server.start_countdown("docs:read jobs:run").await;
     // While the countdown streams, a tools/list on the same session is trimmed and answered.
-    let tools = guard(client.list_all_tools()).await.unwrap();
+    let tools = guard(countdown.client.list_all_tools()).await.unwrap();
     assert_eq!(tools.len(), 3);
-    guard(handle.cancel(Some("seen enough".into())))
-        .await
-        .unwrap();
-    guard(client.cancel()).await.unwrap();
+    countdown.cancel().await;
 }
 
 #[tokio::test]

@@ -6,8 +6,10 @@ use std::future::Future;
 use std::time::Duration;
 
 use axum::Router;
-use rmcp::model::{CallToolRequestParams, ContentBlock, ProgressNotificationParam};
-use rmcp::service::{NotificationContext, RunningService};
+use rmcp::model::{
+    CallToolRequestParams, ClientRequest, ContentBlock, ProgressNotificationParam, Request,
+};
+use rmcp::service::{NotificationContext, PeerRequestOptions, RequestHandle, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::{ClientHandler, RoleClient, ServiceExt};
@@ -77,12 +79,62 @@ impl Server {
         StreamableHttpClientTransport::from_config(config)
     }
 
+    /// Starts a `countdown` that would run a minute, as a client with a token for `scope`, and
+    /// waits for its first progress event: only a response streamed over SSE lets that event
+    /// reach the client while the tool still runs, so the answer must not have arrived yet.
+    pub async fn start_countdown(&self, scope: &str) -> StreamingCountdown {
+        let (progress_tx, mut progress_rx) = mpsc::unbounded_channel();
+        let client =
+            guard(ProgressClient(progress_tx).serve(self.transport(Some(self.token(scope)))))
+                .await
+                .unwrap();
+        let request =
+            ClientRequest::CallToolRequest(Request::new(call("countdown", json!({"seconds": 60}))));
+        let mut handle =
+            guard(client.send_cancellable_request(request, PeerRequestOptions::no_options()))
+                .await
+                .unwrap();
+        let first = guard(progress_rx.recv()).await.expect("a progress event");
+        assert_eq!(first.progress_token, handle.progress_token);
+        assert_eq!(first.message.as_deref(), Some("60 s left"));
+        assert!(
+            matches!(
+                handle.rx.try_recv(),
+                Err(tokio::sync::oneshot::error::TryRecvError::Empty)
+            ),
+            "the response must not have arrived before the first progress event"
+        );
+        StreamingCountdown {
+            client,
+            handle,
+            first,
+        }
+    }
+
     /// An initialized rmcp client, with a token for `scope` or, for `None`, none.
     pub async fn client(&self, scope: Option<&str>) -> RunningService<RoleClient, ()> {
         let token = scope.map(|scope| self.token(scope));
         guard(().serve(self.transport(token)))
             .await
             .expect("initialize")
+    }
+}
+
+/// A `countdown` still running whose first progress event has arrived
+/// ([`Server::start_countdown`]).
+pub struct StreamingCountdown {
+    pub client: RunningService<RoleClient, ProgressClient>,
+    pub handle: RequestHandle<RoleClient>,
+    pub first: ProgressNotificationParam,
+}
+
+impl StreamingCountdown {
+    /// Cancels the countdown (another POST through the same layers), then closes the client.
+    pub async fn cancel(self) {
+        guard(self.handle.cancel(Some("seen enough".into())))
+            .await
+            .unwrap();
+        guard(self.client.cancel()).await.unwrap();
     }
 }
 
