@@ -15,72 +15,27 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use axum::Router;
-use axum::body::{Body, Bytes};
-use axum::routing::{get, post};
+use axum::body::Body;
+use axum::routing::get;
 use http::{Method, Request, StatusCode};
-use serde_json::json;
 use tower::ServiceExt;
 use tower_mcp_auth::dev::DevIssuer;
 use tower_mcp_auth::token::JwksVerifier;
-use tower_mcp_auth::{BearerAuthLayer, ScopeGuardLayer, ScopePolicy};
 
-const AUDIENCE: &str = "https://api.bench/mcp";
-const SMALL: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"search","arguments":{"query":"tower middleware","limit":10}}}"#;
-const ANSWER: &str =
-    r#"{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"ok"}]}}"#;
+// The load run's app, layers, body and tokens, so both benches measure the same thing; the
+// load run's process roles and request bytes are left unused here.
+#[allow(dead_code)]
+#[path = "load/server.rs"]
+mod server;
+#[allow(dead_code)]
+#[path = "load/tokens.rs"]
+mod tokens;
+
+use server::{AUDIENCE, MALFORMED_TOKEN, app, bare_401, layers};
+use tokens::{BODY as SMALL, body_1k, claims};
+
 /// Distinct tokens for the miss path (minting costs ~1 ms each).
 const POOL: usize = 256;
-
-fn app() -> Router {
-    let answer = || async { ([("content-type", "application/json")], ANSWER) };
-    Router::new()
-        .route("/mcp", post(move |_body: Bytes| answer()))
-        .route("/data", get(answer))
-        .route(
-            "/mcp/parse",
-            post(move |body: Bytes| async move {
-                let call: serde_json::Value = serde_json::from_slice(&body).unwrap();
-                assert_eq!(call["params"]["name"], "search");
-                answer().await
-            }),
-        )
-}
-
-fn body_1k() -> String {
-    let frame = |query: &str| {
-        json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "search",
-            "arguments": {"query": query, "limit": 10,
-                "filters": {"lang": "en", "tags": ["tower", "mcp", "auth"]}},
-            "_meta": {"progressToken": "p-7"}}})
-        .to_string()
-    };
-    let query: String = "how do tower layers compose with axum routers "
-        .chars()
-        .cycle()
-        .take(1024 - frame("").len())
-        .collect();
-    frame(&query)
-}
-
-fn claims(issuer: &str, i: usize) -> serde_json::Value {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    json!({
-        "https://example.com/uid": format!("u-{i:06}"),
-        "https://example.com/roles": ["member"],
-        "iss": issuer,
-        "sub": format!("google-oauth2|1088765432109876{i:05}"),
-        "aud": [AUDIENCE, format!("{issuer}userinfo")],
-        "iat": now,
-        "exp": now + 3600,
-        "scope": "openid profile email offline_access search.read docs.read docs.write calendar.read",
-        "azp": "AbCdEfGhIjKlMnOpQrStUvWxYz012345",
-        "permissions": ["search.read", "docs.read", "docs.write", "calendar.read", "calendar.write"],
-        "jti": format!("2f1c7a9e-5b4d-4e8f-9a0b-{i:012}"),
-    })
-}
 
 struct Path {
     name: &'static str,
@@ -128,40 +83,12 @@ fn main() {
     let pool: Vec<String> = (0..pool_size)
         .map(|i| signer.sign(&claims(&issuer, i)).unwrap())
         .collect();
-    let policy = ScopePolicy::builder()
-        .tool("search", ["search.read"])
-        .route(Method::GET, "/data", ["search.read"])
-        .build()
-        .unwrap();
-    let protected = |cache: usize| {
-        app()
-            .layer(ScopeGuardLayer::new(policy.clone()))
-            .layer(BearerAuthLayer::new(verifier.clone()).token_cache_capacity(cache))
-    };
+    // `None` is the default 10 000-token cache.
+    let protected = |cache: Option<usize>| layers(app(), verifier.clone(), cache, true);
     let repeated = vec![pool[0].clone()];
-    let opaque = vec!["mF_9B5f-4_1JqM-opaque-reference-token".to_owned()];
+    let opaque = vec![MALFORMED_TOKEN.to_owned()];
     // The bare 401: the protected app's answer to the opaque token, served as static bytes.
-    let refusal = runtime.block_on(async {
-        let request = Request::post("/mcp")
-            .header("authorization", format!("Bearer {}", opaque[0]))
-            .header("content-type", "application/json")
-            .body(Body::from(SMALL))
-            .unwrap();
-        let response = protected(16).oneshot(request).await.unwrap();
-        let (parts, body) = response.into_parts();
-        let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
-        std::sync::Arc::new((parts.headers, body))
-    });
-    let bare_401 = Router::new().route(
-        "/mcp",
-        post(move || {
-            let refusal = std::sync::Arc::clone(&refusal);
-            async move {
-                let (headers, body) = &*refusal;
-                (StatusCode::UNAUTHORIZED, headers.clone(), body.clone())
-            }
-        }),
-    );
+    let bare_401 = runtime.block_on(bare_401(protected(None)));
     let paths = [
         (
             "get_plain",
@@ -186,7 +113,7 @@ fn main() {
         ),
         (
             "get_protected",
-            protected(10_000),
+            protected(None),
             Method::GET,
             "/data",
             String::new(),
@@ -204,7 +131,7 @@ fn main() {
         ),
         (
             "small_protected",
-            protected(10_000),
+            protected(None),
             Method::POST,
             "/mcp",
             SMALL.to_owned(),
@@ -222,7 +149,7 @@ fn main() {
         ),
         (
             "call1k_protected",
-            protected(10_000),
+            protected(None),
             Method::POST,
             "/mcp/parse",
             body_1k(),
@@ -231,7 +158,7 @@ fn main() {
         ),
         (
             "distinct_protected",
-            protected(16),
+            protected(Some(server::SMALL_CACHE)),
             Method::POST,
             "/mcp",
             SMALL.to_owned(),
@@ -249,7 +176,7 @@ fn main() {
         ),
         (
             "malformed_protected",
-            protected(10_000),
+            protected(None),
             Method::POST,
             "/mcp",
             SMALL.to_owned(),

@@ -113,7 +113,7 @@ impl Role {
 
 /// `POST /mcp` (answers without reading the JSON), `GET /data` (a route rule protects it) and
 /// `POST /mcp/parse` (an MCP server's handler: it parses the JSON-RPC body, then answers).
-fn app() -> Router {
+pub fn app() -> Router {
     let answer = || async { ([(header::CONTENT_TYPE, "application/json")], ANSWER) };
     Router::new()
         .route("/mcp", post(move |_body: Bytes| answer()))
@@ -158,7 +158,7 @@ pub fn serve(role: &str) {
                 protected(app(), None, true).await
             }
             Role::Baseline => protected(app(), None, true).await,
-            Role::Bare401 => bare_401().await,
+            Role::Bare401 => bare_401(protected(app(), None, true).await).await,
             Role::ProtectedFlood => protected(app(), None, true).await,
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -206,6 +206,17 @@ async fn protected(app: Router, cache: Option<usize>, scope_guard: bool) -> Rout
         .build()
         .await
         .expect("verifier");
+    layers(app, verifier, cache, scope_guard)
+}
+
+/// `app` behind `BearerAuthLayer` (with `cache` tokens, the default when `None`) and, with
+/// `scope_guard`, `ScopeGuardLayer` (`tools/call search` and `GET /data` need `search.read`).
+pub fn layers(
+    app: Router,
+    verifier: JwksVerifier,
+    cache: Option<usize>,
+    scope_guard: bool,
+) -> Router {
     let policy = ScopePolicy::builder()
         .tool("search", ["search.read"])
         .route(Method::GET, "/data", ["search.read"])
@@ -258,11 +269,10 @@ async fn naive_decode(State(naive): State<Arc<Naive>>, mut req: Request, next: N
     }
 }
 
-/// The bare 401 server: asks the protected app once, in process, how it refuses an opaque
-/// token, then serves those bytes to every request on the same routes.
-async fn bare_401() -> Router {
+/// The bare 401 server: asks `protected` once, in process, how it refuses an opaque token, then
+/// serves those bytes to every request on the same routes.
+pub async fn bare_401(protected: Router) -> Router {
     use tower::ServiceExt;
-    let protected = protected(app(), None, true).await;
     let request = http::Request::post("/mcp")
         .header(header::AUTHORIZATION, format!("Bearer {MALFORMED_TOKEN}"))
         .header(header::CONTENT_TYPE, "application/json")

@@ -10,7 +10,7 @@ use tower_mcp_auth::dev::DevIssuer;
 use crate::server::AUDIENCE;
 
 /// The small `tools/call` every request carries.
-const BODY: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"search","arguments":{"query":"tower middleware","limit":10}}}"#;
+pub const BODY: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"search","arguments":{"query":"tower middleware","limit":10}}}"#;
 
 /// The size of the MCP-call scenario's `tools/call` body.
 pub const BODY_1K_LEN: usize = 1024;
@@ -75,7 +75,7 @@ pub fn requests(signer: &DevIssuer, issuer: &str, size: usize) -> Requests {
 }
 
 /// An Auth0-like access token of about 1 KB; `i` makes it distinct.
-fn claims(issuer: &str, i: usize) -> serde_json::Value {
+pub fn claims(issuer: &str, i: usize) -> serde_json::Value {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock")
