@@ -31,8 +31,9 @@ mod server;
 #[path = "load/tokens.rs"]
 mod tokens;
 
-use server::{AUDIENCE, MALFORMED_TOKEN, app, bare_401, layers};
+use server::{AUDIENCE, MALFORMED_TOKEN, app, bare_401, bearer, layers, policy};
 use tokens::{BODY as SMALL, body_1k, claims};
+use tower_mcp_auth::ScopeGuardLayer;
 
 /// Distinct tokens for the miss path (minting costs ~1 ms each).
 const POOL: usize = 256;
@@ -114,6 +115,18 @@ fn main() {
         (
             "get_protected",
             protected(None),
+            Method::GET,
+            "/data",
+            String::new(),
+            &repeated,
+            200,
+        ),
+        // The same two layers mounted by two `Router::layer` calls (the last is the outermost).
+        (
+            "get_layered_twice",
+            app()
+                .layer(ScopeGuardLayer::new(policy()))
+                .layer(bearer(verifier.clone(), None)),
             Method::GET,
             "/data",
             String::new(),

@@ -58,6 +58,10 @@ pub enum Role {
     ProtectedSmallCache,
     /// `BearerAuthLayer` alone (default cache), to split the cost between the two layers.
     BearerOnly,
+    /// `BearerAuthLayer` alone with a 16-token cache: every distinct token is verified, and
+    /// nothing else is done (what the naive middleware does too, so the two compare like for
+    /// like).
+    BearerOnlySmallCache,
     /// [`Role::Protected`] with the Prometheus recorder installed, scraped every
     /// [`SCRAPE_INTERVAL`] by a thread of the server itself.
     ProtectedPrometheus,
@@ -71,6 +75,16 @@ pub enum Role {
     /// [`Role::Protected`] (default 10 000-token cache), used only for the distinct-token flood
     /// that fills its cache, so its RSS shows the cache and nothing else.
     ProtectedFlood,
+    /// A floor, not an authenticator: the app behind a middleware whose only work is the RS256
+    /// signature check of the bearer token (key parsed once, as `JwksVerifier` holds it; no
+    /// claim is read). Every verifier of a fresh token does at least this, so what this server
+    /// reaches bounds what any can.
+    SignatureOnly,
+    /// A floor, not a guard: the app behind a middleware whose only work is to read the body
+    /// and check it is one strict JSON value (serde_json, as the scope guard parses), handing
+    /// the same bytes on. Every guard that refuses what it cannot parse (fail closed) does at
+    /// least this.
+    StrictParseOnly,
 }
 
 /// The path of a load-bench binary built with `--no-default-features --features auth0,axum` (the defaults without `metrics`).
@@ -79,16 +93,19 @@ pub const BASELINE_EXE_ENV: &str = "LOAD_BASELINE_EXE";
 pub const SCRAPE_INTERVAL: Duration = Duration::from_secs(2);
 
 impl Role {
-    pub const ALL: [Role; 9] = [
+    pub const ALL: [Role; 12] = [
         Role::Plain,
         Role::Naive,
         Role::Protected,
         Role::ProtectedSmallCache,
         Role::BearerOnly,
+        Role::BearerOnlySmallCache,
         Role::ProtectedPrometheus,
         Role::Baseline,
         Role::Bare401,
         Role::ProtectedFlood,
+        Role::SignatureOnly,
+        Role::StrictParseOnly,
     ];
 
     pub fn name(self) -> &'static str {
@@ -98,11 +115,14 @@ impl Role {
             Role::Protected => "protected",
             Role::ProtectedSmallCache => "protected-small-cache",
             Role::BearerOnly => "bearer-only",
+            Role::BearerOnlySmallCache => "bearer-only-small-cache",
             Role::ProtectedPrometheus => "protected-prometheus",
             // Run as `protected` by the baseline binary.
             Role::Baseline => "protected-no-metrics",
             Role::Bare401 => "bare-401",
             Role::ProtectedFlood => "protected-flood",
+            Role::SignatureOnly => "signature-only",
+            Role::StrictParseOnly => "strict-parse-only",
         }
     }
 
@@ -153,6 +173,7 @@ pub fn serve(role: &str) {
             Role::Protected => protected(app(), None, true).await,
             Role::ProtectedSmallCache => protected(app(), Some(SMALL_CACHE), true).await,
             Role::BearerOnly => protected(app(), None, false).await,
+            Role::BearerOnlySmallCache => protected(app(), Some(SMALL_CACHE), false).await,
             Role::ProtectedPrometheus => {
                 install_prometheus();
                 protected(app(), None, true).await
@@ -160,6 +181,8 @@ pub fn serve(role: &str) {
             Role::Baseline => protected(app(), None, true).await,
             Role::Bare401 => bare_401(protected(app(), None, true).await).await,
             Role::ProtectedFlood => protected(app(), None, true).await,
+            Role::SignatureOnly => signature_only(app()),
+            Role::StrictParseOnly => strict_parse_only(app()),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -209,27 +232,43 @@ async fn protected(app: Router, cache: Option<usize>, scope_guard: bool) -> Rout
     layers(app, verifier, cache, scope_guard)
 }
 
+/// The load run's policy: `tools/call search` and `GET /data` need `search.read`.
+pub fn policy() -> ScopePolicy {
+    ScopePolicy::builder()
+        .tool("search", ["search.read"])
+        .route(Method::GET, "/data", ["search.read"])
+        .build()
+        .expect("policy")
+}
+
+/// The load run's bearer layer, with `cache` tokens (the default when `None`).
+pub fn bearer(verifier: JwksVerifier, cache: Option<usize>) -> BearerAuthLayer<JwksVerifier> {
+    let bearer = BearerAuthLayer::new(verifier)
+        .resource_metadata("http://127.0.0.1/.well-known/oauth-protected-resource/mcp");
+    match cache {
+        Some(capacity) => bearer.token_cache_capacity(capacity),
+        None => bearer,
+    }
+}
+
 /// `app` behind `BearerAuthLayer` (with `cache` tokens, the default when `None`) and, with
-/// `scope_guard`, `ScopeGuardLayer` (`tools/call search` and `GET /data` need `search.read`).
+/// `scope_guard`, `ScopeGuardLayer` ([`policy`]).
 pub fn layers(
     app: Router,
     verifier: JwksVerifier,
     cache: Option<usize>,
     scope_guard: bool,
 ) -> Router {
-    let policy = ScopePolicy::builder()
-        .tool("search", ["search.read"])
-        .route(Method::GET, "/data", ["search.read"])
-        .build()
-        .expect("policy");
-    let mut bearer = BearerAuthLayer::new(verifier)
-        .resource_metadata("http://127.0.0.1/.well-known/oauth-protected-resource/mcp");
-    if let Some(capacity) = cache {
-        bearer = bearer.token_cache_capacity(capacity);
-    }
-    // The last layer added is the outermost: bearer, then the scope guard, then the app.
+    let bearer = bearer(verifier, cache);
+    // Both layers in one stack, as the crate's docs mount them (`McpAuth` does the same): axum
+    // boxes the service, its future and its answer's body once per `Router::layer` call and
+    // request, so two calls pay that twice (`get_layered_twice` in benches/paths.rs).
     if scope_guard {
-        app.layer(ScopeGuardLayer::new(policy)).layer(bearer)
+        app.layer(
+            tower::ServiceBuilder::new()
+                .layer(bearer)
+                .layer(ScopeGuardLayer::new(policy())),
+        )
     } else {
         app.layer(bearer)
     }
@@ -269,6 +308,70 @@ async fn naive_decode(State(naive): State<Arc<Naive>>, mut req: Request, next: N
     }
 }
 
+/// The key of [`Role::SignatureOnly`] and of the RSA-rate child, parsed once from the parent's
+/// JWK.
+fn parsed_key() -> aws_lc_rs::signature::RsaPublicKeyComponents<Vec<u8>> {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let decode = |name| URL_SAFE_NO_PAD.decode(env(name)).expect("base64url");
+    aws_lc_rs::signature::RsaPublicKeyComponents {
+        n: decode(KEY_N_ENV),
+        e: decode(KEY_E_ENV),
+    }
+}
+
+type ParsedKey = aws_lc_rs::signature::ParsedPublicKey;
+
+/// See [`Role::SignatureOnly`].
+fn signature_only(app: Router) -> Router {
+    use aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256;
+    let key = parsed_key()
+        .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
+        .expect("key");
+    app.layer(middleware::from_fn_with_state(
+        Arc::new(key),
+        check_signature,
+    ))
+}
+
+async fn check_signature(State(key): State<Arc<ParsedKey>>, req: Request, next: Next) -> Response {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let verified = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
+        .and_then(|token| {
+            let dot = token.iter().rposition(|b| *b == b'.')?;
+            let signature = URL_SAFE_NO_PAD.decode(&token[dot + 1..]).ok()?;
+            key.verify_sig(&token[..dot], &signature).ok()
+        });
+    match verified {
+        Some(()) => next.run(req).await,
+        None => StatusCode::UNAUTHORIZED.into_response(),
+    }
+}
+
+/// See [`Role::StrictParseOnly`].
+fn strict_parse_only(app: Router) -> Router {
+    app.layer(middleware::from_fn(strict_parse))
+}
+
+async fn strict_parse(req: Request, next: Next) -> Response {
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 1024 * 1024).await else {
+        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    };
+    let strict = std::str::from_utf8(&bytes)
+        .ok()
+        .is_some_and(|text| serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok());
+    if !strict {
+        return StatusCode::BAD_REQUEST.into_response();
+    }
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await
+}
+
 /// The bare 401 server: asks `protected` once, in process, how it refuses an opaque token, then
 /// serves those bytes to every request on the same routes.
 pub async fn bare_401(protected: Router) -> Router {
@@ -301,16 +404,12 @@ pub const MALFORMED_TOKEN: &str = "mF_9B5f-4_1JqM-opaque-reference-token";
 /// The RSA-rate child: RS256 verifications per second of the load run's token with the key
 /// parsed once (as `JwksVerifier` holds it), on the core it is pinned to.
 pub fn rsa_rate() {
-    use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
+    use aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256;
     use base64::Engine;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    let decode = |name| URL_SAFE_NO_PAD.decode(env(name)).expect("base64url");
-    let key = RsaPublicKeyComponents {
-        n: decode(KEY_N_ENV),
-        e: decode(KEY_E_ENV),
-    }
-    .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
-    .expect("key");
+    let key = parsed_key()
+        .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
+        .expect("key");
     let token = env(TOKEN_ENV);
     let (message, signature) = token.rsplit_once('.').expect("JWS");
     let signature = URL_SAFE_NO_PAD.decode(signature).expect("base64url");

@@ -130,9 +130,58 @@ pub struct ScopePolicy {
 /// allocating (the lists are only merged to write a refusal).
 #[derive(Debug)]
 pub(crate) struct Requirement<'p> {
-    parts: Vec<&'p [String]>,
+    parts: Parts<'p>,
     denied: bool,
     implications: &'p ScopeImplications,
+}
+
+/// How many lists a requirement holds without allocating: every operation of a policy names at
+/// most the defaults, its method's and its tool's, prompt's or a few route rules' lists.
+const INLINE_PARTS: usize = 4;
+
+/// The non-empty lists a [`Requirement`] unites: the first [`INLINE_PARTS`] inline (a request
+/// is checked on every call; this keeps the check free of allocation), any more on the heap.
+#[derive(Debug)]
+struct Parts<'p> {
+    inline: [&'p [String]; INLINE_PARTS],
+    len: usize,
+    more: Vec<&'p [String]>,
+}
+
+impl<'p> Parts<'p> {
+    fn new() -> Self {
+        Self {
+            inline: [&[]; INLINE_PARTS],
+            len: 0,
+            more: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, part: &'p [String]) {
+        // An empty list adds nothing to the union.
+        if part.is_empty() {
+            return;
+        }
+        match self.inline.get_mut(self.len) {
+            Some(slot) => {
+                *slot = part;
+                self.len += 1;
+            }
+            None => self.more.push(part),
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &'p [String]> + '_ {
+        self.inline[..self.len].iter().chain(&self.more).copied()
+    }
+}
+
+impl<'p> Extend<&'p [String]> for Parts<'p> {
+    fn extend<I: IntoIterator<Item = &'p [String]>>(&mut self, parts: I) {
+        for part in parts {
+            self.push(part);
+        }
+    }
 }
 
 impl<'p> Requirement<'p> {
@@ -157,7 +206,7 @@ impl<'p> Requirement<'p> {
 
     /// True when the requirement names no scope and denies nothing.
     pub(crate) fn is_empty(&self) -> bool {
-        !self.denied && self.parts.iter().all(|part| part.is_empty())
+        !self.denied && self.parts.iter().next().is_none()
     }
 
     fn check_denied(&self, operation: impl FnOnce() -> String) -> Result<(), AuthError> {
@@ -385,7 +434,7 @@ impl ScopePolicy {
         path: &str,
         with_defaults: bool,
     ) -> Requirement<'_> {
-        let mut parts = Vec::with_capacity(2);
+        let mut parts = Parts::new();
         if with_defaults {
             parts.push(self.defaults.as_slice());
         }
@@ -406,7 +455,8 @@ impl ScopePolicy {
 
     /// The default scopes plus those of the JSON-RPC `method`.
     pub(crate) fn method_requirement(&self, method: &str) -> Requirement<'_> {
-        let mut parts = vec![self.defaults.as_slice()];
+        let mut parts = Parts::new();
+        parts.push(&self.defaults);
         if let Some(scopes) = self.methods.get(method) {
             parts.push(scopes);
         }
