@@ -674,27 +674,34 @@ fn report(
     // whole), so the ratio of each round's pair is free of the drift between rounds; the median
     // of those is the figure a target is judged on, the whole-run ratio is printed beside it.
     let index = |name: &str| scenarios.iter().position(|s| s.name == name);
-    let paired = |of: &str, to: &str| -> Option<f64> {
+    let rounds = |of: &str, to: &str| -> Option<Vec<f64>> {
         let (of, to) = (
             &measured[index(of)?].round_rps,
             &measured[index(to)?].round_rps,
         );
-        let mut ratios: Vec<f64> = of
-            .iter()
-            .zip(to)
-            .filter(|(_, to)| **to > 0.0)
-            .map(|(of, to)| of / to)
-            .collect();
-        middle(&mut ratios)
+        Some(
+            of.iter()
+                .zip(to)
+                .filter(|(_, to)| **to > 0.0)
+                .map(|(of, to)| of / to)
+                .collect(),
+        )
+    };
+    let paired = |of: &str, to: &str| middle(&mut rounds(of, to)?);
+    let listed = |of: &str, to: &str| {
+        let ratios = rounds(of, to).unwrap_or_default();
+        let ratios: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
+        ratios.join(", ")
     };
     let at_least = |what: &str, of: &str, to: &str, bound: f64| {
         if let (Some(value), Some(whole), Some(cpu)) =
             (paired(of, to), ratio(of, to, rps), ratio(of, to, cpu))
         {
             println!(
-                "  {what} >= {bound:.2}: {value:.2} ({}); whole run {whole:.2}, baseline/ours CPU \
-                 per request {:.2}",
+                "  {what} >= {bound:.2}: {value:.2} ({}); rounds [{}], whole run {whole:.2}, \
+                 baseline/ours CPU per request {:.2}",
                 target(value >= bound),
+                listed(of, to),
                 1.0 / cpu
             );
         }
@@ -712,7 +719,10 @@ fn report(
             } else {
                 format!(" (at or above {bound:.2}: the target is within reach)")
             };
-            println!("  {what}: {value:.2}; whole run {whole:.2}{verdict}");
+            println!(
+                "  {what}: {value:.2}; rounds [{}], whole run {whole:.2}{verdict}",
+                listed(of, to)
+            );
         }
     };
     println!("\ntargets (issue 17):");
