@@ -472,3 +472,53 @@ async fn grpc_requests_are_routed_by_path_and_answered_with_grpc_status() {
         &b"\0\0\0\0\x02{}"[..]
     );
 }
+
+/// A server that gives every answer a new session id: the initialize POST's and, against the
+/// transport's rules, a GET's.
+fn issuing_sessions() -> impl tower::Service<
+    Request<TestBody>,
+    Response = Response<Full<Bytes>>,
+    Error = Infallible,
+    Future = impl Send,
+> + Clone {
+    tower::service_fn(|req: Request<TestBody>| async move {
+        let id = format!("issued-by-{}", req.method()).to_lowercase();
+        let mut response = Response::new(Full::new(Bytes::new()));
+        response
+            .headers_mut()
+            .insert("mcp-session-id", id.parse().unwrap());
+        Ok::<_, Infallible>(response)
+    })
+}
+
+#[tokio::test]
+async fn only_a_post_answer_binds_a_session_an_id_a_get_answer_carries_is_refused_as_unknown() {
+    let guard = ScopeGuardLayer::new(ScopePolicy::allow_all()).layer(issuing_sessions());
+    let send = |method: Method, session: Option<&str>| {
+        let mut request = Request::builder()
+            .method(method)
+            .uri("/mcp")
+            .header("content-type", "application/json");
+        if let Some(session) = session {
+            request = request.header("mcp-session-id", session);
+        }
+        let mut request = request
+            .body(Full::new(Bytes::from(
+                r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}"#,
+            )))
+            .unwrap();
+        request.extensions_mut().insert(token("mcp"));
+        guard.clone().oneshot(request)
+    };
+    // The initialize POST's id is bound to its user, and that user goes on with it.
+    let started = send(Method::POST, None).await.unwrap();
+    assert_eq!(started.headers()["mcp-session-id"], "issued-by-post");
+    let resumed = send(Method::POST, Some("issued-by-post")).await.unwrap();
+    assert_eq!(resumed.status(), StatusCode::OK);
+    // A GET's answer is not read: the id it carries was never bound, so naming it is refused
+    // (fail closed), never waved through.
+    let streamed = send(Method::GET, None).await.unwrap();
+    assert_eq!(streamed.headers()["mcp-session-id"], "issued-by-get");
+    let named = send(Method::POST, Some("issued-by-get")).await.unwrap();
+    assert_eq!(named.status(), StatusCode::NOT_FOUND);
+}

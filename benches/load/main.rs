@@ -149,6 +149,9 @@ struct Measured {
     seconds: f64,
     peak_rss_kib: u64,
     server_cpu_secs: f64,
+    /// The user-space part of [`Measured::server_cpu_secs`]: the server's own code, without
+    /// the kernel's network stack and wake-ups.
+    server_user_secs: f64,
 }
 
 struct RunInputs {
@@ -396,6 +399,7 @@ async fn run(inputs: RunInputs) {
             let server = &servers[&scenario.role];
             server.reset_peak_rss();
             let cpu_before = server.cpu_secs();
+            let user_before = server.user_secs();
             let hits_before = jwks_hits.load(Ordering::Relaxed);
             let outcome = client::drive(
                 server.addr,
@@ -410,6 +414,7 @@ async fn run(inputs: RunInputs) {
             slot.round_rps
                 .push(outcome.completed as f64 / config.measure.as_secs_f64());
             slot.server_cpu_secs += server.cpu_secs() - cpu_before;
+            slot.server_user_secs += server.user_secs() - user_before;
             slot.seconds += config.measure.as_secs_f64() + config.warmup.as_secs_f64();
             slot.peak_rss_kib = slot.peak_rss_kib.max(server.status_kib("VmHWM:"));
             slot.outcome.merge(outcome);
@@ -619,6 +624,13 @@ fn report(
             (rps, p(0.50), p(0.99), cpu_us)
         })
         .collect();
+    let user_us: Vec<f64> = measured
+        .iter()
+        .map(|m| {
+            let served = m.outcome.completed as f64 * (m.seconds / measure_secs);
+            m.server_user_secs * 1e6 / served.max(1.0)
+        })
+        .collect();
     let by_name = |name: &str| {
         scenarios
             .iter()
@@ -626,10 +638,16 @@ fn report(
             .map(|i| stats[i])
             .filter(|s| s.0 > 0.0)
     };
+    let user_of = |name: &str| {
+        scenarios
+            .iter()
+            .position(|s| s.name == name)
+            .map(|i| user_us[i])
+    };
     println!(
-        "\n| scenario | req/s | p50 µs | p99 µs | peak RSS MiB | server CPU µs/req | baseline | × baseline req/s | × baseline p99 | × baseline CPU/req |"
+        "\n| scenario | req/s | p50 µs | p99 µs | peak RSS MiB | server CPU µs/req | of which user | baseline | × baseline req/s | × baseline p99 | × baseline CPU/req |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|");
     for (i, scenario) in scenarios.iter().enumerate() {
         let (rps, p50, p99, cpu) = stats[i];
         if rps == 0.0 {
@@ -645,13 +663,14 @@ fn report(
             None => "— | | | ".to_owned(),
         };
         println!(
-            "| {} | {:.0} | {:.0} | {:.0} | {:.1} | {:.1} | {ratios} |",
+            "| {} | {:.0} | {:.0} | {:.0} | {:.1} | {:.1} | {:.1} | {ratios} |",
             scenario.name,
             rps,
             p50,
             p99,
             mib(measured[i].peak_rss_kib),
             cpu,
+            user_us[i],
         );
         let outcome = &measured[i].outcome;
         if outcome.wrong_status > 0 {
@@ -697,9 +716,17 @@ fn report(
         if let (Some(value), Some(whole), Some(cpu)) =
             (paired(of, to), ratio(of, to, rps), ratio(of, to, cpu))
         {
+            let user = user_of(of)
+                .zip(user_of(to))
+                .map_or(String::new(), |(of, to)| {
+                    format!(
+                        ", user CPU per request {of:.1} vs {to:.1} µs ({:+.1})",
+                        of - to
+                    )
+                });
             println!(
                 "  {what} >= {bound:.2}: {value:.2} ({}); rounds [{}], whole run {whole:.2}, \
-                 baseline/ours CPU per request {:.2}",
+                 baseline/ours CPU per request {:.2}{user}",
                 target(value >= bound),
                 listed(of, to),
                 1.0 / cpu
@@ -946,6 +973,15 @@ impl ServerProcess {
 
     /// User + system CPU time of the server so far.
     fn cpu_secs(&self) -> f64 {
+        let (user, system) = self.user_system_secs();
+        user + system
+    }
+
+    fn user_secs(&self) -> f64 {
+        self.user_system_secs().0
+    }
+
+    fn user_system_secs(&self) -> (f64, f64) {
         let stat = std::fs::read_to_string(self.proc_path("stat")).unwrap_or_default();
         // Fields after the `(comm)`: state is field 3, utime 14, stime 15.
         let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
@@ -957,7 +993,7 @@ impl ServerProcess {
                 .unwrap_or(0.0)
         };
         // USER_HZ is 100 on every Linux this runs on.
-        (ticks(11) + ticks(12)) / 100.0
+        (ticks(11) / 100.0, ticks(12) / 100.0)
     }
 
     fn stop(mut self) {

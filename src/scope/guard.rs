@@ -310,7 +310,7 @@ where
         }
         let observation = match &layer.sessions {
             Some(store) => match store.check(req.method(), req.headers(), token) {
-                Ok(observation) => Some(observation),
+                Ok(observation) => observation,
                 Err(error) => return ResponseFuture::refused(layer.refuse(&error, &req)),
             },
             None => None,

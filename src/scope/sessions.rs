@@ -141,13 +141,13 @@ impl SessionStore {
     }
 
     /// Checks the session a request names, if any, against its token; on success, what to
-    /// learn from the response.
+    /// learn from the response (`None` for methods whose answers cannot issue or end one).
     pub(crate) fn check(
         self: &Arc<Self>,
         method: &Method,
         headers: &HeaderMap,
         token: Option<&AccessToken>,
-    ) -> Result<Observation, AuthError> {
+    ) -> Result<Option<Observation>, AuthError> {
         let mut values = headers.get_all(&SESSION_HEADER).iter();
         let session = match (values.next(), values.next()) {
             (None, _) => None,
@@ -194,12 +194,18 @@ impl SessionStore {
                 }
             }
         };
-        Ok(Observation {
+        // The streamable HTTP transport issues a session only in the answer to `initialize` (a
+        // POST) and ends one only by a DELETE: other answers teach nothing, and are not read. A
+        // server that put a new id on another answer would find that id refused as unknown.
+        if method != Method::POST && method != Method::DELETE {
+            return Ok(None);
+        }
+        Ok(Some(Observation {
             store: Arc::clone(self),
             token: token.cloned(),
             session,
             delete: method == Method::DELETE,
-        })
+        }))
     }
 
     /// How many sessions are bound now.
@@ -275,7 +281,8 @@ mod tests {
         let alice = token("https://a/", "alice");
         let started = store
             .check(&Method::POST, &HeaderMap::new(), Some(&alice))
-            .unwrap();
+            .unwrap()
+            .expect("a POST or DELETE answer is observed");
         started.learn(StatusCode::OK, &with_session("s-1"));
         assert!(
             store
@@ -298,7 +305,10 @@ mod tests {
     fn a_session_started_without_a_token_goes_to_the_first_user_who_brings_one() {
         let store = Arc::new(SessionStore::new(SessionBinding::new()));
         let (alice, bob) = (token("https://a/", "alice"), token("https://a/", "bob"));
-        let started = store.check(&Method::POST, &HeaderMap::new(), None).unwrap();
+        let started = store
+            .check(&Method::POST, &HeaderMap::new(), None)
+            .unwrap()
+            .expect("a POST answer is observed");
         started.learn(StatusCode::OK, &with_session("public"));
         // Public operations on it go on without a token…
         assert!(
@@ -332,23 +342,44 @@ mod tests {
         for i in 0..100 {
             let seen = store
                 .check(&Method::POST, &HeaderMap::new(), Some(&alice))
-                .unwrap();
+                .unwrap()
+                .expect("a POST or DELETE answer is observed");
             seen.learn(StatusCode::OK, &with_session(&format!("s-{i}")));
         }
         assert!(store.len() <= 8, "{} bindings", store.len());
         let seen = store
             .check(&Method::POST, &HeaderMap::new(), Some(&alice))
-            .unwrap();
+            .unwrap()
+            .expect("a POST or DELETE answer is observed");
         seen.learn(StatusCode::OK, &with_session("kept"));
         let deleted = store
             .check(&Method::DELETE, &with_session("kept"), Some(&alice))
-            .unwrap();
+            .unwrap()
+            .expect("a POST or DELETE answer is observed");
         deleted.learn(StatusCode::NO_CONTENT, &HeaderMap::new());
         assert!(
             store
                 .check(&Method::POST, &with_session("kept"), Some(&alice))
                 .is_err()
         );
+    }
+
+    #[test]
+    fn only_post_and_delete_answers_are_observed_and_an_id_issued_elsewhere_stays_unknown() {
+        let store = Arc::new(SessionStore::new(SessionBinding::new()));
+        let alice = token("https://a/", "alice");
+        for method in [Method::GET, Method::PUT, Method::PATCH, Method::HEAD] {
+            let seen = store
+                .check(&method, &HeaderMap::new(), Some(&alice))
+                .unwrap();
+            assert!(seen.is_none(), "{method} answers are not read");
+        }
+        // Not even by the user whose GET got it: a session the guard did not see issued is
+        // refused, as any unknown id is.
+        let err = store
+            .check(&Method::POST, &with_session("from-a-get"), Some(&alice))
+            .unwrap_err();
+        assert_eq!(err.code(), ErrorCode::SessionNotFound);
     }
 
     #[test]
@@ -359,7 +390,8 @@ mod tests {
         let alice = token("https://a/", "alice");
         let seen = store
             .check(&Method::POST, &HeaderMap::new(), Some(&alice))
-            .unwrap();
+            .unwrap()
+            .expect("a POST or DELETE answer is observed");
         seen.learn(StatusCode::OK, &with_session("s"));
         std::thread::sleep(Duration::from_millis(2));
         let err = store
