@@ -390,12 +390,28 @@ async fn every_401_and_403_points_at_metadata_the_server_serves() {
 
 type TestBody = LayerBody<Full<Bytes>>;
 
-fn inner_service() -> impl tower::Service<
-    Request<TestBody>,
-    Response = Response<Full<Bytes>>,
-    Error = Infallible,
-    Future = impl Send,
-> + Clone {
+/// A service the guard wraps in these tests.
+trait Inner:
+    tower::Service<
+        Request<TestBody>,
+        Response = Response<Full<Bytes>>,
+        Error = Infallible,
+        Future: Send,
+    > + Clone
+{
+}
+
+impl<S> Inner for S where
+    S: tower::Service<
+            Request<TestBody>,
+            Response = Response<Full<Bytes>>,
+            Error = Infallible,
+            Future: Send,
+        > + Clone
+{
+}
+
+fn inner_service() -> impl Inner {
     tower::service_fn(|req: Request<TestBody>| async move {
         let body = req
             .into_body()
@@ -475,12 +491,7 @@ async fn grpc_requests_are_routed_by_path_and_answered_with_grpc_status() {
 
 /// A server that gives every answer a new session id: the initialize POST's and, against the
 /// transport's rules, a GET's.
-fn issuing_sessions() -> impl tower::Service<
-    Request<TestBody>,
-    Response = Response<Full<Bytes>>,
-    Error = Infallible,
-    Future = impl Send,
-> + Clone {
+fn issuing_sessions() -> impl Inner {
     tower::service_fn(|req: Request<TestBody>| async move {
         let id = format!("issued-by-{}", req.method()).to_lowercase();
         let mut response = Response::new(Full::new(Bytes::new()));
