@@ -1,7 +1,7 @@
 //! Load run: a plain axum app against the same app behind `BearerAuthLayer` + `ScopeGuardLayer`,
 //! and against a naive decode-per-request middleware, all measured in one run.
 //!
-//! `cargo bench --bench load` (about 85 s; `LOAD_ROUNDS`, `LOAD_SECS`, `LOAD_CONCURRENCY` tune it,
+//! `cargo bench --bench load` (about 250 s; `LOAD_ROUNDS`, `LOAD_SECS`, `LOAD_CONCURRENCY` tune it,
 //! `LOAD_ONLY=<parts of scenario names, comma-separated>` runs only matching scenarios, e.g. to
 //! profile one).
 //!
