@@ -606,6 +606,11 @@ fn report(
     rsa_rates: &[f64],
 ) {
     let measure_secs = config.measure.as_secs_f64() * config.rounds as f64;
+    // CPU is sampled over warm-up + measure; so is the request count it is divided by.
+    let per_request_us = |m: &Measured, cpu_secs: f64| {
+        let served = m.outcome.completed as f64 * (m.seconds / measure_secs);
+        cpu_secs * 1e6 / served.max(1.0)
+    };
     let stats: Vec<Stats> = measured
         .iter_mut()
         .map(|m| {
@@ -618,32 +623,16 @@ fn report(
                     .unwrap_or_default() as f64
                     / 1000.0
             };
-            // CPU is sampled over warm-up + measure; so is the request count it is divided by.
-            let served = m.outcome.completed as f64 * (m.seconds / measure_secs);
-            let cpu_us = m.server_cpu_secs * 1e6 / served.max(1.0);
-            (rps, p(0.50), p(0.99), cpu_us)
+            (rps, p(0.50), p(0.99), per_request_us(m, m.server_cpu_secs))
         })
         .collect();
     let user_us: Vec<f64> = measured
         .iter()
-        .map(|m| {
-            let served = m.outcome.completed as f64 * (m.seconds / measure_secs);
-            m.server_user_secs * 1e6 / served.max(1.0)
-        })
+        .map(|m| per_request_us(m, m.server_user_secs))
         .collect();
-    let by_name = |name: &str| {
-        scenarios
-            .iter()
-            .position(|s| s.name == name)
-            .map(|i| stats[i])
-            .filter(|s| s.0 > 0.0)
-    };
-    let user_of = |name: &str| {
-        scenarios
-            .iter()
-            .position(|s| s.name == name)
-            .map(|i| user_us[i])
-    };
+    let index = |name: &str| scenarios.iter().position(|s| s.name == name);
+    let by_name = |name: &str| index(name).map(|i| stats[i]).filter(|s| s.0 > 0.0);
+    let user_of = |name: &str| index(name).map(|i| user_us[i]);
     println!(
         "\n| scenario | req/s | p50 µs | p99 µs | peak RSS MiB | server CPU µs/req | of which user | baseline | × baseline req/s | × baseline p99 | × baseline CPU/req |"
     );
@@ -692,7 +681,6 @@ fn report(
     // Each round measures a scenario and its baseline seconds apart (the order rotates as a
     // whole), so the ratio of each round's pair is free of the drift between rounds; the median
     // of those is the figure a target is judged on, the whole-run ratio is printed beside it.
-    let index = |name: &str| scenarios.iter().position(|s| s.name == name);
     let rounds = |of: &str, to: &str| -> Option<Vec<f64>> {
         let (of, to) = (
             &measured[index(of)?].round_rps,

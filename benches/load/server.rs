@@ -308,28 +308,27 @@ async fn naive_decode(State(naive): State<Arc<Naive>>, mut req: Request, next: N
     }
 }
 
+type ParsedKey = aws_lc_rs::signature::ParsedPublicKey;
+
 /// The key of [`Role::SignatureOnly`] and of the RSA-rate child, parsed once from the parent's
-/// JWK.
-fn parsed_key() -> aws_lc_rs::signature::RsaPublicKeyComponents<Vec<u8>> {
+/// JWK (RS256), as `JwksVerifier` holds it.
+fn parsed_key() -> ParsedKey {
+    use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
     use base64::Engine;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let decode = |name| URL_SAFE_NO_PAD.decode(env(name)).expect("base64url");
-    aws_lc_rs::signature::RsaPublicKeyComponents {
+    RsaPublicKeyComponents {
         n: decode(KEY_N_ENV),
         e: decode(KEY_E_ENV),
     }
+    .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
+    .expect("key")
 }
-
-type ParsedKey = aws_lc_rs::signature::ParsedPublicKey;
 
 /// See [`Role::SignatureOnly`].
 fn signature_only(app: Router) -> Router {
-    use aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256;
-    let key = parsed_key()
-        .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
-        .expect("key");
     app.layer(middleware::from_fn_with_state(
-        Arc::new(key),
+        Arc::new(parsed_key()),
         check_signature,
     ))
 }
@@ -404,12 +403,9 @@ pub const MALFORMED_TOKEN: &str = "mF_9B5f-4_1JqM-opaque-reference-token";
 /// The RSA-rate child: RS256 verifications per second of the load run's token with the key
 /// parsed once (as `JwksVerifier` holds it), on the core it is pinned to.
 pub fn rsa_rate() {
-    use aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256;
     use base64::Engine;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    let key = parsed_key()
-        .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
-        .expect("key");
+    let key = parsed_key();
     let token = env(TOKEN_ENV);
     let (message, signature) = token.rsplit_once('.').expect("JWS");
     let signature = URL_SAFE_NO_PAD.decode(signature).expect("base64url");
