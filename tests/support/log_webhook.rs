@@ -12,7 +12,8 @@ use http_body_util::{BodyExt, Full};
 use serde_json::Value;
 use tower::ServiceExt;
 use tower_mcp_auth::auth0::{
-    Auth0Health, Auth0LogWebhookService, DcrPromoter, DcrPromoterBuilder, WebhookSummary,
+    Auth0Health, Auth0LogWebhookService, DcrPromoter, DcrPromoterBuilder, ManagementClientBuilder,
+    WebhookSummary,
 };
 
 use super::fake_auth0::FakeAuth0;
@@ -42,11 +43,7 @@ pub fn promoter(
     audience: &str,
     scopes: &[&str],
 ) -> DcrPromoterBuilder {
-    let mgmt = fake
-        .management_client(request_timeout)
-        .build()
-        .expect("valid config");
-    DcrPromoter::builder(mgmt, audience, scopes.iter().copied()).connections([CONNECTION])
+    promoter_on(fake.management_client(request_timeout), audience, scopes)
 }
 
 /// [`promoter`], its Management API client reporting to `health` too.
@@ -57,11 +54,18 @@ pub fn promoter_reporting_to(
     audience: &str,
     scopes: &[&str],
 ) -> DcrPromoterBuilder {
-    let mgmt = fake
+    let client = fake
         .management_client(request_timeout)
-        .health(health.clone())
-        .build()
-        .expect("valid config");
+        .health(health.clone());
+    promoter_on(client, audience, scopes)
+}
+
+fn promoter_on(
+    client: ManagementClientBuilder,
+    audience: &str,
+    scopes: &[&str],
+) -> DcrPromoterBuilder {
+    let mgmt = client.build().expect("valid config");
     DcrPromoter::builder(mgmt, audience, scopes.iter().copied()).connections([CONNECTION])
 }
 

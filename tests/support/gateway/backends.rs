@@ -76,6 +76,17 @@ pub fn signature_is_valid(
     get("x-gateway-signature") == expected
 }
 
+/// [`signature_is_valid`] for a request as a backend received it.
+fn is_signed(parts: &http::request::Parts, body: &[u8]) -> bool {
+    signature_is_valid(
+        parts.method.as_str(),
+        parts.uri.path(),
+        parts.uri.query().unwrap_or(""),
+        body,
+        &parts.headers,
+    )
+}
+
 pub async fn backend_tool(
     State(backend): State<Backend>,
     Path(tool): Path<String>,
@@ -93,13 +104,7 @@ pub async fn backend_tool(
     if tool == "slow" {
         tokio::time::sleep(Duration::from_secs(10)).await;
     }
-    let verified = signature_is_valid(
-        parts.method.as_str(),
-        parts.uri.path(),
-        parts.uri.query().unwrap_or(""),
-        &body,
-        &parts.headers,
-    );
+    let verified = is_signed(&parts, &body);
     (
         StatusCode::CREATED,
         [("x-backend", "yes")],
@@ -116,13 +121,7 @@ pub async fn mcp_upstream(
 ) -> Response {
     let (parts, body) = request.into_parts();
     let body = axum::body::to_bytes(body, 1 << 20).await.unwrap();
-    let verified = signature_is_valid(
-        parts.method.as_str(),
-        parts.uri.path(),
-        parts.uri.query().unwrap_or(""),
-        &body,
-        &parts.headers,
-    );
+    let verified = is_signed(&parts, &body);
     let stream = async_stream(release, verified);
     (
         [("content-type", "text/event-stream")],
