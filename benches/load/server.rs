@@ -352,7 +352,7 @@ async fn check_signature(State(key): State<Arc<ParsedKey>>, req: Request, next: 
 }
 
 /// See [`Role::StrictParseOnly`].
-fn strict_parse_only(app: Router) -> Router {
+pub fn strict_parse_only(app: Router) -> Router {
     app.layer(middleware::from_fn(strict_parse))
 }
 
