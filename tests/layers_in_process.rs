@@ -6,6 +6,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode, header};
@@ -129,6 +130,54 @@ async fn prm_route_answers_its_paths_and_hands_on_the_rest_in_process() {
         response.into_body().collect().await.unwrap().to_bytes(),
         "none"
     );
+}
+
+/// A request body that never yields a frame and never wakes its reader: only the guard's own
+/// timer can end the wait.
+struct Silent;
+
+impl http_body::Body for Silent {
+    type Data = Bytes;
+    type Error = Infallible;
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Infallible>>> {
+        Poll::Pending
+    }
+}
+
+#[tokio::test]
+async fn a_body_that_never_arrives_nor_wakes_the_guard_is_refused_at_the_read_timeout() {
+    // The guard yields once before arming its timer (hyper's bodies are `Pending` at first);
+    // this body never wakes it, so the guard's own wake must bring the poll that arms it.
+    let policy = ScopePolicy::builder()
+        .json_rpc_route("/mcp")
+        .tool("search", ["read"])
+        .build()
+        .unwrap();
+    let guard = ScopeGuardLayer::new(policy).body_read_timeout(Some(Duration::from_millis(100)));
+    let mut request = Request::post("/mcp")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Silent)
+        .unwrap();
+    request.extensions_mut().insert(
+        AccessToken::from_claims(
+            json!({"iss": "i", "sub": "erin", "aud": "a", "exp": 4_102_444_800u64}),
+        )
+        .unwrap(),
+    );
+    let started = std::time::Instant::now();
+    let answer = tokio::time::timeout(
+        Duration::from_secs(10),
+        guard.layer(echo_subject()).oneshot(request),
+    )
+    .await
+    .expect("the guard's read timer must end the wait")
+    .unwrap();
+    assert_eq!(answer.status(), StatusCode::REQUEST_TIMEOUT);
+    assert!(started.elapsed() >= Duration::from_millis(100));
+    assert_eq!(json_of(answer).await["code"], "REQUEST_BODY_TIMEOUT");
 }
 
 /// Polls a future to completion, then once more: the second poll must panic with a message
