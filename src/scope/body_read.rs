@@ -24,7 +24,7 @@ use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use http::{HeaderMap, Method, Request, header};
+use http::{HeaderMap, HeaderValue, Method, Request, header};
 use http_body::Body;
 use http_body_util::Limited;
 use pin_project_lite::pin_project;
@@ -64,12 +64,15 @@ pub(crate) fn plan<B>(req: &Request<B>, policy: &ScopePolicy) -> BodyPlan {
     if req.method() != Method::POST {
         return BodyPlan::Pass;
     }
-    let headers = req.headers();
     let json_rpc_route = policy.is_json_rpc_route(req.uri().path());
-    if let Err(error) = check_connection(headers) {
-        return BodyPlan::Refuse(error);
+    let headers = BodyHeaders::of(req.headers());
+    if headers.connection_names_checked {
+        return BodyPlan::Refuse(AuthError::new(
+            ErrorCode::ConnectionNamesCheckedHeader,
+            "The Connection header names a header the authorization decision depends on",
+        ));
     }
-    match content_type_is_json(headers) {
+    match content_type_is_json(&headers) {
         Err(error) => return BodyPlan::Refuse(error),
         Ok(true) => {}
         Ok(false) if json_rpc_route => {
@@ -80,22 +83,59 @@ pub(crate) fn plan<B>(req: &Request<B>, policy: &ScopePolicy) -> BodyPlan {
         }
         Ok(false) => return BodyPlan::Pass,
     }
-    if let Err(error) = check_codings(headers) {
-        return BodyPlan::Refuse(error);
+    if headers.encoded {
+        return BodyPlan::Refuse(AuthError::new(
+            ErrorCode::UnsupportedContentEncoding,
+            "The guard reads JSON bodies as sent: send them without Content-Encoding (identity)",
+        ));
     }
     BodyPlan::Read { json_rpc_route }
 }
 
+/// What the headers say about the body, gathered in one pass over the map: a request has a
+/// handful of headers, and each lookup by name would hash the name again.
+#[derive(Default)]
+struct BodyHeaders<'a> {
+    /// The first `Content-Type` value.
+    content_type: Option<&'a HeaderValue>,
+    /// How many `Content-Type` values there are.
+    content_types: usize,
+    /// A `Connection` header names a header the guard decides on (a proxy behind the guard
+    /// would strip it after the decision).
+    connection_names_checked: bool,
+    /// A `Content-Encoding` other than `identity`, or a transfer coding other than `chunked`
+    /// (which the HTTP server already removed).
+    encoded: bool,
+}
+
+impl<'a> BodyHeaders<'a> {
+    fn of(headers: &'a HeaderMap) -> Self {
+        let mut seen = Self::default();
+        for (name, value) in headers {
+            if name == header::CONTENT_TYPE {
+                seen.content_types += 1;
+                seen.content_type.get_or_insert(value);
+            } else if name == header::CONNECTION {
+                seen.connection_names_checked |= names_checked_header(value);
+            } else if name == header::CONTENT_ENCODING {
+                seen.encoded |= !only_coding(value, "identity");
+            } else if name == header::TRANSFER_ENCODING {
+                seen.encoded |= !only_coding(value, "chunked");
+            }
+        }
+        seen
+    }
+}
+
 /// `Ok(true)` for a JSON body in UTF-8 (or no content type), `Ok(false)` for another content
 /// type (gRPC included), an error for a header the guard cannot read or JSON in another charset.
-fn content_type_is_json(headers: &HeaderMap) -> Result<bool, AuthError> {
-    let mut values = headers.get_all(header::CONTENT_TYPE).iter();
-    let value = match (values.next(), values.next()) {
+fn content_type_is_json(headers: &BodyHeaders<'_>) -> Result<bool, AuthError> {
+    let value = match (headers.content_type, headers.content_types) {
         (None, _) => return Ok(true),
-        (Some(_), Some(_)) => {
+        (Some(value), 1) => value,
+        (Some(_), _) => {
             return Err(malformed("The Content-Type header appears more than once"));
         }
-        (Some(value), None) => value,
     };
     let text = value
         .to_str()
@@ -140,44 +180,21 @@ fn content_type_is_json(headers: &HeaderMap) -> Result<bool, AuthError> {
     }
 }
 
-/// Refuses a body that is encoded: `Content-Encoding` other than `identity`, transfer codings
-/// other than `chunked` (which the HTTP server already removed).
-fn check_codings(headers: &HeaderMap) -> Result<(), AuthError> {
-    let only = |name: header::HeaderName, allowed: &str| {
-        headers.get_all(name).iter().all(|value| {
-            value.to_str().is_ok_and(|text| {
-                text.split(',')
-                    .map(str::trim)
-                    .all(|coding| coding.is_empty() || coding.eq_ignore_ascii_case(allowed))
-            })
-        })
-    };
-    if only(header::CONTENT_ENCODING, "identity") && only(header::TRANSFER_ENCODING, "chunked") {
-        Ok(())
-    } else {
-        Err(AuthError::new(
-            ErrorCode::UnsupportedContentEncoding,
-            "The guard reads JSON bodies as sent: send them without Content-Encoding (identity)",
-        ))
-    }
+/// Whether one header value lists only `allowed` codings (or none).
+fn only_coding(value: &HeaderValue, allowed: &str) -> bool {
+    value.to_str().is_ok_and(|text| {
+        text.split(',')
+            .map(str::trim)
+            .all(|coding| coding.is_empty() || coding.eq_ignore_ascii_case(allowed))
+    })
 }
 
-/// Refuses a `Connection` header that names a header the guard decides on.
-fn check_connection(headers: &HeaderMap) -> Result<(), AuthError> {
-    let names_checked = headers.get_all(header::CONNECTION).iter().any(|value| {
-        String::from_utf8_lossy(value.as_bytes())
-            .split(',')
-            .map(str::trim)
-            .any(|name| CHECKED_HEADERS.iter().any(|c| c.eq_ignore_ascii_case(name)))
-    });
-    if names_checked {
-        Err(AuthError::new(
-            ErrorCode::ConnectionNamesCheckedHeader,
-            "The Connection header names a header the authorization decision depends on",
-        ))
-    } else {
-        Ok(())
-    }
+/// Whether one `Connection` value names a header the guard decides on.
+fn names_checked_header(value: &HeaderValue) -> bool {
+    String::from_utf8_lossy(value.as_bytes())
+        .split(',')
+        .map(str::trim)
+        .any(|name| CHECKED_HEADERS.iter().any(|c| c.eq_ignore_ascii_case(name)))
 }
 
 fn malformed(description: &'static str) -> AuthError {
