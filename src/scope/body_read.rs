@@ -137,6 +137,10 @@ fn content_type_is_json(headers: &BodyHeaders<'_>) -> Result<bool, AuthError> {
             return Err(malformed("The Content-Type header appears more than once"));
         }
     };
+    // What every MCP client sends, decided without splitting it into parameters.
+    if value.as_bytes().eq_ignore_ascii_case(b"application/json") {
+        return Ok(true);
+    }
     let text = value
         .to_str()
         .map_err(|_| malformed("The Content-Type header is not visible ASCII"))?;
