@@ -231,7 +231,7 @@ fn main() {
                         format!("Bearer {}", path.tokens[i % path.tokens.len()]),
                     )
                     .header("content-type", "application/json")
-                    .body(like_hyper(&path.body))
+                    .body(Body::from(path.body.clone()))
                     .unwrap()
             })
             .collect();
@@ -258,53 +258,6 @@ fn main() {
             path.name,
             elapsed.as_nanos() as f64 / n as f64
         );
-    }
-}
-
-/// A request body as hyper hands one over: its first poll is `Pending` (hyper sends the bytes
-/// it has already read only once the body is polled, within the same task poll), then the
-/// whole data in one frame. An empty body is empty at once, as hyper's is.
-fn like_hyper(data: &str) -> Body {
-    if data.is_empty() {
-        return Body::empty();
-    }
-    Body::new(LikeHyper {
-        data: Some(bytes::Bytes::from(data.to_owned())),
-        polled: false,
-    })
-}
-
-struct LikeHyper {
-    data: Option<bytes::Bytes>,
-    polled: bool,
-}
-
-impl http_body::Body for LikeHyper {
-    type Data = bytes::Bytes;
-    type Error = std::convert::Infallible;
-
-    fn poll_frame(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, Self::Error>>> {
-        if !std::mem::replace(&mut self.polled, true) {
-            cx.waker().wake_by_ref();
-            return std::task::Poll::Pending;
-        }
-        std::task::Poll::Ready(
-            self.data
-                .take()
-                .map(|data| Ok(http_body::Frame::data(data))),
-        )
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.polled && self.data.is_none()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        let len = self.data.as_ref().map_or(0, |data| data.len() as u64);
-        http_body::SizeHint::with_exact(len)
     }
 }
 

@@ -149,8 +149,8 @@ impl http_body::Body for Silent {
 
 #[tokio::test]
 async fn a_body_that_never_arrives_nor_wakes_the_guard_is_refused_at_the_read_timeout() {
-    // The guard yields once before arming its timer (hyper's bodies are `Pending` at first);
-    // this body never wakes it, so the guard's own wake must bring the poll that arms it.
+    // This body never wakes the guard: the timer armed at its first `Pending` must end the
+    // wait (a guard that armed it only on a later poll would wait for ever).
     let policy = ScopePolicy::builder()
         .json_rpc_route("/mcp")
         .tool("search", ["read"])

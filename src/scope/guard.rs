@@ -128,10 +128,7 @@ impl ScopeGuardLayer {
 
     /// Refuses (408) a body the guard reads that is still arriving after `timeout` (default
     /// 10 s), so a slow client cannot hold a buffer for long; `None` waits as long as the
-    /// connection lasts. The time counts from the guard's second look at a missing body: the
-    /// first yields once instead, because hyper hands over the bytes it already holds only when
-    /// the body is asked for, and arming a timer for every such body would cost every `POST`
-    /// more than the timer ever saves. The timer needs a Tokio runtime with time enabled (every axum, hyper
+    /// connection lasts. The timer needs a Tokio runtime with time enabled (every axum, hyper
     /// and tonic server has one); without one the guard waits without a timer.
     pub fn body_read_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.body_read_timeout = timeout;
@@ -340,7 +337,6 @@ where
         ResponseFuture {
             state: State::Reading {
                 collect: ReadWhole::new(body, layer.max_body_bytes),
-                yielded: false,
                 deadline: None,
                 pending: Some(Pending {
                     inner,
@@ -426,8 +422,6 @@ pin_project! {
         // Reading the JSON-RPC body, bounded in size and (once it waits) in time.
         Reading {
             #[pin] collect: ReadWhole<B>,
-            // Whether the read has yielded once already (see `poll`).
-            yielded: bool,
             deadline: Option<Pin<Box<tokio::time::Sleep>>>,
             pending: Option<Pending<S>>,
         },
@@ -477,22 +471,12 @@ where
                 }
                 StateProj::Reading {
                     collect,
-                    yielded,
                     deadline,
                     pending,
                 } => {
                     let Poll::Ready(read) = collect.poll(cx) else {
-                        let timeout = pending.as_ref().and_then(|p| p.layer.body_read_timeout);
-                        if deadline.is_none() && timeout.is_some() {
-                            if !std::mem::replace(yielded, true) {
-                                // hyper hands over the body bytes it has already read only once
-                                // the body is polled, so a first `Pending` is the rule, not a
-                                // slow client. Yield once instead of arming a timer (~800
-                                // instructions and an allocation): the wake guarantees another
-                                // poll, which arms the timer if the body is still missing.
-                                cx.waker().wake_by_ref();
-                                return Poll::Pending;
-                            }
+                        if deadline.is_none() {
+                            let timeout = pending.as_ref().and_then(|p| p.layer.body_read_timeout);
                             *deadline = start_timer(timeout);
                         }
                         let expired = deadline
