@@ -36,7 +36,7 @@ use tokens::{BODY as SMALL, body_1k, claims};
 use tower_mcp_auth::ScopeGuardLayer;
 
 /// Distinct tokens for the miss path (minting costs ~1 ms each).
-const POOL: usize = 256;
+const POOL: usize = 2048;
 
 struct Path {
     name: &'static str,
@@ -80,7 +80,7 @@ fn main() {
         (issuer, verifier)
     });
     let wanted = |name: &str| only.as_deref().is_none_or(|o| name.contains(o));
-    let pool_size = if wanted("distinct") { POOL } else { 1 };
+    let pool_size = if wanted("distinct_protected") { POOL } else { 1 };
     let pool: Vec<String> = (0..pool_size)
         .map(|i| signer.sign(&claims(&issuer, i)).unwrap())
         .collect();
