@@ -74,19 +74,19 @@ impl<'de> Visitor<'de> for ClaimsVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut claims = RegisteredClaims::default();
-        while let Some(name) = map.next_key::<Cow<'de, str>>()? {
-            let slot = match name.as_ref() {
-                "iss" => &mut claims.iss,
-                "sub" => &mut claims.sub,
-                "aud" => &mut claims.aud,
-                "exp" => &mut claims.exp,
-                "nbf" => &mut claims.nbf,
-                "iat" => &mut claims.iat,
-                "client_id" => &mut claims.client_id,
-                "azp" => &mut claims.azp,
-                "scope" => &mut claims.scope,
-                "permissions" => &mut claims.permissions,
-                _ => {
+        while let Some(name) = map.next_key::<Name>()? {
+            let slot = match name {
+                Name::Iss => &mut claims.iss,
+                Name::Sub => &mut claims.sub,
+                Name::Aud => &mut claims.aud,
+                Name::Exp => &mut claims.exp,
+                Name::Nbf => &mut claims.nbf,
+                Name::Iat => &mut claims.iat,
+                Name::ClientId => &mut claims.client_id,
+                Name::Azp => &mut claims.azp,
+                Name::Scope => &mut claims.scope,
+                Name::Permissions => &mut claims.permissions,
+                Name::Other => {
                     map.next_value::<Checked>()?;
                     continue;
                 }
@@ -94,6 +94,54 @@ impl<'de> Visitor<'de> for ClaimsVisitor {
             *slot = map.next_value()?;
         }
         Ok(claims)
+    }
+}
+
+/// A claim's name, matched on its decoded text and not kept: a token has a dozen claims, and a
+/// `String` per name would be a dozen allocations per verified token.
+enum Name {
+    Iss,
+    Sub,
+    Aud,
+    Exp,
+    Nbf,
+    Iat,
+    ClientId,
+    Azp,
+    Scope,
+    Permissions,
+    Other,
+}
+
+impl<'de> de::Deserialize<'de> for Name {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_str(NameVisitor)
+    }
+}
+
+struct NameVisitor;
+
+impl Visitor<'_> for NameVisitor {
+    type Value = Name;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a claim name")
+    }
+
+    fn visit_str<E>(self, name: &str) -> Result<Name, E> {
+        Ok(match name {
+            "iss" => Name::Iss,
+            "sub" => Name::Sub,
+            "aud" => Name::Aud,
+            "exp" => Name::Exp,
+            "nbf" => Name::Nbf,
+            "iat" => Name::Iat,
+            "client_id" => Name::ClientId,
+            "azp" => Name::Azp,
+            "scope" => Name::Scope,
+            "permissions" => Name::Permissions,
+            _ => Name::Other,
+        })
     }
 }
 
