@@ -80,7 +80,11 @@ fn main() {
         (issuer, verifier)
     });
     let wanted = |name: &str| only.as_deref().is_none_or(|o| name.contains(o));
-    let pool_size = if wanted("distinct_protected") { POOL } else { 1 };
+    let pool_size = if wanted("distinct_protected") {
+        POOL
+    } else {
+        1
+    };
     let pool: Vec<String> = (0..pool_size)
         .map(|i| signer.sign(&claims(&issuer, i)).unwrap())
         .collect();

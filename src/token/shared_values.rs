@@ -26,19 +26,43 @@ impl<T: ?Sized> SharedValues<T> {
     }
 
     /// The shared value equal to `value` (`same` compares), or a new one made by `make`.
+    ///
+    /// A value may sit in either of two slots picked by its hash, and a new one takes an empty
+    /// slot of the two before it replaces one: two values used by every token (an audience
+    /// list and a scope set, say) that pick the same first slot still both stay, instead of
+    /// rebuilding each other on every token.
     fn get(&self, hash: u64, same: impl Fn(&T) -> bool, make: impl FnOnce() -> Arc<T>) -> Arc<T> {
+        let first = (hash % SLOTS as u64) as usize;
+        let second = ((hash >> 32) % SLOTS as u64) as usize;
         // A panic cannot leave a slot half-written (each write is one assignment).
-        let mut slot = self.slots[(hash % SLOTS as u64) as usize]
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        match slot.as_ref() {
-            Some(shared) if same(shared) => Arc::clone(shared),
-            _ => {
-                let value = make();
-                *slot = Some(Arc::clone(&value));
-                value
-            }
+        let lock = |index: usize| {
+            self.slots[index]
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+        };
+        let mut slot = lock(first);
+        if let Some(shared) = slot.as_ref().filter(|shared| same(shared)) {
+            return Arc::clone(shared);
         }
+        if second != first {
+            // One lock at a time: two threads never wait on each other's second slot.
+            let taken = slot.is_some();
+            drop(slot);
+            let mut other = lock(second);
+            if let Some(shared) = other.as_ref().filter(|shared| same(shared)) {
+                return Arc::clone(shared);
+            }
+            if taken && other.is_none() {
+                let value = make();
+                *other = Some(Arc::clone(&value));
+                return value;
+            }
+            drop(other);
+            slot = lock(first);
+        }
+        let value = make();
+        *slot = Some(Arc::clone(&value));
+        value
     }
 }
 
@@ -101,6 +125,24 @@ mod tests {
         let strings = SharedValues::<str>::new();
         assert!(Arc::ptr_eq(&strings.str("iss"), &strings.str("iss")));
         assert_eq!(&*strings.str("other"), "other");
+    }
+
+    #[test]
+    fn two_values_picking_the_same_first_slot_are_both_kept() {
+        let first_slot = |value: &str| hash([value]) % SLOTS as u64;
+        let second_slot = |value: &str| (hash([value]) >> 32) % SLOTS as u64;
+        let a = "issuer-0".to_owned();
+        let b = (1..)
+            .map(|i| format!("issuer-{i}"))
+            .find(|b| first_slot(b) == first_slot(&a) && second_slot(b) != first_slot(&a))
+            .unwrap();
+        let table = SharedValues::<str>::new();
+        let (a1, b1) = (table.str(&a), table.str(&b));
+        // Used in turns, as by tokens of two kinds: each is found again, not rebuilt.
+        assert!(Arc::ptr_eq(&a1, &table.str(&a)));
+        assert!(Arc::ptr_eq(&b1, &table.str(&b)));
+        assert!(Arc::ptr_eq(&a1, &table.str(&a)));
+        assert_eq!((&*a1, &*b1), (a.as_str(), b.as_str()));
     }
 
     #[test]
