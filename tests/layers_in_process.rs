@@ -167,7 +167,6 @@ async fn a_body_that_never_arrives_nor_wakes_the_guard_is_refused_at_the_read_ti
         )
         .unwrap(),
     );
-    let started = std::time::Instant::now();
     let answer = tokio::time::timeout(
         Duration::from_secs(10),
         guard.layer(echo_subject()).oneshot(request),
@@ -176,7 +175,6 @@ async fn a_body_that_never_arrives_nor_wakes_the_guard_is_refused_at_the_read_ti
     .expect("the guard's read timer must end the wait")
     .unwrap();
     assert_eq!(answer.status(), StatusCode::REQUEST_TIMEOUT);
-    assert!(started.elapsed() >= Duration::from_millis(100));
     assert_eq!(json_of(answer).await["code"], "REQUEST_BODY_TIMEOUT");
 }
 
