@@ -44,15 +44,16 @@ impl<T: ?Sized> SharedValues<T> {
         if let Some(shared) = slot.as_ref().filter(|shared| same(shared)) {
             return Arc::clone(shared);
         }
-        if second != first {
+        // Slots are only ever replaced, never emptied: a value goes to its second slot only
+        // while its first is taken, so an empty first slot means it is in neither.
+        if slot.is_some() && second != first {
             // One lock at a time: two threads never wait on each other's second slot.
-            let taken = slot.is_some();
             drop(slot);
             let mut other = lock(second);
             if let Some(shared) = other.as_ref().filter(|shared| same(shared)) {
                 return Arc::clone(shared);
             }
-            if taken && other.is_none() {
+            if other.is_none() {
                 let value = make();
                 *other = Some(Arc::clone(&value));
                 return value;
