@@ -43,6 +43,14 @@ fn get(token: Option<&str>) -> Request<Full<Bytes>> {
     request.body(Full::new(Bytes::new())).unwrap()
 }
 
+/// A token the bearer layer would have inserted for `subject` (no scopes, far from expiry).
+fn token_of(subject: &str) -> AccessToken {
+    AccessToken::from_claims(
+        json!({"iss": "i", "sub": subject, "aud": "a", "exp": 4_102_444_800u64}),
+    )
+    .unwrap()
+}
+
 async fn json_of<B: http_body::Body>(response: Response<B>) -> Value
 where
     B::Error: std::fmt::Debug,
@@ -89,12 +97,7 @@ async fn scope_guard_refuses_a_route_without_its_scope_in_process() {
         .unwrap();
     let guard = ScopeGuardLayer::new(policy).resource_metadata("https://rs.example/prm");
     let mut request = get(None);
-    request.extensions_mut().insert(
-        AccessToken::from_claims(
-            json!({"iss": "i", "sub": "dave", "aud": "a", "exp": 4_102_444_800u64}),
-        )
-        .unwrap(),
-    );
+    request.extensions_mut().insert(token_of("dave"));
     let response = guard.layer(echo_subject()).oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     assert_eq!(
@@ -161,12 +164,7 @@ async fn a_body_that_never_arrives_nor_wakes_the_guard_is_refused_at_the_read_ti
         .header(header::CONTENT_TYPE, "application/json")
         .body(Silent)
         .unwrap();
-    request.extensions_mut().insert(
-        AccessToken::from_claims(
-            json!({"iss": "i", "sub": "erin", "aud": "a", "exp": 4_102_444_800u64}),
-        )
-        .unwrap(),
-    );
+    request.extensions_mut().insert(token_of("erin"));
     let answer = tokio::time::timeout(
         Duration::from_secs(10),
         guard.layer(echo_subject()).oneshot(request),
