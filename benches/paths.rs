@@ -64,6 +64,9 @@ fn main() {
         .unwrap();
     let signer = DevIssuer::generate().unwrap();
     let jwks = signer.jwks();
+    let jwk = signer.jwk();
+    let signature_key =
+        server::parsed_key_of(jwk["n"].as_str().unwrap(), jwk["e"].as_str().unwrap());
     let (issuer, verifier) = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -80,7 +83,10 @@ fn main() {
         (issuer, verifier)
     });
     let wanted = |name: &str| only.as_deref().is_none_or(|o| name.contains(o));
-    let pool_size = if wanted("distinct_protected") {
+    let pool_size = if ["distinct_protected", "distinct_bearer", "distinct_floor"]
+        .into_iter()
+        .any(wanted)
+    {
         POOL
     } else {
         1
@@ -193,6 +199,25 @@ fn main() {
             200,
         ),
         (
+            "distinct_bearer",
+            layers(app(), verifier.clone(), Some(server::SMALL_CACHE), false),
+            Method::POST,
+            "/mcp",
+            SMALL.to_owned(),
+            &pool,
+            200,
+        ),
+        // The floor of the two paths above: the RS256 check of the signature and nothing else.
+        (
+            "distinct_floor",
+            server::signature_only(app(), signature_key.clone()),
+            Method::POST,
+            "/mcp",
+            SMALL.to_owned(),
+            &pool,
+            200,
+        ),
+        (
             "malformed_bare_401",
             bare_401,
             Method::POST,
@@ -273,8 +298,17 @@ fn measured(
     requests: Vec<Request<Body>>,
     status: StatusCode,
 ) {
+    let evict_kib: usize = std::env::var("PATHS_EVICT_KIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut evict = vec![0u8; evict_kib * 1024];
     runtime.block_on(async {
         for request in requests {
+            for line in evict.chunks_mut(64) {
+                line[0] = line[0].wrapping_add(1);
+            }
+            black_box(&mut evict);
             let response = router.clone().oneshot(request).await.unwrap();
             assert_eq!(response.status(), status);
             black_box(

@@ -181,7 +181,7 @@ pub fn serve(role: &str) {
             Role::Baseline => protected(app(), None, true).await,
             Role::Bare401 => bare_401(protected(app(), None, true).await).await,
             Role::ProtectedFlood => protected(app(), None, true).await,
-            Role::SignatureOnly => signature_only(app()),
+            Role::SignatureOnly => signature_only(app(), parsed_key()),
             Role::StrictParseOnly => strict_parse_only(app()),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -308,27 +308,32 @@ async fn naive_decode(State(naive): State<Arc<Naive>>, mut req: Request, next: N
     }
 }
 
-type ParsedKey = aws_lc_rs::signature::ParsedPublicKey;
+pub type ParsedKey = aws_lc_rs::signature::ParsedPublicKey;
 
 /// The key of [`Role::SignatureOnly`] and of the RSA-rate child, parsed once from the parent's
 /// JWK (RS256), as `JwksVerifier` holds it.
 fn parsed_key() -> ParsedKey {
+    parsed_key_of(&env(KEY_N_ENV), &env(KEY_E_ENV))
+}
+
+/// An RS256 key parsed once from its JWK's base64url `n` and `e`.
+pub fn parsed_key_of(n: &str, e: &str) -> ParsedKey {
     use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
     use base64::Engine;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    let decode = |name| URL_SAFE_NO_PAD.decode(env(name)).expect("base64url");
+    let decode = |part| URL_SAFE_NO_PAD.decode(part).expect("base64url");
     RsaPublicKeyComponents {
-        n: decode(KEY_N_ENV),
-        e: decode(KEY_E_ENV),
+        n: decode(n),
+        e: decode(e),
     }
     .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
     .expect("key")
 }
 
 /// See [`Role::SignatureOnly`].
-fn signature_only(app: Router) -> Router {
+pub fn signature_only(app: Router, key: ParsedKey) -> Router {
     app.layer(middleware::from_fn_with_state(
-        Arc::new(parsed_key()),
+        Arc::new(key),
         check_signature,
     ))
 }
