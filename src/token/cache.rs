@@ -89,7 +89,8 @@ impl TokenCache {
     pub(crate) fn recent(&self, token: &[u8]) -> Option<AccessToken> {
         lock(&self.recent[self.slot(token)])
             .as_ref()
-            .filter(|recent| same_bytes(&recent.token, token))
+            // A slot mostly holds another token: its tail, compared first, tells in one step.
+            .filter(|recent| tail(&recent.token) == tail(token) && same_bytes(&recent.token, token))
             .map(|recent| recent.access.clone())
     }
 
@@ -138,15 +139,22 @@ impl TokenCache {
 
     /// The recent-token slot of `token`: a keyed mix of its length and last 16 bytes.
     fn slot(&self, token: &[u8]) -> usize {
-        let mut tail = [0u8; 16];
-        let n = token.len().min(16);
-        tail[16 - n..].copy_from_slice(&token[token.len() - n..]);
-        let (a, b) = tail.split_at(8);
-        let a = u64::from_le_bytes(a.try_into().unwrap_or_default());
-        let b = u64::from_le_bytes(b.try_into().unwrap_or_default());
-        let mixed = mix(mix(a ^ self.seed) ^ b ^ token.len() as u64);
+        let tail = tail(token);
+        let mixed = mix(mix(tail as u64 ^ self.seed) ^ (tail >> 64) as u64 ^ token.len() as u64);
         (mixed % self.recent.len() as u64) as usize
     }
+}
+
+/// The last 16 bytes of `token` (zero-padded in front when shorter), as one number.
+///
+/// Comparing two tails is one comparison of all 16 bytes, with no exit part-way: unequal tails
+/// tell an attacker only that their guess of a cached token's 128-bit tail was wrong, never how
+/// much of it was right.
+fn tail(token: &[u8]) -> u128 {
+    let mut tail = [0u8; 16];
+    let n = token.len().min(16);
+    tail[16 - n..].copy_from_slice(&token[token.len() - n..]);
+    u128::from_le_bytes(tail)
 }
 
 /// A slot's lock; a panic while it was held cannot leave it half-written (each write is one
@@ -245,6 +253,24 @@ mod tests {
         assert_eq!(cache.slot(verified), cache.slot(other));
         assert_eq!(subject(&cache, other), None);
         assert_eq!(subject(&cache, verified).as_deref(), Some("first"));
+    }
+
+    #[test]
+    fn the_recent_slot_answers_for_the_very_token_only() {
+        // One slot, so every token below is looked for in the one that holds `verified`.
+        let cache = TokenCache::new(1);
+        let verified = b"header.payload.signature-of-the-token";
+        insert(&cache, verified, "first");
+        let subject = |token: &[u8]| cache.recent(token).map(|a| a.subject().to_owned());
+        assert_eq!(subject(verified).as_deref(), Some("first"));
+        // Another tail, another length, a one-byte change before the tail: none is a hit.
+        assert_eq!(subject(b"header.payload.signature-of-the-tokem"), None);
+        assert_eq!(subject(b"header.payload.signature-of-the-token."), None);
+        assert_eq!(subject(b"Header.payload.signature-of-the-token"), None);
+        // Shorter than a tail: padded, still compared whole.
+        insert(&cache, b"a.b", "short");
+        assert_eq!(subject(b"a.b").as_deref(), Some("short"));
+        assert_eq!(subject(b"a.c"), None);
     }
 
     #[test]
