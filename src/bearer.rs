@@ -54,9 +54,9 @@ use crate::challenge::{AuthError, Challenge, ErrorCode, MetadataWarning};
 use crate::metrics::Decider;
 use crate::refusals::Refusals;
 use crate::token::cache::{Lookup, TokenCache, now_secs};
-use crate::token::classify::shape_refused;
-use crate::token::credential::{bearer_credential, checked_token};
-use crate::token::{AccessToken, TokenVerifier, classify};
+use crate::token::classify::{checked_shape, shape_refused};
+use crate::token::credential::bearer_credential;
+use crate::token::{AccessToken, TokenVerifier};
 
 /// The default bound on a bearer token's length: 16 KiB.
 pub const DEFAULT_MAX_TOKEN_LEN: usize = 16 * 1024;
@@ -252,8 +252,7 @@ where
 
         // Its characters and shape before the main cache's SHA-256: a malformed or opaque token
         // is refused without hashing it.
-        let token = match checked_token(credential).and_then(|token| {
-            let shape = classify(token);
+        let token = match checked_shape(credential).and_then(|(token, shape)| {
             if layer.verifier.accepts(shape) {
                 Ok(token)
             } else {

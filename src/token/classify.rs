@@ -24,32 +24,57 @@ pub enum TokenShape {
 /// assert_eq!(classify("mF_9.B5f-4.1JqM.x"), TokenShape::Opaque);
 /// ```
 pub fn classify(token: &str) -> TokenShape {
-    // One pass with no early exit over the bytes, which the compiler turns into SIMD: tokens are
-    // a kilobyte and this runs on every cache miss.
-    let base64url_or_dots = token
-        .bytes()
-        .fold(true, |ok, b| ok & (is_base64url(b) | (b == b'.')));
-    if !base64url_or_dots {
-        return TokenShape::Opaque;
+    if base64url_or_dots(token.as_bytes()) {
+        shape_of_parts(token.as_bytes())
+    } else {
+        TokenShape::Opaque
     }
-    let mut parts = 0usize;
-    let mut empty_before_last = false;
-    let mut split = token.split('.').peekable();
-    while let Some(part) = split.next() {
-        parts += 1;
-        if parts > 5 {
+}
+
+/// The shape of a token made of base64url characters and dots only, from its dots.
+fn shape_of_parts(token: &[u8]) -> TokenShape {
+    // Two or four dots make the token a JWS or a JWE; no more than five are ever looked for.
+    let mut dots = [0usize; 5];
+    let mut found = 0;
+    for dot in memchr::memchr_iter(b'.', token) {
+        if found == dots.len() {
             return TokenShape::Opaque;
         }
-        empty_before_last |= part.is_empty() && split.peek().is_some();
+        dots[found] = dot;
+        found += 1;
     }
-    match parts {
+    match found {
         // A JWS signature may be empty only for `alg: none`, which is refused later with a
         // clearer message than "not a JWS"; header and payload never are.
-        3 if !empty_before_last => TokenShape::Jws,
+        2 if dots[0] > 0 && dots[1] > dots[0] + 1 => TokenShape::Jws,
         // A JWE's encrypted key is empty for direct encryption (`alg: dir`): don't require it.
-        5 => TokenShape::Jwe,
+        4 => TokenShape::Jwe,
         _ => TokenShape::Opaque,
     }
+}
+
+/// True when every byte of `token` is a base64url character or a dot.
+fn base64url_or_dots(token: &[u8]) -> bool {
+    // One pass with no early exit over the bytes, which the compiler turns into SIMD: tokens are
+    // a kilobyte and this runs on every cache miss.
+    token
+        .iter()
+        .fold(true, |ok, b| ok & (is_base64url(*b) | (*b == b'.')))
+}
+
+/// The token of a bearer credential, its characters checked as [`checked_token`] does, and its
+/// shape as [`classify`] tells it: in one pass over the bytes when the token is base64url and
+/// dots (every JWS and JWE is), since those are all `b64token` characters.
+///
+/// [`checked_token`]: crate::token::credential::checked_token
+pub(crate) fn checked_shape(credential: &[u8]) -> Result<(&str, TokenShape), AuthError> {
+    if !credential.is_empty() && base64url_or_dots(credential) {
+        // Only ASCII passed, so this never fails.
+        if let Ok(token) = std::str::from_utf8(credential) {
+            return Ok((token, shape_of_parts(credential)));
+        }
+    }
+    crate::token::credential::checked_token(credential).map(|token| (token, TokenShape::Opaque))
 }
 
 /// `[A-Za-z0-9_-]`, written as comparisons without branches so a loop over it vectorizes.
@@ -124,6 +149,48 @@ mod tests {
         assert_eq!(classify(""), TokenShape::Opaque);
         assert_eq!(classify("a.b.c.d.e.f"), TokenShape::Opaque);
         assert_eq!(classify("a.b.c\u{e9}"), TokenShape::Opaque);
+        assert_eq!(classify("...."), TokenShape::Jwe);
+        assert_eq!(classify("a.b.c.d.e."), TokenShape::Opaque);
+    }
+
+    #[test]
+    fn checked_shape_agrees_with_its_two_checks() {
+        let credentials: &[&[u8]] = &[
+            b"a.b.c",
+            b"a.b.",
+            b"a..c",
+            b".b.c",
+            b"a.b.c.d.e",
+            b"a..c.d.e",
+            b"....",
+            b"...",
+            b"a.b.c.d",
+            b"abc",
+            b"a+b.c.d",
+            b"",
+            b"=",
+            b"abc==",
+            b"a.b.c==",
+            b"a.b.c.d.e.f",
+            b"a b",
+            b"a.b.c\xc3\xa9",
+            b"a~b/c",
+            b".",
+            b"..",
+            b"a.b.c.d.e.",
+        ];
+        for credential in credentials {
+            let expected = crate::token::credential::checked_token(credential)
+                .map(|token| (token, classify(token)))
+                .map_err(|error| error.code());
+            let merged = checked_shape(credential).map_err(|error| error.code());
+            assert_eq!(
+                merged,
+                expected,
+                "{:?}",
+                String::from_utf8_lossy(credential)
+            );
+        }
     }
 
     #[test]

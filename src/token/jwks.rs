@@ -177,15 +177,19 @@ impl JwksVerifier {
     }
 
     fn parse<'t>(&self, token: &'t str) -> Result<Parsed<'t>, AuthError> {
-        let mut parts = token.split('.');
-        let (Some(header_b64), Some(payload), Some(signature), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
+        // The dots with a vectorised search: the payload and signature are most of a kilobyte.
+        let mut dots = memchr::memchr_iter(b'.', token.as_bytes());
+        let (Some(first), Some(second), None) = (dots.next(), dots.next(), dots.next()) else {
             return Err(AuthError::new(
                 ErrorCode::NotJws,
                 "The access token is not a compact JWS",
             ));
         };
+        let (header_b64, payload, signature) = (
+            &token[..first],
+            &token[first + 1..second],
+            &token[second + 1..],
+        );
         // Three dot-separated parts whose first is no JOSE header: an opaque token that happens
         // to contain two dots, not a malformed JWS.
         let header: JoseHeader = decode_part(header_b64, "header").map_err(|_| not_jws())?;
