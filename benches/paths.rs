@@ -83,9 +83,14 @@ fn main() {
         (issuer, verifier)
     });
     let wanted = |name: &str| only.as_deref().is_none_or(|o| name.contains(o));
-    let pool_size = if ["distinct_protected", "distinct_bearer", "distinct_floor"]
-        .into_iter()
-        .any(wanted)
+    let pool_size = if [
+        "distinct_protected",
+        "distinct_bearer",
+        "distinct_floor",
+        "distinct_claims_floor",
+    ]
+    .into_iter()
+    .any(wanted)
     {
         POOL
     } else {
@@ -211,6 +216,17 @@ fn main() {
         (
             "distinct_floor",
             server::signature_only(app(), signature_key.clone()),
+            Method::POST,
+            "/mcp",
+            SMALL.to_owned(),
+            &pool,
+            200,
+        ),
+        // The floor with the claims read: the signature check, the header and the claims
+        // decoded and parsed.
+        (
+            "distinct_claims_floor",
+            server::claims_floor(app(), signature_key.clone()),
             Method::POST,
             "/mcp",
             SMALL.to_owned(),

@@ -56,6 +56,7 @@ use crate::refusals::Refusals;
 use crate::token::cache::{Lookup, TokenCache, now_secs};
 use crate::token::classify::{checked_shape, shape_refused};
 use crate::token::credential::bearer_credential;
+use crate::token::hashed_token::{self, HashedToken};
 use crate::token::{AccessToken, TokenVerifier};
 
 /// The default bound on a bearer token's length: 16 KiB.
@@ -270,8 +271,13 @@ where
         };
 
         let mut cache_key = None;
+        let mut signing_input = None;
         if let Some(cache) = &layer.cache {
-            match cache.lookup(credential) {
+            // The key's hash passes over the signing input first: its digest is kept for the
+            // signature check of a miss.
+            let (key, signed) = hashed_token::hash(credential);
+            signing_input = signed;
+            match cache.lookup(credential, key) {
                 // What vouched for the token must still do: a key withdrawn from the issuer's
                 // JWKS, or an introspection answer past its time, makes the hit a miss
                 // (verified afresh).
@@ -280,7 +286,7 @@ where
                 }
                 Lookup::Hit(_) => {
                     cache.remove(credential);
-                    cache_key = Some(TokenCache::key(credential));
+                    cache_key = Some(key);
                 }
                 Lookup::Miss(key) => cache_key = Some(key),
             }
@@ -290,7 +296,14 @@ where
         let cache = layer.cache.clone().zip(cache_key);
         let verify: VerifyFuture = Box::pin(async move {
             let timer = crate::metrics::VerifyTimer::start();
-            let verified = verifier.verify(&token).await;
+            let verified = match signing_input {
+                Some(signed) => {
+                    verifier
+                        .verify_hashed(&HashedToken::new(&token, signed))
+                        .await
+                }
+                None => verifier.verify(&token).await,
+            };
             timer.stop(verified.is_ok());
             // The token's bytes go to the cache's recent slot: no second copy.
             if let (Ok(access), Some((cache, key))) = (&verified, cache) {

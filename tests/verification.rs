@@ -206,7 +206,7 @@ async fn issuer_with(key: &TestKey) -> IssuerServer {
 #[tokio::test]
 async fn ps_es_and_eddsa_tokens_verify_when_allowed() {
     for alg in [
-        "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
+        "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
     ] {
         let key = TestKey::generate(alg, Some(&format!("{alg}-key")));
         let issuer = issuer_with(&key).await;
@@ -225,6 +225,21 @@ async fn ps_es_and_eddsa_tokens_verify_when_allowed() {
         let (message, signature) = token.rsplit_once('.').unwrap();
         let flipped = if signature.starts_with('A') { 'B' } else { 'A' };
         let forged = format!("{message}.{flipped}{}", &signature[1..]);
+        app.refused(&forged, 401, "INVALID_SIGNATURE").await;
+        // One changed payload character, the signature kept, is refused too: the bearer layer
+        // hands the verifier the digest of the token's own signing input, never another's.
+        let (header, payload) = message.split_once('.').unwrap();
+        let middle = payload.len() / 2;
+        let changed = if &payload[middle..=middle] == "A" {
+            "B"
+        } else {
+            "A"
+        };
+        let forged = format!(
+            "{header}.{}{changed}{}.{signature}",
+            &payload[..middle],
+            &payload[middle + 1..]
+        );
         app.refused(&forged, 401, "INVALID_SIGNATURE").await;
     }
 }

@@ -180,6 +180,7 @@ const NO_METRICS: &str = "protected, repeated token, metrics compiled out";
 const RANDOM_KID: &str = "protected, random-kid flood";
 const RSA: &str = "RSA-2048 verify on the server core";
 const SIGNATURE_ONLY: &str = "floor: signature check only, distinct tokens";
+const CLAIMS_FLOOR: &str = "floor: signature check and claims parse, distinct tokens";
 const PARSE_ONLY: &str = "floor: strict parse only, tools/call 1 KiB";
 const CACHE_FLOOD: &str = "cache flood, distinct tokens (10 000-token cache)";
 
@@ -218,6 +219,13 @@ fn scenarios(requests: &tokens::Requests) -> Vec<Scenario> {
         scenario(
             SIGNATURE_ONLY,
             Role::SignatureOnly,
+            &requests.distinct,
+            200,
+            Some(NAIVE),
+        ),
+        scenario(
+            CLAIMS_FLOOR,
+            Role::ClaimsFloor,
             &requests.distinct,
             200,
             Some(NAIVE),
@@ -791,6 +799,19 @@ fn report(
         SIGNATURE_ONLY,
         0.0,
     );
+    floor(
+        "its floor with the claims read: the signature check, the header and claims decoded and \
+         parsed, x naive",
+        CLAIMS_FLOOR,
+        NAIVE,
+        1.35,
+    );
+    floor(
+        "  the bearer layer x that floor",
+        BEARER_DISTINCT,
+        CLAIMS_FLOOR,
+        0.0,
+    );
     if let (Some(rsa), Some(plain), Some(distinct)) =
         (rsa, by_name(PLAIN), by_name(BEARER_DISTINCT))
     {
@@ -810,6 +831,12 @@ fn report(
             println!(
                 "    (for reference) both layers x RSA ceiling: {:.2}",
                 both.0 / ceiling
+            );
+        }
+        if let Some(floor) = by_name(CLAIMS_FLOOR) {
+            println!(
+                "  the floor with the claims read x RSA ceiling: {:.2}",
+                floor.0 / ceiling
             );
         }
         if let Some(floor) = by_name(SIGNATURE_ONLY) {

@@ -85,6 +85,12 @@ pub enum Role {
     /// the same bytes on. Every guard that refuses what it cannot parse (fail closed) does at
     /// least this.
     StrictParseOnly,
+    /// A floor, not a verifier: [`Role::SignatureOnly`] plus what any verifier must read besides
+    /// the signature, the JOSE header (`alg`, `kid`, `crit`) and the claims (`exp`, `aud`,
+    /// `iss`), each base64url-decoded and parsed as one strict JSON value (serde_json, as the
+    /// crate parses them), with nothing extracted and nothing checked. No verifier that reads
+    /// the claims with serde_json does less.
+    ClaimsFloor,
 }
 
 /// The path of a load-bench binary built with `--no-default-features --features auth0,axum` (the defaults without `metrics`).
@@ -93,7 +99,7 @@ pub const BASELINE_EXE_ENV: &str = "LOAD_BASELINE_EXE";
 pub const SCRAPE_INTERVAL: Duration = Duration::from_secs(2);
 
 impl Role {
-    pub const ALL: [Role; 12] = [
+    pub const ALL: [Role; 13] = [
         Role::Plain,
         Role::Naive,
         Role::Protected,
@@ -106,6 +112,7 @@ impl Role {
         Role::ProtectedFlood,
         Role::SignatureOnly,
         Role::StrictParseOnly,
+        Role::ClaimsFloor,
     ];
 
     pub fn name(self) -> &'static str {
@@ -123,6 +130,7 @@ impl Role {
             Role::ProtectedFlood => "protected-flood",
             Role::SignatureOnly => "signature-only",
             Role::StrictParseOnly => "strict-parse-only",
+            Role::ClaimsFloor => "claims-floor",
         }
     }
 
@@ -183,6 +191,7 @@ pub fn serve(role: &str) {
             Role::ProtectedFlood => protected(app(), None, true).await,
             Role::SignatureOnly => signature_only(app(), parsed_key()),
             Role::StrictParseOnly => strict_parse_only(app()),
+            Role::ClaimsFloor => claims_floor(app(), parsed_key()),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -349,6 +358,39 @@ async fn check_signature(State(key): State<Arc<ParsedKey>>, req: Request, next: 
             let dot = token.iter().rposition(|b| *b == b'.')?;
             let signature = URL_SAFE_NO_PAD.decode(&token[dot + 1..]).ok()?;
             key.verify_sig(&token[..dot], &signature).ok()
+        });
+    match verified {
+        Some(()) => next.run(req).await,
+        None => StatusCode::UNAUTHORIZED.into_response(),
+    }
+}
+
+/// See [`Role::ClaimsFloor`].
+pub fn claims_floor(app: Router, key: ParsedKey) -> Router {
+    app.layer(middleware::from_fn_with_state(Arc::new(key), check_claims))
+}
+
+async fn check_claims(State(key): State<Arc<ParsedKey>>, req: Request, next: Next) -> Response {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let strict_json = |part: &[u8]| {
+        URL_SAFE_NO_PAD
+            .decode(part)
+            .ok()
+            .is_some_and(|json| serde_json::from_slice::<serde::de::IgnoredAny>(&json).is_ok())
+    };
+    let verified = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
+        .and_then(|token| {
+            let first = token.iter().position(|b| *b == b'.')?;
+            let last = token.iter().rposition(|b| *b == b'.')?;
+            let signature = URL_SAFE_NO_PAD.decode(&token[last + 1..]).ok()?;
+            (strict_json(&token[..first])
+                && key.verify_sig(&token[..last], &signature).is_ok()
+                && strict_json(&token[first + 1..last]))
+            .then_some(())
         });
     match verified {
         Some(()) => next.run(req).await,

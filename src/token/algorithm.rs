@@ -85,6 +85,12 @@ impl Algorithm {
         }
     }
 
+    /// True when the signature is made over the SHA-256 of the signing input, so a digest of it
+    /// computed beforehand can be checked instead of the bytes.
+    pub(crate) const fn signs_sha256(self) -> bool {
+        matches!(self, Self::RS256 | Self::PS256 | Self::ES256)
+    }
+
     pub(crate) const fn key_kind(self) -> KeyKind {
         match self {
             Self::RS256 | Self::RS384 | Self::RS512 | Self::PS256 | Self::PS384 | Self::PS512 => {

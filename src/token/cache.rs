@@ -94,10 +94,9 @@ impl TokenCache {
             .map(|recent| recent.access.clone())
     }
 
-    /// Looks `token` up in the main cache by its SHA-256 (after [`recent`](Self::recent)
+    /// Looks `token` up in the main cache by its SHA-256, `key` (after [`recent`](Self::recent)
     /// missed); a hit takes the token's recent slot.
-    pub(crate) fn lookup(&self, token: &[u8]) -> Lookup {
-        let key = Self::key(token);
+    pub(crate) fn lookup(&self, token: &[u8], key: TokenKey) -> Lookup {
         let found = self.entries.get(&key);
         crate::metrics::token_cache(found.is_some());
         match found {
@@ -216,7 +215,7 @@ mod tests {
         if let Some(access) = cache.recent(token) {
             return Some(access.subject().to_owned());
         }
-        match cache.lookup(token) {
+        match cache.lookup(token, TokenCache::key(token)) {
             Lookup::Hit(access) => Some(access.subject().to_owned()),
             Lookup::Miss(key) => {
                 assert_eq!(key, TokenCache::key(token));

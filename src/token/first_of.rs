@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::challenge::AuthError;
-use crate::token::{AccessToken, TokenShape, TokenVerifier, classify};
+use crate::token::{AccessToken, HashedToken, TokenShape, TokenVerifier, classify};
 
 /// Sends each token to the first of two verifiers that [accepts](TokenVerifier::accepts) its
 /// shape: typically a [`JwksVerifier`](crate::token::JwksVerifier) for JWTs and an
@@ -63,6 +63,14 @@ impl<A: TokenVerifier, B: TokenVerifier> TokenVerifier for FirstOf<A, B> {
             self.first.verify(token).await
         } else {
             self.second.verify(token).await
+        }
+    }
+
+    async fn verify_hashed(&self, token: &HashedToken<'_>) -> Result<AccessToken, AuthError> {
+        if self.first.accepts(classify(token.as_str())) {
+            self.first.verify_hashed(token).await
+        } else {
+            self.second.verify_hashed(token).await
         }
     }
 

@@ -38,16 +38,32 @@ pub(crate) enum SignatureCheck {
 }
 
 impl VerifyKey {
-    /// Checks `signature` (base64url) over `message` with `alg`.
-    pub(crate) fn check(&self, alg: Algorithm, message: &[u8], signature: &str) -> SignatureCheck {
+    /// Checks `signature` (base64url) over `message` with `alg`; over `message_sha256` instead,
+    /// when it is given (the SHA-256 of `message`) and `alg` signs a SHA-256 digest.
+    pub(crate) fn check(
+        &self,
+        alg: Algorithm,
+        message: &[u8],
+        message_sha256: Option<&digest::Digest>,
+        signature: &str,
+    ) -> SignatureCheck {
         let Some((_, key)) = self.verifiers.iter().find(|(a, _)| *a == alg) else {
             return SignatureCheck::WrongAlgorithm;
         };
         // Decoded on the stack: 1024 bytes hold an 8192-bit RSA signature, the largest accepted.
         let mut decoded = [0u8; 1024];
-        match URL_SAFE_NO_PAD.decode_slice(signature, &mut decoded) {
-            Ok(len) if key.verify_sig(message, &decoded[..len]).is_ok() => SignatureCheck::Valid,
-            _ => SignatureCheck::Invalid,
+        let Ok(len) = URL_SAFE_NO_PAD.decode_slice(signature, &mut decoded) else {
+            return SignatureCheck::Invalid;
+        };
+        let signature = &decoded[..len];
+        let verified = match message_sha256 {
+            Some(digest) if alg.signs_sha256() => key.verify_digest_sig(digest, signature),
+            _ => key.verify_sig(message, signature),
+        };
+        if verified.is_ok() {
+            SignatureCheck::Valid
+        } else {
+            SignatureCheck::Invalid
         }
     }
 

@@ -15,7 +15,9 @@ use crate::token::classify::not_jws;
 use crate::token::jwk::SignatureCheck;
 use crate::token::key_store::{KeyChoice, KeyLookupError, KeyStore};
 use crate::token::provenance::Provenance;
-use crate::token::{AccessToken, JwksStatus, ScopeClaims, TokenTypePolicy, TokenVerifier};
+use crate::token::{
+    AccessToken, HashedToken, JwksStatus, ScopeClaims, TokenTypePolicy, TokenVerifier,
+};
 
 /// Verifies JWT access tokens (RFC 9068 or Auth0's shape) with keys from their issuer's JWKS.
 ///
@@ -274,6 +276,25 @@ impl JwksVerifier {
 
 impl TokenVerifier for JwksVerifier {
     async fn verify(&self, token: &str) -> Result<AccessToken, AuthError> {
+        self.verify_token(token, None).await
+    }
+
+    async fn verify_hashed(&self, token: &HashedToken<'_>) -> Result<AccessToken, AuthError> {
+        self.verify_token(token.as_str(), Some(token)).await
+    }
+
+    fn leeway(&self) -> Duration {
+        self.shared.leeway
+    }
+}
+
+impl JwksVerifier {
+    /// Verifies `token`, with the digest of its signing input when `hashed` has it.
+    async fn verify_token(
+        &self,
+        token: &str,
+        hashed: Option<&HashedToken<'_>>,
+    ) -> Result<AccessToken, AuthError> {
         let parsed = self.parse(token)?;
         // With one issuer the signature is checked before the claims are even read, as before;
         // with several, `iss` must pick the keys first.
@@ -305,7 +326,13 @@ impl TokenVerifier for JwksVerifier {
                 "The issuer's signing keys cannot be fetched right now; try again later",
             ),
         })?;
-        match key.check(parsed.alg, parsed.message.as_bytes(), parsed.signature) {
+        let message_sha256 = hashed.and_then(|hashed| hashed.sha256_of(parsed.message));
+        match key.check(
+            parsed.alg,
+            parsed.message.as_bytes(),
+            message_sha256,
+            parsed.signature,
+        ) {
             SignatureCheck::Valid => {}
             SignatureCheck::Invalid => {
                 return Err(AuthError::new(
@@ -337,10 +364,6 @@ impl TokenVerifier for JwksVerifier {
         self.check_claims(&token)?;
         token.set_provenance(Provenance::signed(&issuer.keys, key, parsed.kid.is_some()));
         Ok(token)
-    }
-
-    fn leeway(&self) -> Duration {
-        self.shared.leeway
     }
 }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::challenge::AuthError;
-use crate::token::{AccessToken, TokenShape};
+use crate::token::{AccessToken, HashedToken, TokenShape};
 
 /// Verifies a bearer token and returns its claims.
 ///
@@ -38,6 +38,17 @@ pub trait TokenVerifier: Send + Sync + 'static {
     /// JWS, already shape-checked by the bearer layer).
     fn verify(&self, token: &str) -> impl Future<Output = Result<AccessToken, AuthError>> + Send;
 
+    /// Verifies `token` as [`verify`](Self::verify) does; what the bearer layer calls. It comes
+    /// with the SHA-256 of its signing input, which the layer computed for its cache key:
+    /// [`JwksVerifier`](crate::token::JwksVerifier) checks RS256, PS256 and ES256 signatures
+    /// against it instead of hashing the token again. The default ignores it.
+    fn verify_hashed(
+        &self,
+        token: &HashedToken<'_>,
+    ) -> impl Future<Output = Result<AccessToken, AuthError>> + Send {
+        self.verify(token.as_str())
+    }
+
     /// Which token shapes reach [`verify`](Self::verify): compact JWS only by default. The bearer
     /// layer refuses the others before calling it, JWE and opaque tokens with the answers that
     /// explain the usual cause (`ACCESS_TOKEN_IS_ENCRYPTED_JWE`, `ACCESS_TOKEN_NOT_JWS`). A
@@ -55,6 +66,13 @@ pub trait TokenVerifier: Send + Sync + 'static {
 impl<V: TokenVerifier> TokenVerifier for Arc<V> {
     fn verify(&self, token: &str) -> impl Future<Output = Result<AccessToken, AuthError>> + Send {
         (**self).verify(token)
+    }
+
+    fn verify_hashed(
+        &self,
+        token: &HashedToken<'_>,
+    ) -> impl Future<Output = Result<AccessToken, AuthError>> + Send {
+        (**self).verify_hashed(token)
     }
 
     fn accepts(&self, shape: TokenShape) -> bool {

@@ -1,0 +1,127 @@
+//! [`HashedToken`]: a token handed to its verifier with the SHA-256 of its signing input, which
+//! the bearer layer computes anyway on its way to the cache key.
+
+use aws_lc_rs::digest::{self, Digest};
+
+use crate::token::cache::TokenKey;
+
+/// A bearer token and the SHA-256 of its signing input (`header.payload`: the bytes before its
+/// last dot), given to [`TokenVerifier::verify_hashed`](crate::token::TokenVerifier::verify_hashed).
+///
+/// The bearer layer hashes every token it has not seen recently, for its cache key. A JWS
+/// verifier whose algorithm hashes the signing input with SHA-256 (RS256, PS256, ES256) can
+/// check the signature against this digest instead of hashing those bytes again; every other
+/// verifier reads the token with [`as_str`](Self::as_str). Only this crate makes one, from the
+/// token itself, so the digest is always that of this token's bytes.
+#[derive(Clone)]
+pub struct HashedToken<'a> {
+    token: &'a str,
+    signing_input: SigningInputDigest,
+}
+
+/// The SHA-256 of a token's bytes before its last dot, and how many bytes that is.
+#[derive(Clone)]
+pub(crate) struct SigningInputDigest {
+    len: usize,
+    digest: Digest,
+}
+
+impl std::fmt::Debug for HashedToken<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the token: it is a credential.
+        f.debug_struct("HashedToken")
+            .field("len", &self.token.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> HashedToken<'a> {
+    /// `token` with `signing_input`, which [`hash`] computed from these very bytes.
+    pub(crate) fn new(token: &'a str, signing_input: SigningInputDigest) -> Self {
+        Self {
+            token,
+            signing_input,
+        }
+    }
+
+    /// The token.
+    pub fn as_str(&self) -> &'a str {
+        self.token
+    }
+
+    /// The SHA-256 of `signed`, when `signed` is this token's signing input: the very bytes
+    /// of [`as_str`](Self::as_str) before its last dot (the same memory and length, so no
+    /// comparison is needed). Any other string gets `None`, and its verifier hashes it.
+    pub(crate) fn sha256_of(&self, signed: &str) -> Option<&Digest> {
+        let same_bytes = std::ptr::eq(signed.as_ptr(), self.token.as_ptr())
+            && signed.len() == self.signing_input.len;
+        same_bytes.then_some(&self.signing_input.digest)
+    }
+}
+
+/// The cache key of `token` (the SHA-256 of all of it) and, when it has a dot, the SHA-256 of
+/// the bytes before its last one, hashed once: the key's hash is taken over the signing input
+/// first, its state copied there, then over the rest.
+pub(crate) fn hash(token: &[u8]) -> (TokenKey, Option<SigningInputDigest>) {
+    let mut whole = digest::Context::new(&digest::SHA256);
+    let signing_input = match memchr::memrchr(b'.', token) {
+        Some(dot) => {
+            whole.update(&token[..dot]);
+            let signed = whole.clone();
+            whole.update(&token[dot..]);
+            Some((dot, signed))
+        }
+        None => {
+            whole.update(token);
+            None
+        }
+    };
+    let mut key = [0u8; 32];
+    key.copy_from_slice(whole.finish().as_ref());
+    let signing_input = signing_input.map(|(len, signed)| SigningInputDigest {
+        len,
+        digest: signed.finish(),
+    });
+    (key, signing_input)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_digests_are_those_of_their_bytes() {
+        let token = b"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhIn0.c2lnbmF0dXJl";
+        let (key, signing_input) = hash(token);
+        assert_eq!(
+            key.as_slice(),
+            digest::digest(&digest::SHA256, token).as_ref()
+        );
+        let signing_input = signing_input.unwrap();
+        let dot = token.iter().rposition(|b| *b == b'.').unwrap();
+        assert_eq!(signing_input.len, dot);
+        assert_eq!(
+            signing_input.digest.as_ref(),
+            digest::digest(&digest::SHA256, &token[..dot]).as_ref()
+        );
+        let (key, none) = hash(b"opaque");
+        assert!(none.is_none());
+        assert_eq!(
+            key.as_slice(),
+            digest::digest(&digest::SHA256, b"opaque").as_ref()
+        );
+    }
+
+    #[test]
+    fn the_digest_serves_only_the_token_own_signing_input() {
+        let token = "aaa.bbb.ccc";
+        let (_, signing_input) = hash(token.as_bytes());
+        let hashed = HashedToken::new(token, signing_input.unwrap());
+        assert!(hashed.sha256_of(&token[..7]).is_some());
+        // Another split of the token, or the same bytes elsewhere: hashed afresh.
+        assert!(hashed.sha256_of(&token[..3]).is_none());
+        let elsewhere = String::from("aaa.bbb");
+        assert!(hashed.sha256_of(&elsewhere).is_none());
+        assert_eq!(hashed.as_str(), token);
+    }
+}
