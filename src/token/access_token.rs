@@ -9,12 +9,14 @@ use crate::challenge::{AuthError, ErrorCode};
 use crate::token::ScopeClaims;
 use crate::token::provenance::Provenance;
 use crate::token::registered_claims::{Claim, RegisteredClaims};
-use crate::token::shared_values::SharedValues;
+use crate::token::shared_values::{GrantedScopes, SharedValues};
 
 /// Issuers and client ids most tokens share.
 static SHARED_STRINGS: SharedValues<str> = SharedValues::new();
 /// Audience lists and scope sets most tokens share.
 static SHARED_LISTS: SharedValues<[String]> = SharedValues::new();
+/// Scope sets by the claim text they come from.
+static SHARED_GRANTS: SharedValues<GrantedScopes> = SharedValues::new();
 
 /// A verified access token: what the bearer layer puts in the request's extensions.
 ///
@@ -117,19 +119,24 @@ impl AccessToken {
             _ => None,
         };
 
-        // Auth0 tokens carry a dozen or so (`scope` and `permissions` together): one allocation.
-        let mut scopes: Vec<Cow<'_, str>> = Vec::with_capacity(16);
-        if let Claim::Str(scope) = &claims.scope {
-            scopes.extend(scope.split_ascii_whitespace().map(Cow::Borrowed));
-        }
-        if let Claim::List(perms) = claims.permissions
-            && scope_claims.counts_permissions()
-        {
-            scopes.extend(perms.into_iter().flatten());
-        }
-        scopes.sort_unstable();
-        scopes.dedup();
-        let scopes = SHARED_LISTS.list(&scopes);
+        let scope = match &claims.scope {
+            Claim::Str(scope) => scope.as_ref(),
+            _ => "",
+        };
+        let permissions: &[Option<Cow<'_, str>>] = match &claims.permissions {
+            Claim::List(perms) if scope_claims.counts_permissions() => perms,
+            _ => &[],
+        };
+        let scopes = SHARED_GRANTS.scopes(scope, permissions, || {
+            // Auth0 tokens carry a dozen or so (`scope` and `permissions` together): one
+            // allocation.
+            let mut scopes: Vec<&str> = Vec::with_capacity(16);
+            scopes.extend(scope.split_ascii_whitespace());
+            scopes.extend(permissions.iter().flatten().map(AsRef::as_ref));
+            scopes.sort_unstable();
+            scopes.dedup();
+            SHARED_LISTS.list(&scopes)
+        });
 
         Ok(Self {
             inner: Arc::new(Inner {

@@ -88,6 +88,44 @@ impl SharedValues<[String]> {
     }
 }
 
+/// A scope set with the claim text it was made from: the `scope` string and the `permissions`
+/// items that count, in the token's order.
+pub(crate) struct GrantedScopes {
+    scope: Box<str>,
+    permissions: Box<[Box<str>]>,
+    scopes: Arc<[String]>,
+}
+
+impl SharedValues<GrantedScopes> {
+    /// The scope set of a token whose `scope` string is `scope` and whose counted `permissions`
+    /// items are the strings of `permissions` (`None`, an item of another type, counts for
+    /// nothing): the one a token with the same text got (compared whole), else `make`'s. Tokens
+    /// of one role repeat the text, so most tokens skip the split, the sort and the set's own
+    /// comparison.
+    pub(crate) fn scopes<S: AsRef<str>>(
+        &self,
+        scope: &str,
+        permissions: &[Option<S>],
+        make: impl FnOnce() -> Arc<[String]>,
+    ) -> Arc<[String]> {
+        let items = || permissions.iter().flatten().map(AsRef::as_ref);
+        let granted = self.get(
+            hash(std::iter::once(scope).chain(items())),
+            |granted| {
+                *granted.scope == *scope && granted.permissions.iter().map(|p| &**p).eq(items())
+            },
+            || {
+                Arc::new(GrantedScopes {
+                    scope: scope.into(),
+                    permissions: items().map(Box::from).collect(),
+                    scopes: make(),
+                })
+            },
+        );
+        Arc::clone(&granted.scopes)
+    }
+}
+
 /// Picks a slot: a word-at-a-time mix of the strings and their lengths. It need not resist
 /// chosen collisions: two values sharing a slot only take turns, and the comparison decides.
 fn hash<'a>(parts: impl IntoIterator<Item = &'a str>) -> u64 {
@@ -144,6 +182,31 @@ mod tests {
         assert!(Arc::ptr_eq(&b1, &table.str(&b)));
         assert!(Arc::ptr_eq(&a1, &table.str(&a)));
         assert_eq!((&*a1, &*b1), (a.as_str(), b.as_str()));
+    }
+
+    #[test]
+    fn a_scope_set_is_found_by_its_text_and_only_by_it() {
+        let table = SharedValues::<GrantedScopes>::new();
+        let made =
+            |scopes: &[&str]| -> Arc<[String]> { scopes.iter().map(|s| (*s).to_owned()).collect() };
+        let first = table.scopes("b a", &[Some("c")], || made(&["a", "b", "c"]));
+        // The same text: the same set, `make` not called; an item of another type counts for
+        // nothing.
+        let again = table.scopes("b a", &[Some("c")], || unreachable!("found by its text"));
+        assert!(Arc::ptr_eq(&first, &again));
+        let with_other = table.scopes("b a", &[None, Some("c")], || unreachable!("same text"));
+        assert!(Arc::ptr_eq(&first, &with_other));
+        // The same words split otherwise, or other permissions: a set of its own.
+        let moved = table.scopes("b", &[Some("a"), Some("c")], || made(&["moved"]));
+        assert_eq!(&*moved, ["moved".to_owned()]);
+        let fewer = table.scopes("b a", &[] as &[Option<&str>], || made(&["a", "b"]));
+        assert_eq!(&*fewer, ["a".to_owned(), "b".to_owned()]);
+        let other = table.scopes("b a", &[Some("d")], || made(&["a", "b", "d"]));
+        assert_eq!(&*other, ["a".to_owned(), "b".to_owned(), "d".to_owned()]);
+        assert!(Arc::ptr_eq(
+            &first,
+            &table.scopes("b a", &[Some("c")], || unreachable!("still there"))
+        ));
     }
 
     #[test]
