@@ -87,10 +87,11 @@ impl TokenCache {
     /// comparison of the whole token, no hash). `None` is no verdict: look in the main cache.
     /// Not counted in the metrics: the caller counts the hit it uses.
     pub(crate) fn recent(&self, token: &[u8]) -> Option<AccessToken> {
-        lock(&self.recent[self.slot(token)])
+        let tail = tail(token);
+        lock(&self.recent[self.slot_of(tail, token.len())])
             .as_ref()
             // A slot mostly holds another token: its tail, compared first, tells in one step.
-            .filter(|recent| tail(&recent.token) == tail(token) && same_bytes(&recent.token, token))
+            .filter(|recent| self::tail(&recent.token) == tail && same_bytes(&recent.token, token))
             .map(|recent| recent.access.clone())
     }
 
@@ -138,8 +139,12 @@ impl TokenCache {
 
     /// The recent-token slot of `token`: a keyed mix of its length and last 16 bytes.
     fn slot(&self, token: &[u8]) -> usize {
-        let tail = tail(token);
-        let mixed = mix(mix(tail as u64 ^ self.seed) ^ (tail >> 64) as u64 ^ token.len() as u64);
+        self.slot_of(tail(token), token.len())
+    }
+
+    /// The recent-token slot of a token of `len` bytes ending in `tail`.
+    fn slot_of(&self, tail: u128, len: usize) -> usize {
+        let mixed = mix(mix(tail as u64 ^ self.seed) ^ (tail >> 64) as u64 ^ len as u64);
         (mixed % self.recent.len() as u64) as usize
     }
 }
@@ -150,6 +155,10 @@ impl TokenCache {
 /// tell an attacker only that their guess of a cached token's 128-bit tail was wrong, never how
 /// much of it was right.
 fn tail(token: &[u8]) -> u128 {
+    // A fixed-size read for every real token; only one under 16 bytes is copied into place.
+    if let Some(tail) = token.last_chunk::<16>() {
+        return u128::from_le_bytes(*tail);
+    }
     let mut tail = [0u8; 16];
     let n = token.len().min(16);
     tail[16 - n..].copy_from_slice(&token[token.len() - n..]);
