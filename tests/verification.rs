@@ -460,3 +460,46 @@ async fn a_typ_list_accepts_each_listed_type_only() {
     let error = verifier.verify(&with_typ("logout+jwt")).await.unwrap_err();
     assert_eq!(error.code().as_str(), "INVALID_TOKEN_TYPE");
 }
+
+// ---------------------------------------------------------------------------------------------
+// The JOSE header as JSON text
+
+#[tokio::test]
+async fn header_members_are_read_as_json_escapes_null_crit_and_repeats_included() {
+    let key = TestKey::generate("RS256", Some("key-1"));
+    let issuer = issuer_with(&key).await;
+    let verifier = JwksVerifier::builder()
+        .issuer(issuer.issuer.clone())
+        .audience(AUDIENCE)
+        .token_type(TokenTypePolicy::AccessTokenJwt)
+        .build()
+        .await
+        .unwrap();
+    let app = ProtectedApp::start(verifier).await;
+    let claims = issuer.claims("read");
+    let sign = |header: &str| key.sign_with_header_text(header, &claims);
+    // Escaped `alg`, `kid` and `typ` are the same strings as unescaped ones.
+    app.accepted(&sign(
+        r#"{"alg":"RS\u0032\u00356","kid":"key\u002d1","typ":"at\u002bjwt"}"#,
+    ))
+    .await;
+    // `crit: null` names no extension; any `crit` value does.
+    app.accepted(&sign(
+        r#"{"alg":"RS256","kid":"key-1","typ":"at+jwt","crit":null}"#,
+    ))
+    .await;
+    for crit in [r#"["exp"]"#, "[]", r#"{"a":1}"#] {
+        let header = format!(r#"{{"alg":"RS256","kid":"key-1","typ":"at+jwt","crit":{crit}}}"#);
+        app.refused(&sign(&header), 401, "ACCESS_TOKEN_MALFORMED")
+            .await;
+    }
+    // A member named twice, or of the wrong type: no JOSE header.
+    for header in [
+        r#"{"alg":"RS256","alg":"RS256","kid":"key-1","typ":"at+jwt"}"#,
+        r#"{"alg":"RS256","kid":1,"typ":"at+jwt"}"#,
+        r#"{"alg":"RS256","kid":"key-1","typ":["at+jwt"]}"#,
+    ] {
+        app.refused(&sign(header), 401, "ACCESS_TOKEN_NOT_JWS")
+            .await;
+    }
+}
