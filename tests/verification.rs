@@ -483,6 +483,12 @@ async fn header_members_are_read_as_json_escapes_null_crit_and_repeats_included(
         r#"{"alg":"RS\u0032\u00356","kid":"key\u002d1","typ":"at\u002bjwt"}"#,
     ))
     .await;
+    // A header too long for the verifier's stack buffer (a certificate chain in `x5c`).
+    let chain = "MIIC".repeat(400);
+    app.accepted(&sign(&format!(
+        r#"{{"alg":"RS256","kid":"key-1","typ":"at+jwt","x5c":["{chain}"]}}"#
+    )))
+    .await;
     // `crit: null` names no extension; any `crit` value does.
     app.accepted(&sign(
         r#"{"alg":"RS256","kid":"key-1","typ":"at+jwt","crit":null}"#,

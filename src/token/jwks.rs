@@ -194,7 +194,19 @@ impl JwksVerifier {
         );
         // Three dot-separated parts whose first is no JOSE header: an opaque token that happens
         // to contain two dots, not a malformed JWS.
-        let header: JoseHeader = decode_part(header_b64, "header").map_err(|_| not_jws())?;
+        // Decoded on the stack (a JOSE header is some 100 bytes; one carrying a certificate
+        // chain goes to the heap), and read in place: no string of it is copied unless escaped.
+        let mut stack = [0u8; 512];
+        let heap;
+        let decoded = match URL_SAFE_NO_PAD.decode_slice(header_b64, &mut stack) {
+            Ok(len) => &stack[..len],
+            Err(base64::DecodeSliceError::OutputSliceTooSmall) => {
+                heap = URL_SAFE_NO_PAD.decode(header_b64).map_err(|_| not_jws())?;
+                &heap[..]
+            }
+            Err(base64::DecodeSliceError::DecodeError(_)) => return Err(not_jws()),
+        };
+        let header: JoseHeader<'_> = serde_json::from_slice(decoded).map_err(|_| not_jws())?;
         if header.crit.is_some() {
             // RFC 7515 §4.1.11: extensions we do not understand must make the token invalid.
             return Err(AuthError::new(
@@ -202,11 +214,13 @@ impl JwksVerifier {
                 "The token header has a `crit` extension this server does not support",
             ));
         }
-        let alg = self.allowed_algorithm(&header.alg)?;
-        self.shared.token_type.check(header.typ.as_deref())?;
+        let alg = self.allowed_algorithm(&header.alg.0)?;
+        self.shared
+            .token_type
+            .check(header.typ.as_ref().map(|typ| &*typ.0))?;
         Ok(Parsed {
             alg,
-            kid: header.kid,
+            kid: header.kid.map(|kid| kid.0.into_owned()),
             // The signed bytes: `header.payload`.
             message: &token[..header_b64.len() + 1 + payload.len()],
             payload,
@@ -384,27 +398,40 @@ struct Parsed<'a> {
     signature: &'a str,
 }
 
+/// The members of a JOSE header the verifier reads (RFC 7515 §4.1); the others are ignored.
 #[derive(Deserialize)]
-struct JoseHeader {
-    alg: String,
-    kid: Option<String>,
-    typ: Option<String>,
-    crit: Option<serde_json::Value>,
+struct JoseHeader<'a> {
+    #[serde(borrow)]
+    alg: HeaderStr<'a>,
+    #[serde(borrow)]
+    kid: Option<HeaderStr<'a>>,
+    #[serde(borrow)]
+    typ: Option<HeaderStr<'a>>,
+    /// Only whether it is there counts (`null` is as if absent).
+    crit: Option<serde::de::IgnoredAny>,
 }
 
-fn decode_part<T: serde::de::DeserializeOwned>(part: &str, what: &str) -> Result<T, AuthError> {
-    let bytes = URL_SAFE_NO_PAD.decode(part).map_err(|_| {
-        AuthError::new(
-            ErrorCode::MalformedToken,
-            format!("The token {what} is not base64url"),
-        )
-    })?;
-    serde_json::from_slice(&bytes).map_err(|_| {
-        AuthError::new(
-            ErrorCode::MalformedToken,
-            format!("The token {what} is not a JSON object of the expected shape"),
-        )
-    })
+/// A string member of the header: borrowed from the decoded bytes, or its own copy when JSON
+/// escapes had to be undone. (serde's `Cow<str>` is always a copy inside an `Option`.)
+struct HeaderStr<'a>(std::borrow::Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for HeaderStr<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Text<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Text<'a> {
+            type Value = HeaderStr<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, text: &'de str) -> Result<Self::Value, E> {
+                Ok(HeaderStr(std::borrow::Cow::Borrowed(text)))
+            }
+            fn visit_str<E>(self, text: &str) -> Result<Self::Value, E> {
+                Ok(HeaderStr(std::borrow::Cow::Owned(text.to_owned())))
+            }
+        }
+        deserializer.deserialize_str(Text(std::marker::PhantomData))
+    }
 }
 
 fn decode_claims(payload: &str, scope_claims: ScopeClaims) -> Result<AccessToken, AuthError> {
