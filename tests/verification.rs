@@ -394,17 +394,22 @@ async fn typ_is_not_checked_by_default() {
     }
 }
 
-#[tokio::test]
-async fn at_jwt_required_refuses_id_tokens_and_untyped_tokens() {
-    let issuer = IssuerServer::start().await;
+/// The app behind a verifier of `issuer` with the `typ` check `policy`.
+async fn app_checking_typ(issuer: &IssuerServer, policy: TokenTypePolicy) -> ProtectedApp {
     let verifier = JwksVerifier::builder()
         .issuer(issuer.issuer.clone())
         .audience(AUDIENCE)
-        .token_type(TokenTypePolicy::AccessTokenJwt)
+        .token_type(policy)
         .build()
         .await
         .unwrap();
-    let app = ProtectedApp::start(verifier).await;
+    ProtectedApp::start(verifier).await
+}
+
+#[tokio::test]
+async fn at_jwt_required_refuses_id_tokens_and_untyped_tokens() {
+    let issuer = IssuerServer::start().await;
+    let app = app_checking_typ(&issuer, TokenTypePolicy::AccessTokenJwt).await;
     let kid = issuer.signer.kid().to_owned();
     for typ in ["at+jwt", "application/at+jwt", "AT+JWT"] {
         let header = json!({"alg": "RS256", "kid": kid, "typ": typ});
@@ -468,14 +473,7 @@ async fn a_typ_list_accepts_each_listed_type_only() {
 async fn header_members_are_read_as_json_escapes_null_crit_and_repeats_included() {
     let key = TestKey::generate("RS256", Some("key-1"));
     let issuer = issuer_with(&key).await;
-    let verifier = JwksVerifier::builder()
-        .issuer(issuer.issuer.clone())
-        .audience(AUDIENCE)
-        .token_type(TokenTypePolicy::AccessTokenJwt)
-        .build()
-        .await
-        .unwrap();
-    let app = ProtectedApp::start(verifier).await;
+    let app = app_checking_typ(&issuer, TokenTypePolicy::AccessTokenJwt).await;
     let claims = issuer.claims("read");
     let sign = |header: &str| key.sign_with_header_text(header, &claims);
     // Escaped `alg`, `kid` and `typ` are the same strings as unescaped ones.
