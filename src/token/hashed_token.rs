@@ -16,14 +16,16 @@ use crate::token::cache::TokenKey;
 #[derive(Clone)]
 pub struct HashedToken<'a> {
     token: &'a str,
-    signing_input: SigningInputDigest,
+    /// How many bytes the digest covers: the token's bytes before its last dot.
+    signing_input_len: usize,
+    signing_input_sha256: Digest,
 }
 
-/// The SHA-256 of a token's bytes before its last dot, and how many bytes that is.
-#[derive(Clone)]
-pub(crate) struct SigningInputDigest {
+/// The SHA-256 state of a token's bytes before its last dot, and how many bytes that is. It is
+/// finished only for a token that is verified: a cache hit never needs the digest.
+pub(crate) struct SigningInput {
     len: usize,
-    digest: Digest,
+    state: digest::Context,
 }
 
 impl std::fmt::Debug for HashedToken<'_> {
@@ -37,10 +39,11 @@ impl std::fmt::Debug for HashedToken<'_> {
 
 impl<'a> HashedToken<'a> {
     /// `token` with `signing_input`, which [`hash`] computed from these very bytes.
-    pub(crate) fn new(token: &'a str, signing_input: SigningInputDigest) -> Self {
+    pub(crate) fn new(token: &'a str, signing_input: SigningInput) -> Self {
         Self {
             token,
-            signing_input,
+            signing_input_len: signing_input.len,
+            signing_input_sha256: signing_input.state.finish(),
         }
     }
 
@@ -54,22 +57,25 @@ impl<'a> HashedToken<'a> {
     /// comparison is needed). Any other string gets `None`, and its verifier hashes it.
     pub(crate) fn sha256_of(&self, signed: &str) -> Option<&Digest> {
         let same_bytes = std::ptr::eq(signed.as_ptr(), self.token.as_ptr())
-            && signed.len() == self.signing_input.len;
-        same_bytes.then_some(&self.signing_input.digest)
+            && signed.len() == self.signing_input_len;
+        same_bytes.then_some(&self.signing_input_sha256)
     }
 }
 
-/// The cache key of `token` (the SHA-256 of all of it) and, when it has a dot, the SHA-256 of
-/// the bytes before its last one, hashed once: the key's hash is taken over the signing input
+/// The cache key of `token` (the SHA-256 of all of it) and, when it has a dot, the SHA-256 state
+/// of the bytes before its last one, hashed once: the key's hash is taken over the signing input
 /// first, its state copied there, then over the rest.
-pub(crate) fn hash(token: &[u8]) -> (TokenKey, Option<SigningInputDigest>) {
+pub(crate) fn hash(token: &[u8]) -> (TokenKey, Option<SigningInput>) {
     let mut whole = digest::Context::new(&digest::SHA256);
     let signing_input = match memchr::memrchr(b'.', token) {
         Some(dot) => {
             whole.update(&token[..dot]);
             let signed = whole.clone();
             whole.update(&token[dot..]);
-            Some((dot, signed))
+            Some(SigningInput {
+                len: dot,
+                state: signed,
+            })
         }
         None => {
             whole.update(token);
@@ -78,10 +84,6 @@ pub(crate) fn hash(token: &[u8]) -> (TokenKey, Option<SigningInputDigest>) {
     };
     let mut key = [0u8; 32];
     key.copy_from_slice(whole.finish().as_ref());
-    let signing_input = signing_input.map(|(len, signed)| SigningInputDigest {
-        len,
-        digest: signed.finish(),
-    });
     (key, signing_input)
 }
 
@@ -97,11 +99,12 @@ mod tests {
             key.as_slice(),
             digest::digest(&digest::SHA256, token).as_ref()
         );
-        let signing_input = signing_input.unwrap();
+        let token_text = std::str::from_utf8(token).unwrap();
+        let hashed = HashedToken::new(token_text, signing_input.unwrap());
         let dot = token.iter().rposition(|b| *b == b'.').unwrap();
-        assert_eq!(signing_input.len, dot);
+        assert_eq!(hashed.signing_input_len, dot);
         assert_eq!(
-            signing_input.digest.as_ref(),
+            hashed.signing_input_sha256.as_ref(),
             digest::digest(&digest::SHA256, &token[..dot]).as_ref()
         );
         let (key, none) = hash(b"opaque");
