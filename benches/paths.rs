@@ -88,6 +88,7 @@ fn main() {
         "distinct_bearer",
         "distinct_floor",
         "distinct_claims_floor",
+        "main_cache_hit",
     ]
     .into_iter()
     .any(wanted)
@@ -233,6 +234,17 @@ fn main() {
             &pool,
             200,
         ),
+        // Tokens verified before (the warm-up sends each once) and too many for the 512 recent
+        // slots: a request finds its slot taken by another token and hits the main cache.
+        (
+            "main_cache_hit",
+            layers(app(), verifier.clone(), None, false),
+            Method::POST,
+            "/mcp",
+            SMALL.to_owned(),
+            &pool,
+            200,
+        ),
         (
             "malformed_bare_401",
             bare_401,
@@ -280,21 +292,29 @@ fn main() {
                     .unwrap()
             })
             .collect();
-        // Warm the cache (and the allocator) outside the measured function.
-        let warm = Request::builder()
-            .method(path.method.clone())
-            .uri(path.uri)
-            .header("authorization", format!("Bearer {}", path.tokens[0]))
-            .header("content-type", "application/json")
-            .body(Body::from(path.body.clone()))
-            .unwrap();
-        assert_eq!(
-            runtime
-                .block_on(path.router.clone().oneshot(warm))
-                .unwrap()
-                .status(),
-            path.status
-        );
+        // Warm the cache (and the allocator) outside the measured function: with the first
+        // token, or for the main-cache path with every token.
+        let warmed = if path.name == "main_cache_hit" {
+            path.tokens.len()
+        } else {
+            1
+        };
+        for token in &path.tokens[..warmed] {
+            let warm = Request::builder()
+                .method(path.method.clone())
+                .uri(path.uri)
+                .header("authorization", format!("Bearer {token}"))
+                .header("content-type", "application/json")
+                .body(Body::from(path.body.clone()))
+                .unwrap();
+            assert_eq!(
+                runtime
+                    .block_on(path.router.clone().oneshot(warm))
+                    .unwrap()
+                    .status(),
+                path.status
+            );
+        }
         let start = Instant::now();
         measured(&runtime, &path.router, requests, path.status);
         let elapsed = start.elapsed();
@@ -319,12 +339,31 @@ fn measured(
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
     let mut evict = vec![0u8; evict_kib * 1024];
+    let kernel_bytes: usize = std::env::var("PATHS_KERNEL_BYTES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut kernel = (kernel_bytes > 0).then(|| {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let a = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (b, _) = listener.accept().unwrap();
+        a.set_nodelay(true).unwrap();
+        b.set_nodelay(true).unwrap();
+        (a, b, vec![7u8; kernel_bytes])
+    });
     runtime.block_on(async {
         for request in requests {
             for line in evict.chunks_mut(64) {
                 line[0] = line[0].wrapping_add(1);
             }
             black_box(&mut evict);
+            if let Some((a, b, buf)) = kernel.as_mut() {
+                use std::io::{Read, Write};
+                a.write_all(buf).unwrap();
+                b.read_exact(buf).unwrap();
+                b.write_all(buf).unwrap();
+                a.read_exact(buf).unwrap();
+            }
             let response = router.clone().oneshot(request).await.unwrap();
             assert_eq!(response.status(), status);
             black_box(

@@ -5,7 +5,7 @@
 //! 1. read the one credential: `Authorization: Bearer <token>`
 //!    ([`bearer_token`](crate::token::bearer_token)); none → 401 with the plain challenge;
 //! 2. look the token up in the verified-token cache (its recent slot, compared whole, then by
-//!    its SHA-256); on a hit whose source
+//!    the SHA-256 of its signing input, its signature compared whole); on a hit whose source
 //!    still vouches for it (its signing key is still in the issuer's JWKS, its introspection
 //!    answer still fresh) re-check `exp`/`nbf` and go on to step 5;
 //! 3. otherwise check its characters (malformed → 400 `invalid_request`) and refuse the shapes
@@ -273,8 +273,7 @@ where
         let mut cache_key = None;
         let mut signing_input = None;
         if let Some(cache) = &layer.cache {
-            // The key's hash passes over the signing input first: its digest is kept for the
-            // signature check of a miss.
+            // The key is the signing input's SHA-256: kept for the signature check of a miss.
             let (key, signed) = hashed_token::hash(credential);
             signing_input = signed;
             match cache.lookup(credential, key) {
@@ -305,9 +304,8 @@ where
                 None => verifier.verify(&token).await,
             };
             timer.stop(verified.is_ok());
-            // The token's bytes go to the cache's recent slot: no second copy.
             if let (Ok(access), Some((cache, key))) = (&verified, cache) {
-                cache.insert(key, token.into_bytes().into_boxed_slice(), access.clone());
+                cache.insert(key, token.as_bytes(), access.clone());
             }
             verified
         });

@@ -43,18 +43,19 @@ fn live() -> isize {
     LIVE.load(Ordering::Relaxed)
 }
 
-/// `Bearer h.<n>.<signature>`, as long as a real Auth0 access token (1 117 bytes): the
-/// cache's recent slots keep the token's bytes, so their length counts.
+/// `Bearer h.<n>-<padding>.<signature>`, shaped as a real Auth0 RS256 access token: 1 117 bytes,
+/// the last 342 of them its signature. The cache keeps each token's signature and its recent
+/// slots keep whole tokens, so both lengths count.
 fn token(n: u64) -> String {
-    let head = format!("h.{n}.");
-    let tail = format!("{n:016}");
+    let head = format!("h.{n}-");
+    let signature = format!("{}{n:016}", "s".repeat(342 - 16));
     format!(
-        "Bearer {head}{}{tail}",
-        "s".repeat(1117 - head.len() - tail.len())
+        "Bearer {head}{}.{signature}",
+        "p".repeat(1117 - head.len() - 1 - signature.len())
     )
 }
 
-/// Accepts `h.<n>.<signature>` and returns the claims of an Auth0-like token number `n` (about 700 bytes
+/// Accepts `h.<n>-<padding>.<signature>` and returns the claims of an Auth0-like token number `n` (about 700 bytes
 /// of JSON, as a real 1.1 KB token carries).
 struct NumberedTokens;
 
@@ -63,6 +64,7 @@ impl TokenVerifier for NumberedTokens {
         let n: u64 = token
             .split('.')
             .nth(1)
+            .and_then(|payload| payload.split('-').next())
             .and_then(|n| n.parse().ok())
             .ok_or_else(|| AuthError::new(ErrorCode::MalformedToken, "test token"))?;
         AccessToken::from_claims(serde_json::json!({

@@ -220,8 +220,11 @@ async fn ps_es_and_eddsa_tokens_verify_when_allowed() {
         let app = ProtectedApp::start(verifier).await;
         let body = app.accepted(&key.sign(&issuer.claims("read"))).await;
         assert_eq!(body["sub"], "auth0|user-1", "{alg}");
-        // One changed signature character is refused.
+        // One changed signature character is refused, even with the token's signing input in
+        // the cache (accepted twice: in the main cache and in its recent slot).
         let token = key.sign(&issuer.claims("read"));
+        app.accepted(&token).await;
+        app.accepted(&token).await;
         let (message, signature) = token.rsplit_once('.').unwrap();
         let flipped = if signature.starts_with('A') { 'B' } else { 'A' };
         let forged = format!("{message}.{flipped}{}", &signature[1..]);

@@ -2,18 +2,24 @@
 //!
 //! Two tables, both bounded:
 //!
-//! - the main cache: verified tokens by the SHA-256 of the whole token (10 000 by default). The
-//!   key is collision-resistant, so two different tokens never share an entry, and the token
-//!   itself is not kept (a cached token costs its claims only, ~1.3 KiB);
+//! - the main cache: verified tokens by the SHA-256 of their bytes before the last dot (for a
+//!   JWS, the signing input, whose digest the signature check needs anyway; the whole token
+//!   when it has no dot, or more than [`MAX_KEPT_TAIL`] bytes after it), 10 000 by default. Each entry also keeps the token's bytes from the
+//!   last dot on (a JWS's signature, ~340 bytes for RS256), and a hit needs them to be the
+//!   same, compared in constant time: the key is collision-resistant, so with its tail an entry
+//!   answers for the very token it was made from and for no other. The rest of the token is not
+//!   kept (a cached Auth0 RS256 token costs its claims and its signature, ~1.4 KiB);
 //! - the recent-token table: [`RECENT_SLOTS`] slots, each holding one token's bytes and its
 //!   [`AccessToken`]. A request whose token is in its slot is answered after one comparison of
 //!   the whole token with the stored bytes, in constant time, without hashing the token (the
-//!   SHA-256 of a 1 KiB token is ~0.8 µs, more than the rest of a hit). The slot is chosen by a
-//!   keyed mix of the token's length and last 16 bytes (for a JWS, signature bytes); only a
-//!   verified token is ever stored, so a request can never make another token's slot answer
-//!   for it: the full comparison decides.
+//!   SHA-256 of a 1 KiB token's signing input is ~0.5 µs, more than the rest of a hit). The
+//!   slot is chosen by a keyed mix of the token's length and last 16 bytes (for a JWS,
+//!   signature bytes); only a verified token is ever stored, so a request can never make
+//!   another token's slot answer for it: the full comparison decides. A token takes a slot
+//!   when it is used again (a main-cache hit), not when it is first verified: tokens seen once,
+//!   a flood of them included, never push a client's repeated token out of its slot.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_lc_rs::digest;
@@ -30,7 +36,7 @@ pub(crate) const RECENT_SLOTS: usize = 512;
 /// and drops an entry that has expired.
 #[derive(Debug)]
 pub(crate) struct TokenCache {
-    entries: quick_cache::sync::Cache<[u8; 32], AccessToken>,
+    entries: quick_cache::sync::Cache<TokenKey, Entry>,
     recent: Box<[Mutex<Option<Recent>>]>,
     /// Keys the slot choice, so which tokens share a slot cannot be known from outside.
     seed: u64,
@@ -51,8 +57,38 @@ impl std::fmt::Debug for Recent {
     }
 }
 
-/// The main cache's key of a token.
+/// The main cache's key of a token: the SHA-256 of its bytes before its last dot (all of them
+/// when it has none), computed by [`hashed_token::hash`](crate::token::hashed_token::hash).
 pub(crate) type TokenKey = [u8; 32];
+
+/// A main-cache entry: the token's bytes from its last dot on, which a hit must match, and its
+/// verified claims. Cloned out of the cache on every hit, so both are shared, not copied.
+#[derive(Clone)]
+struct Entry {
+    tail: Arc<[u8]>,
+    access: AccessToken,
+}
+
+/// The longest tail an entry keeps: an RSA-4096 signature in base64url (683 bytes), with its
+/// dot. A token whose bytes after the last dot are longer (no JWS of the usual keys) is keyed by
+/// the SHA-256 of all of it and keeps no tail, so no entry costs more than its claims and this.
+pub(crate) const MAX_KEPT_TAIL: usize = 684;
+
+/// Where `token`'s key stops: at its last dot when the tail from there is kept (see
+/// [`MAX_KEPT_TAIL`]), `None` when the key covers all of it. The key and the tail of every
+/// lookup, insert and removal are cut here.
+pub(crate) fn key_end(token: &[u8]) -> Option<usize> {
+    memchr::memrchr(b'.', token).filter(|dot| token.len() - dot <= MAX_KEPT_TAIL)
+}
+
+/// The bytes of `token` its entry keeps: from its last dot on (the dot included, so `a.` and
+/// `a` differ, and a token keyed whole keeps none), cut where [`key_end`] says.
+fn tail_from_last_dot(token: &[u8]) -> &[u8] {
+    match key_end(token) {
+        Some(dot) => &token[dot..],
+        None => &[],
+    }
+}
 
 /// What a lookup found.
 #[derive(Debug)]
@@ -76,8 +112,9 @@ impl TokenCache {
         }
     }
 
-    /// The main cache's key of `token`.
-    pub(crate) fn key(token: &[u8]) -> TokenKey {
+    /// The SHA-256 of all of `token`: a key for caches that keep nothing of the token (the
+    /// introspection verifier's answers).
+    pub(crate) fn key(token: &[u8]) -> [u8; 32] {
         let mut key = [0u8; 32];
         key.copy_from_slice(digest::digest(&digest::SHA256, token).as_ref());
         key
@@ -95,10 +132,16 @@ impl TokenCache {
             .map(|recent| recent.access.clone())
     }
 
-    /// Looks `token` up in the main cache by its SHA-256, `key` (after [`recent`](Self::recent)
-    /// missed); a hit takes the token's recent slot.
+    /// Looks `token` up in the main cache by `key`, its [`TokenKey`] (after
+    /// [`recent`](Self::recent) missed): an entry is a hit only if its tail is `token`'s too. A
+    /// hit takes the token's recent slot.
     pub(crate) fn lookup(&self, token: &[u8], key: TokenKey) -> Lookup {
-        let found = self.entries.get(&key);
+        let found = self
+            .entries
+            .get(&key)
+            // Same bytes before the last dot (the key) and from it on (the tail): same token.
+            .filter(|entry| same_bytes(&entry.tail, tail_from_last_dot(token)))
+            .map(|entry| entry.access);
         crate::metrics::token_cache(found.is_some());
         match found {
             Some(access) => {
@@ -112,11 +155,11 @@ impl TokenCache {
         }
     }
 
-    /// Remembers a verified token, under `key` ([`TokenCache::key`] of `token`).
-    pub(crate) fn insert(&self, key: TokenKey, token: Box<[u8]>, access: AccessToken) {
-        self.entries.insert(key, access.clone());
-        let slot = &self.recent[self.slot(&token)];
-        *lock(slot) = Some(Recent { token, access });
+    /// Remembers a verified token under `key`, its [`TokenKey`]. It takes a recent slot only
+    /// when it is used again (see the [module docs](self)).
+    pub(crate) fn insert(&self, key: TokenKey, token: &[u8], access: AccessToken) {
+        let tail = tail_from_last_dot(token).into();
+        self.entries.insert(key, Entry { tail, access });
     }
 
     /// Forgets a token (it expired, or its source no longer vouches for it).
@@ -129,7 +172,11 @@ impl TokenCache {
             *slot = None;
         }
         drop(slot);
-        self.entries.remove(&Self::key(token));
+        let (key, _) = crate::token::hashed_token::hash(token);
+        // Only the entry of this very token: another with the same signing input stays.
+        self.entries.remove_if(&key, |entry| {
+            same_bytes(&entry.tail, tail_from_last_dot(token))
+        });
     }
 
     /// How many tokens are cached (in the main cache; every recent token is in it or was).
@@ -216,18 +263,33 @@ mod tests {
         .unwrap()
     }
 
+    fn key(token: &[u8]) -> TokenKey {
+        crate::token::hashed_token::hash(token).0
+    }
+
     fn insert(cache: &TokenCache, token: &[u8], sub: &str) {
-        cache.insert(TokenCache::key(token), token.into(), self::token(sub));
+        cache.insert(key(token), token, self::token(sub));
+    }
+
+    /// Inserted, then found once in the main cache: the token now has its recent slot.
+    fn insert_used_twice(cache: &TokenCache, token: &[u8], sub: &str) {
+        insert(cache, token, sub);
+        assert!(matches!(cache.lookup(token, key(token)), Lookup::Hit(_)));
     }
 
     fn subject(cache: &TokenCache, token: &[u8]) -> Option<String> {
         if let Some(access) = cache.recent(token) {
             return Some(access.subject().to_owned());
         }
-        match cache.lookup(token, TokenCache::key(token)) {
+        main_subject(cache, token)
+    }
+
+    /// What the main cache alone answers for `token`.
+    fn main_subject(cache: &TokenCache, token: &[u8]) -> Option<String> {
+        match cache.lookup(token, key(token)) {
             Lookup::Hit(access) => Some(access.subject().to_owned()),
-            Lookup::Miss(key) => {
-                assert_eq!(key, TokenCache::key(token));
+            Lookup::Miss(missed) => {
+                assert_eq!(missed, key(token));
                 None
             }
         }
@@ -252,12 +314,81 @@ mod tests {
     }
 
     #[test]
+    fn an_entry_answers_only_for_its_signing_input_and_its_very_signature() {
+        let cache = TokenCache::new(10);
+        let verified = b"header.payload.signature-of-the-token";
+        insert(&cache, verified, "first");
+        // The same signing input (the key) with another signature, a longer or shorter one, or
+        // none: no hit, and the verified token's entry stays.
+        for forged in [
+            &b"header.payload.signature-of-the-tokem"[..],
+            b"header.payload.signature-of-the-token-and-more",
+            b"header.payload.signature",
+            b"header.payload.",
+            b"header.payload",
+        ] {
+            assert_eq!(main_subject(&cache, forged), None, "{forged:?}");
+        }
+        assert_eq!(main_subject(&cache, verified).as_deref(), Some("first"));
+        // Removing a forged token removes nothing; removing the token itself does.
+        cache.remove(b"header.payload.forged");
+        assert_eq!(main_subject(&cache, verified).as_deref(), Some("first"));
+        cache.remove(verified);
+        assert_eq!(main_subject(&cache, verified), None);
+        // A token with no dot is keyed by all of it, and `a` is not `a.`.
+        insert(&cache, b"opaque", "opaque");
+        assert_eq!(main_subject(&cache, b"opaque").as_deref(), Some("opaque"));
+        assert_eq!(main_subject(&cache, b"opaque."), None);
+    }
+
+    #[test]
+    fn a_tail_too_long_to_keep_makes_the_whole_token_the_key() {
+        let cache = TokenCache::new(10);
+        let kept = format!("h.p.{}", "s".repeat(MAX_KEPT_TAIL - 1));
+        let whole = format!("h.p.{}", "s".repeat(MAX_KEPT_TAIL));
+        assert_eq!(key_end(kept.as_bytes()), Some(3));
+        assert_eq!(key_end(whole.as_bytes()), None);
+        assert_eq!(key(whole.as_bytes()), TokenCache::key(whole.as_bytes()));
+        insert(&cache, kept.as_bytes(), "kept");
+        insert(&cache, whole.as_bytes(), "whole");
+        assert_eq!(
+            main_subject(&cache, kept.as_bytes()).as_deref(),
+            Some("kept")
+        );
+        assert_eq!(
+            main_subject(&cache, whole.as_bytes()).as_deref(),
+            Some("whole")
+        );
+        // The long token's entry keeps nothing of it; a change anywhere is another key.
+        let changed = format!("h.p.{}t", "s".repeat(MAX_KEPT_TAIL - 1));
+        assert_eq!(main_subject(&cache, changed.as_bytes()), None);
+        // `h.p` (keyed whole, no dot kept) is not `h.p.` (keyed by `h.p`, tail `.`).
+        insert(&cache, b"h.p.", "dot");
+        assert_eq!(main_subject(&cache, b"h.p"), None);
+    }
+
+    #[test]
+    fn a_token_takes_a_recent_slot_when_used_again_not_when_first_verified() {
+        let cache = TokenCache::new(10);
+        insert(&cache, b"a.b.c", "first");
+        assert!(cache.recent(b"a.b.c").is_none());
+        assert_eq!(main_subject(&cache, b"a.b.c").as_deref(), Some("first"));
+        assert_eq!(
+            cache
+                .recent(b"a.b.c")
+                .map(|a| a.subject().to_owned())
+                .as_deref(),
+            Some("first")
+        );
+    }
+
+    #[test]
     fn a_token_sharing_a_slot_and_its_tail_is_no_hit() {
         // One slot: every token shares it, and these two share their last 16 bytes and length.
         let cache = TokenCache::new(1);
         let verified = b"header.payload-one.SAME-SIGNATURE-TAIL";
         let other = b"header.payload-two.SAME-SIGNATURE-TAIL";
-        insert(&cache, verified, "first");
+        insert_used_twice(&cache, verified, "first");
         assert_eq!(cache.slot(verified), cache.slot(other));
         assert_eq!(subject(&cache, other), None);
         assert_eq!(subject(&cache, verified).as_deref(), Some("first"));
@@ -268,7 +399,7 @@ mod tests {
         // One slot, so every token below is looked for in the one that holds `verified`.
         let cache = TokenCache::new(1);
         let verified = b"header.payload.signature-of-the-token";
-        insert(&cache, verified, "first");
+        insert_used_twice(&cache, verified, "first");
         let subject = |token: &[u8]| cache.recent(token).map(|a| a.subject().to_owned());
         assert_eq!(subject(verified).as_deref(), Some("first"));
         // Another tail, another length, a one-byte change before the tail: none is a hit.
@@ -276,7 +407,7 @@ mod tests {
         assert_eq!(subject(b"header.payload.signature-of-the-token."), None);
         assert_eq!(subject(b"Header.payload.signature-of-the-token"), None);
         // Shorter than a tail: padded, still compared whole.
-        insert(&cache, b"a.b", "short");
+        insert_used_twice(&cache, b"a.b", "short");
         assert_eq!(subject(b"a.b").as_deref(), Some("short"));
         assert_eq!(subject(b"a.c"), None);
     }
@@ -284,7 +415,7 @@ mod tests {
     #[test]
     fn a_main_cache_hit_takes_the_recent_slot_and_remove_forgets_both() {
         let cache = TokenCache::new(10);
-        insert(&cache, b"a.b.c", "first");
+        insert_used_twice(&cache, b"a.b.c", "first");
         // Push it out of its recent slot only.
         *lock(&cache.recent[cache.slot(b"a.b.c")]) = None;
         assert_eq!(subject(&cache, b"a.b.c").as_deref(), Some("first"));

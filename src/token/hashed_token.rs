@@ -3,7 +3,7 @@
 
 use aws_lc_rs::digest::{self, Digest};
 
-use crate::token::cache::TokenKey;
+use crate::token::cache::{TokenKey, key_end};
 
 /// A bearer token and the SHA-256 of its signing input (`header.payload`: the bytes before its
 /// last dot), given to [`TokenVerifier::verify_hashed`](crate::token::TokenVerifier::verify_hashed).
@@ -21,11 +21,10 @@ pub struct HashedToken<'a> {
     signing_input_sha256: Digest,
 }
 
-/// The SHA-256 state of a token's bytes before its last dot, and how many bytes that is. It is
-/// finished only for a token that is verified: a cache hit never needs the digest.
+/// The SHA-256 of a token's bytes before its last dot, and how many bytes that is.
 pub(crate) struct SigningInput {
     len: usize,
-    state: digest::Context,
+    sha256: Digest,
 }
 
 impl std::fmt::Debug for HashedToken<'_> {
@@ -43,7 +42,7 @@ impl<'a> HashedToken<'a> {
         Self {
             token,
             signing_input_len: signing_input.len,
-            signing_input_sha256: signing_input.state.finish(),
+            signing_input_sha256: signing_input.sha256,
         }
     }
 
@@ -62,28 +61,18 @@ impl<'a> HashedToken<'a> {
     }
 }
 
-/// The cache key of `token` (the SHA-256 of all of it) and, when it has a dot, the SHA-256 state
-/// of the bytes before its last one, hashed once: the key's hash is taken over the signing input
-/// first, its state copied there, then over the rest.
+/// The main cache's key of `token`: the SHA-256 of its bytes before its last dot, or of all of
+/// it when it has none or a tail too long to keep ([`key_end`]). For a JWS that is the signing
+/// input, and its digest is also given back for the signature check: one hash serves both.
 pub(crate) fn hash(token: &[u8]) -> (TokenKey, Option<SigningInput>) {
-    let mut whole = digest::Context::new(&digest::SHA256);
-    let signing_input = match memchr::memrchr(b'.', token) {
-        Some(dot) => {
-            whole.update(&token[..dot]);
-            let signed = whole.clone();
-            whole.update(&token[dot..]);
-            Some(SigningInput {
-                len: dot,
-                state: signed,
-            })
-        }
-        None => {
-            whole.update(token);
-            None
-        }
+    let (hashed, signing_input_len) = match key_end(token) {
+        Some(dot) => (&token[..dot], Some(dot)),
+        None => (token, None),
     };
+    let sha256 = digest::digest(&digest::SHA256, hashed);
     let mut key = [0u8; 32];
-    key.copy_from_slice(whole.finish().as_ref());
+    key.copy_from_slice(sha256.as_ref());
+    let signing_input = signing_input_len.map(|len| SigningInput { len, sha256 });
     (key, signing_input)
 }
 
@@ -92,21 +81,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn both_digests_are_those_of_their_bytes() {
+    fn the_key_and_the_digest_are_those_of_the_bytes_before_the_last_dot() {
         let token = b"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhIn0.c2lnbmF0dXJl";
+        let dot = token.iter().rposition(|b| *b == b'.').unwrap();
         let (key, signing_input) = hash(token);
         assert_eq!(
             key.as_slice(),
-            digest::digest(&digest::SHA256, token).as_ref()
+            digest::digest(&digest::SHA256, &token[..dot]).as_ref()
         );
         let token_text = std::str::from_utf8(token).unwrap();
         let hashed = HashedToken::new(token_text, signing_input.unwrap());
-        let dot = token.iter().rposition(|b| *b == b'.').unwrap();
         assert_eq!(hashed.signing_input_len, dot);
-        assert_eq!(
-            hashed.signing_input_sha256.as_ref(),
-            digest::digest(&digest::SHA256, &token[..dot]).as_ref()
-        );
+        assert_eq!(hashed.signing_input_sha256.as_ref(), key.as_slice());
+        // No dot: the whole token is hashed, and there is no signing input.
         let (key, none) = hash(b"opaque");
         assert!(none.is_none());
         assert_eq!(
