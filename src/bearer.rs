@@ -139,7 +139,12 @@ impl<V: TokenVerifier> BearerAuthLayer<V> {
         self
     }
 
-    /// Keeps at most `capacity` verified tokens.
+    /// Keeps at most `capacity` verified tokens (10 000 by default).
+    ///
+    /// A cached token costs its claims and its signature: about 1.4 KiB for an Auth0 RS256
+    /// access token, so the default cache full of them takes about 14 MiB. A token with more
+    /// than 684 bytes after its last dot is cached by the hash of all of it and costs its claims
+    /// only.
     pub fn token_cache_capacity(mut self, capacity: usize) -> Self {
         self.cache = Some(Arc::new(TokenCache::new(capacity)));
         self
