@@ -4,11 +4,12 @@
 //!
 //! - the main cache: verified tokens by the SHA-256 of their bytes before the last dot (for a
 //!   JWS, the signing input, whose digest the signature check needs anyway; the whole token
-//!   when it has no dot, or more than [`MAX_KEPT_TAIL`] bytes after it), 10 000 by default. Each entry also keeps the token's bytes from the
-//!   last dot on (a JWS's signature, ~340 bytes for RS256), and a hit needs them to be the
-//!   same, compared in constant time: the key is collision-resistant, so with its tail an entry
-//!   answers for the very token it was made from and for no other. The rest of the token is not
-//!   kept (a cached Auth0 RS256 token costs its claims and its signature, ~1.4 KiB);
+//!   when it has no dot, or more than [`MAX_KEPT_TAIL`] bytes after it), 10 000 by default.
+//!   Each entry also keeps the token's bytes from the last dot on (a JWS's signature, ~340
+//!   bytes for RS256), and a hit needs them to be the same, compared in constant time: the key
+//!   is collision-resistant, so with its tail an entry answers for the very token it was made
+//!   from and for no other. The rest of the token is not kept (a cached Auth0 RS256 token costs
+//!   its claims and its signature, ~1.4 KiB);
 //! - the recent-token table: [`RECENT_SLOTS`] slots, each holding one token's bytes and its
 //!   [`AccessToken`]. A request whose token is in its slot is answered after one comparison of
 //!   the whole token with the stored bytes, in constant time, without hashing the token (the

@@ -16,12 +16,11 @@ use crate::token::cache::{TokenKey, key_end};
 #[derive(Clone)]
 pub struct HashedToken<'a> {
     token: &'a str,
-    /// How many bytes the digest covers: the token's bytes before its last dot.
-    signing_input_len: usize,
-    signing_input_sha256: Digest,
+    signing_input: SigningInput,
 }
 
 /// The SHA-256 of a token's bytes before its last dot, and how many bytes that is.
+#[derive(Clone)]
 pub(crate) struct SigningInput {
     len: usize,
     sha256: Digest,
@@ -41,8 +40,7 @@ impl<'a> HashedToken<'a> {
     pub(crate) fn new(token: &'a str, signing_input: SigningInput) -> Self {
         Self {
             token,
-            signing_input_len: signing_input.len,
-            signing_input_sha256: signing_input.sha256,
+            signing_input,
         }
     }
 
@@ -56,8 +54,8 @@ impl<'a> HashedToken<'a> {
     /// comparison is needed). Any other string gets `None`, and its verifier hashes it.
     pub(crate) fn sha256_of(&self, signed: &str) -> Option<&Digest> {
         let same_bytes = std::ptr::eq(signed.as_ptr(), self.token.as_ptr())
-            && signed.len() == self.signing_input_len;
-        same_bytes.then_some(&self.signing_input_sha256)
+            && signed.len() == self.signing_input.len;
+        same_bytes.then_some(&self.signing_input.sha256)
     }
 }
 
@@ -91,8 +89,8 @@ mod tests {
         );
         let token_text = std::str::from_utf8(token).unwrap();
         let hashed = HashedToken::new(token_text, signing_input.unwrap());
-        assert_eq!(hashed.signing_input_len, dot);
-        assert_eq!(hashed.signing_input_sha256.as_ref(), key.as_slice());
+        assert_eq!(hashed.signing_input.len, dot);
+        assert_eq!(hashed.signing_input.sha256.as_ref(), key.as_slice());
         // No dot: the whole token is hashed, and there is no signing input.
         let (key, none) = hash(b"opaque");
         assert!(none.is_none());
