@@ -195,6 +195,27 @@ fn main() {
             &repeated,
             200,
         ),
+        // The least a per-tool guard behind a bearer check does (a static token compare, a
+        // strict parse of `method` and `params.name`, one tool table): the load run's
+        // `ToolGuardFloor`.
+        (
+            "call1k_tool_guard_floor",
+            server::tool_guard_floor(app(), &repeated[0]),
+            Method::POST,
+            "/mcp/parse",
+            body_1k(),
+            &repeated,
+            200,
+        ),
+        (
+            "get_tool_guard_floor",
+            server::tool_guard_floor(app(), &repeated[0]),
+            Method::GET,
+            "/data",
+            String::new(),
+            &repeated,
+            200,
+        ),
         (
             "distinct_protected",
             protected(Some(server::SMALL_CACHE)),

@@ -182,6 +182,8 @@ const RSA: &str = "RSA-2048 verify on the server core";
 const SIGNATURE_ONLY: &str = "floor: signature check only, distinct tokens";
 const CLAIMS_FLOOR: &str = "floor: signature check and claims parse, distinct tokens";
 const PARSE_ONLY: &str = "floor: strict parse only, tools/call 1 KiB";
+const TOOL_GUARD_CALL: &str = "floor: minimal per-tool guard, tools/call 1 KiB";
+const TOOL_GUARD_GET: &str = "floor: minimal per-tool guard, GET";
 const CACHE_FLOOD: &str = "cache flood, distinct tokens (10 000-token cache)";
 
 fn scenarios(requests: &tokens::Requests) -> Vec<Scenario> {
@@ -288,6 +290,20 @@ fn scenarios(requests: &tokens::Requests) -> Vec<Scenario> {
             Some(PLAIN_CALL),
         ),
         scenario(
+            TOOL_GUARD_CALL,
+            Role::ToolGuardFloor,
+            &requests.call_1k_repeated,
+            200,
+            Some(PLAIN_CALL),
+        ),
+        scenario(
+            TOOL_GUARD_GET,
+            Role::ToolGuardFloor,
+            &requests.get_repeated,
+            200,
+            Some(PLAIN_GET),
+        ),
+        scenario(
             PROMETHEUS,
             Role::ProtectedPrometheus,
             &requests.repeated,
@@ -341,6 +357,7 @@ async fn run(inputs: RunInputs) {
             .env(server::JWKS_ENV, &jwks_uri)
             .env(server::KEY_N_ENV, jwk["n"].as_str().expect("n"))
             .env(server::KEY_E_ENV, jwk["e"].as_str().expect("e"))
+            .env(server::TOKEN_ENV, &requests.token)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped());
         command
@@ -755,6 +772,18 @@ fn report(
         PLAIN_GET,
         0.92,
     );
+    floor(
+        "its floor: a minimal per-tool guard (static token compare, the route's scope), x plain GET",
+        TOOL_GUARD_GET,
+        PLAIN_GET,
+        0.92,
+    );
+    floor(
+        "  both layers x that floor",
+        GET_REPEATED,
+        TOOL_GUARD_GET,
+        0.0,
+    );
     if let Some(value) = ratio(GET_REPEATED, PLAIN_GET, p99) {
         println!(
             "  repeated token, GET route, p99 x plain GET p99 <= 1.20: {value:.2} ({})",
@@ -774,6 +803,19 @@ fn report(
         0.90,
     );
     floor("  both layers x that floor", CALL_REPEATED, PARSE_ONLY, 0.0);
+    floor(
+        "its floor: a minimal per-tool guard (static token compare, strict parse of method and \
+         name, one tool table), x plain handler that parses",
+        TOOL_GUARD_CALL,
+        PLAIN_CALL,
+        0.90,
+    );
+    floor(
+        "  both layers x that floor",
+        CALL_REPEATED,
+        TOOL_GUARD_CALL,
+        0.0,
+    );
     // The naive middleware authenticates and nothing else: the bearer layer alone is its like.
     at_least(
         "distinct tokens, bearer layer (what the naive middleware does) x naive decode per request",

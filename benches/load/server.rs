@@ -91,6 +91,15 @@ pub enum Role {
     /// crate parses them), with nothing extracted and nothing checked. No verifier that reads
     /// the claims with serde_json does less.
     ClaimsFloor,
+    /// A floor, not a guard: the app behind one middleware that does the least a per-tool guard
+    /// behind a bearer check must, for exactly this app and its one token. The token compared
+    /// with the one it knows in constant time (a static bearer compare, the floor of any auth
+    /// layer on a repeated token); for `GET`, the route's scope looked up in the token's
+    /// scopes; for `POST`, the body read and parsed strictly (serde_json, one value) into its
+    /// `method` and `params.name` alone, the tool's scope looked up, checked, and the same bytes
+    /// handed on. No cache, no policy beyond one table, no content type, session, header or
+    /// batch checks. Every per-tool guard does at least this.
+    ToolGuardFloor,
 }
 
 /// The path of a load-bench binary built with `--no-default-features --features auth0,axum` (the defaults without `metrics`).
@@ -99,7 +108,7 @@ pub const BASELINE_EXE_ENV: &str = "LOAD_BASELINE_EXE";
 pub const SCRAPE_INTERVAL: Duration = Duration::from_secs(2);
 
 impl Role {
-    pub const ALL: [Role; 13] = [
+    pub const ALL: [Role; 14] = [
         Role::Plain,
         Role::Naive,
         Role::Protected,
@@ -113,6 +122,7 @@ impl Role {
         Role::SignatureOnly,
         Role::StrictParseOnly,
         Role::ClaimsFloor,
+        Role::ToolGuardFloor,
     ];
 
     pub fn name(self) -> &'static str {
@@ -131,6 +141,7 @@ impl Role {
             Role::SignatureOnly => "signature-only",
             Role::StrictParseOnly => "strict-parse-only",
             Role::ClaimsFloor => "claims-floor",
+            Role::ToolGuardFloor => "tool-guard-floor",
         }
     }
 
@@ -192,6 +203,7 @@ pub fn serve(role: &str) {
             Role::SignatureOnly => signature_only(app(), parsed_key()),
             Role::StrictParseOnly => strict_parse_only(app()),
             Role::ClaimsFloor => claims_floor(app(), parsed_key()),
+            Role::ToolGuardFloor => tool_guard_floor(app(), &env(TOKEN_ENV)),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -416,6 +428,166 @@ async fn strict_parse(req: Request, next: Next) -> Response {
     }
     next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
         .await
+}
+
+/// What [`Role::ToolGuardFloor`] knows: the one token it admits, the scopes that token holds,
+/// and the scope each tool (and the `GET` route) needs.
+struct ToolGuardFloor {
+    token: Box<[u8]>,
+    scopes: Vec<String>,
+    tools: std::collections::HashMap<&'static str, &'static str>,
+}
+
+impl ToolGuardFloor {
+    fn holds(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|held| held == scope)
+    }
+}
+
+/// Constant time in the bytes' values, as the crate's token cache compares (`subtle`'s slice
+/// comparison is ten times slower, and no floor).
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len()
+        && std::hint::black_box(a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y))) == 0
+}
+
+/// See [`Role::ToolGuardFloor`]. `token` is the one token it admits; its scopes are read from
+/// its claims here, once.
+pub fn tool_guard_floor(app: Router, token: &str) -> Router {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let claims = token.split('.').nth(1).expect("a JWS");
+    let claims: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(claims).expect("base64url")).expect("JSON");
+    let scopes = claims["scope"].as_str().expect("scope");
+    let floor = ToolGuardFloor {
+        token: token.as_bytes().into(),
+        scopes: scopes.split(' ').map(str::to_owned).collect(),
+        tools: [("search", "search.read")].into_iter().collect(),
+    };
+    app.layer(ToolGuardFloorLayer(Arc::new(floor)))
+}
+
+/// The layer of [`Role::ToolGuardFloor`]: a hand-written tower service, as the crate's layers
+/// are (axum's `from_fn` would box a `Next` and a future per request on top).
+#[derive(Clone)]
+struct ToolGuardFloorLayer(Arc<ToolGuardFloor>);
+
+impl<S> tower::Layer<S> for ToolGuardFloorLayer {
+    type Service = ToolGuardFloorService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        ToolGuardFloorService {
+            inner,
+            floor: Arc::clone(&self.0),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct ToolGuardFloorService<S> {
+    inner: S,
+    floor: Arc<ToolGuardFloor>,
+}
+
+type Answer = Result<Response, std::convert::Infallible>;
+type FloorFuture<F> = futures_util::future::Either<
+    futures_util::future::Either<std::future::Ready<Answer>, F>,
+    std::pin::Pin<Box<dyn std::future::Future<Output = Answer> + Send>>,
+>;
+
+impl<S> tower::Service<Request> for ToolGuardFloorService<S>
+where
+    S: tower::Service<Request, Response = Response, Error = std::convert::Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = std::convert::Infallible;
+    type Future = FloorFuture<S::Future>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), std::convert::Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        use futures_util::future::Either;
+        let refuse = |status: StatusCode| {
+            Either::Left(Either::Left(std::future::ready(Ok(status.into_response()))))
+        };
+        let admitted = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
+            .is_some_and(|token| same_bytes(token, &self.floor.token));
+        if !admitted {
+            return refuse(StatusCode::UNAUTHORIZED);
+        }
+        if req.method() != Method::POST {
+            // The `GET /data` route rule of `policy()`.
+            return if self.floor.holds("search.read") {
+                Either::Left(Either::Right(self.inner.call(req)))
+            } else {
+                refuse(StatusCode::FORBIDDEN)
+            };
+        }
+        // The ready service handles this request; the clone waits for the next `poll_ready`.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let floor = Arc::clone(&self.floor);
+        Either::Right(Box::pin(async move {
+            let (parts, body) = req.into_parts();
+            let Ok(bytes) = axum::body::to_bytes(body, 1024 * 1024).await else {
+                return Ok(StatusCode::PAYLOAD_TOO_LARGE.into_response());
+            };
+            if !floor.allows_call(&bytes) {
+                return Ok(StatusCode::FORBIDDEN.into_response());
+            }
+            inner
+                .call(Request::from_parts(parts, axum::body::Body::from(bytes)))
+                .await
+        }))
+    }
+}
+
+impl ToolGuardFloor {
+    /// True when `body` is one strict JSON value, a `tools/call` of a tool whose scope the
+    /// token holds.
+    fn allows_call(&self, body: &[u8]) -> bool {
+        use std::borrow::Cow;
+
+        use serde::Deserialize;
+
+        #[derive(Deserialize)]
+        struct Call<'a> {
+            #[serde(borrow)]
+            method: Cow<'a, str>,
+            #[serde(borrow)]
+            params: Option<Params<'a>>,
+        }
+        #[derive(Deserialize)]
+        struct Params<'a> {
+            #[serde(borrow)]
+            name: Option<Cow<'a, str>>,
+        }
+
+        let call = std::str::from_utf8(body).ok().and_then(|text| {
+            let mut de = serde_json::Deserializer::from_str(text);
+            let call = Call::deserialize(&mut de).ok()?;
+            de.end().ok()?;
+            Some(call)
+        });
+        let required = call.and_then(|call| match (&*call.method, call.params?.name?) {
+            ("tools/call", name) => self.tools.get(&*name).copied(),
+            _ => None,
+        });
+        required.is_some_and(|scope| self.holds(scope))
+    }
 }
 
 /// The bare 401 server: asks `protected` once, in process, how it refuses an opaque token, then
