@@ -2,6 +2,11 @@
 
 use std::collections::HashMap;
 
+/// The policy's tables by name (tools, prompts, methods): looked up on every call with a name
+/// the request chose, never grown by one, so a fast seeded hash (foldhash, hashbrown's default)
+/// serves where SipHash's flooding resistance buys nothing.
+pub(crate) type ByName<V> = HashMap<String, V, foldhash::fast::RandomState>;
+
 use http::Method;
 
 use crate::challenge::{AuthError, ErrorCode};
@@ -115,9 +120,9 @@ impl ResourceRule {
 pub struct ScopePolicy {
     pub(super) defaults: Vec<String>,
     pub(super) routes: Vec<RouteRule>,
-    pub(super) methods: HashMap<String, Vec<String>>,
-    pub(super) tools: HashMap<String, Vec<String>>,
-    pub(super) prompts: HashMap<String, Vec<String>>,
+    pub(super) methods: ByName<Vec<String>>,
+    pub(super) tools: ByName<Vec<String>>,
+    pub(super) prompts: ByName<Vec<String>>,
     pub(super) resources: Vec<ResourceRule>,
     pub(super) unknown_tools: UnknownTools,
     pub(super) all: Vec<String>,
@@ -209,6 +214,7 @@ impl<'p> Requirement<'p> {
         !self.denied && self.parts.iter().next().is_none()
     }
 
+    #[cold]
     fn check_denied(&self, operation: impl FnOnce() -> String) -> Result<(), AuthError> {
         Err(AuthError::new(
             ErrorCode::OperationNotAllowed,
@@ -236,17 +242,19 @@ impl<'p> Requirement<'p> {
         if satisfied {
             return Ok(());
         }
+        Err(self.insufficient(token, operation))
+    }
+
+    /// The refusal of `token` for `operation`: every required scope, and those it lacks.
+    #[cold]
+    fn insufficient(&self, token: &AccessToken, operation: impl FnOnce() -> String) -> AuthError {
         let required = self.scopes();
         let missing = required
             .iter()
-            .filter(|scope| !has(scope))
+            .filter(|scope| !self.implications.satisfies(token, scope))
             .cloned()
             .collect();
-        Err(AuthError::insufficient_scope(
-            operation(),
-            required,
-            missing,
-        ))
+        AuthError::insufficient_scope(operation(), required, missing)
     }
 
     /// The same requirement with the scopes of more rules that apply to the operation.

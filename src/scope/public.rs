@@ -8,6 +8,10 @@
 
 use std::collections::HashSet;
 
+/// Public tool and prompt names: looked up by the name a request chose, never grown by one
+/// (see `policy::ByName`).
+type NameSet = HashSet<String, foldhash::fast::RandomState>;
+
 use http::Method;
 
 use crate::challenge::AuthError;
@@ -32,8 +36,8 @@ pub const DISCOVERY_METHODS: &[&str] = &[
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct PublicOperations {
     pub(crate) discovery: bool,
-    pub(crate) tools: HashSet<String>,
-    pub(crate) prompts: HashSet<String>,
+    pub(crate) tools: NameSet,
+    pub(crate) prompts: NameSet,
     /// `(uri, prefix)`: exactly `uri`, or every URI starting with it.
     pub(crate) resources: Vec<(String, bool)>,
     /// Requests (any body) matching these need nothing: `(method, path)`, `None` any method.
@@ -152,8 +156,8 @@ mod tests {
     #[test]
     fn single_tools_prompts_and_resources() {
         let public = PublicOperations {
-            tools: HashSet::from(["echo".to_owned()]),
-            prompts: HashSet::from(["greeting".to_owned()]),
+            tools: NameSet::from_iter(["echo".to_owned()]),
+            prompts: NameSet::from_iter(["greeting".to_owned()]),
             resources: vec![
                 ("file:///public/".to_owned(), true),
                 ("file:///readme".to_owned(), false),
