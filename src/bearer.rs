@@ -367,8 +367,6 @@ where
 }
 
 impl<V> BearerAuthLayer<V> {
-    // Cold, as the guard's refusals are: kept apart from the way an accepted token takes.
-    #[cold]
     fn refuse<ReqBody>(&self, error: &AuthError, req: &Request<ReqBody>) -> Refusal {
         log_refusal(error);
         crate::audit::refused(Decider::Bearer, req, error);

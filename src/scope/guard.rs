@@ -195,7 +195,6 @@ impl ScopeGuardLayer {
 
     /// Like [`refuse`](Self::refuse) for a refusal of the JSON-RPC `body`: in tool-result mode a
     /// refused `tools/call` becomes a tool result.
-    #[cold]
     fn refuse_body(&self, error: &AuthError, request: &impl Head, body: &[u8]) -> Refusal {
         if self.mode == ChallengeMode::ToolResult
             && let Some(result) =
@@ -212,10 +211,6 @@ impl ScopeGuardLayer {
         self.refuse(error, request)
     }
 
-    // Refusals are `#[cold]` (here and in the helpers below): the compiler then lays their code
-    // out apart from the way an allowed request takes, which runs fewer distinct code lines
-    // (what a request costs once the kernel's network code has run; BENCHMARKS.md, session 25).
-    #[cold]
     fn refuse(&self, error: &AuthError, request: &impl Head) -> Refusal {
         crate::audit::refused(Decider::ScopeGuard, request, error);
         match error.code() {
@@ -371,7 +366,6 @@ fn start_timer(timeout: Option<Duration>) -> Option<Pin<Box<tokio::time::Sleep>>
 
 /// The guard runs without a token only when it is outside the bearer layer (or there is none):
 /// a deployment bug, so the answer says exactly what to change.
-#[cold]
 fn no_access_token() -> AuthError {
     AuthError::new(
         ErrorCode::Misconfigured,
@@ -382,7 +376,6 @@ fn no_access_token() -> AuthError {
     )
 }
 
-#[cold]
 fn too_large(layer: &ScopeGuardLayer) -> AuthError {
     AuthError::new(
         ErrorCode::BodyTooLarge,

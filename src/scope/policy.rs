@@ -214,7 +214,6 @@ impl<'p> Requirement<'p> {
         !self.denied && self.parts.iter().next().is_none()
     }
 
-    #[cold]
     fn check_denied(&self, operation: impl FnOnce() -> String) -> Result<(), AuthError> {
         Err(AuthError::new(
             ErrorCode::OperationNotAllowed,
@@ -242,19 +241,17 @@ impl<'p> Requirement<'p> {
         if satisfied {
             return Ok(());
         }
-        Err(self.insufficient(token, operation))
-    }
-
-    /// The refusal of `token` for `operation`: every required scope, and those it lacks.
-    #[cold]
-    fn insufficient(&self, token: &AccessToken, operation: impl FnOnce() -> String) -> AuthError {
         let required = self.scopes();
         let missing = required
             .iter()
-            .filter(|scope| !self.implications.satisfies(token, scope))
+            .filter(|scope| !has(scope))
             .cloned()
             .collect();
-        AuthError::insufficient_scope(operation(), required, missing)
+        Err(AuthError::insufficient_scope(
+            operation(),
+            required,
+            missing,
+        ))
     }
 
     /// The same requirement with the scopes of more rules that apply to the operation.
