@@ -254,10 +254,14 @@ async fn protected(app: Router, cache: Option<usize>, scope_guard: bool) -> Rout
 }
 
 /// The load run's policy: `tools/call search` and `GET /data` need `search.read`.
+/// The scope the load run's policy asks for, on `tools/call search` and on `GET /data` (the
+/// tool-guard floor knows it too).
+const SEARCH_READ: &str = "search.read";
+
 pub fn policy() -> ScopePolicy {
     ScopePolicy::builder()
-        .tool("search", ["search.read"])
-        .route(Method::GET, "/data", ["search.read"])
+        .tool("search", [SEARCH_READ])
+        .route(Method::GET, "/data", [SEARCH_READ])
         .build()
         .expect("policy")
 }
@@ -431,11 +435,12 @@ async fn strict_parse(req: Request, next: Next) -> Response {
 }
 
 /// What [`Role::ToolGuardFloor`] knows: the one token it admits, the scopes that token holds,
-/// and the scope each tool (and the `GET` route) needs.
+/// the scope each tool needs, and the scope of the `GET` route (those of [`policy`]).
 struct ToolGuardFloor {
     token: Box<[u8]>,
     scopes: Vec<String>,
     tools: std::collections::HashMap<&'static str, &'static str>,
+    route_scope: &'static str,
 }
 
 impl ToolGuardFloor {
@@ -464,7 +469,8 @@ pub fn tool_guard_floor(app: Router, token: &str) -> Router {
     let floor = ToolGuardFloor {
         token: token.as_bytes().into(),
         scopes: scopes.split(' ').map(str::to_owned).collect(),
-        tools: [("search", "search.read")].into_iter().collect(),
+        tools: [("search", SEARCH_READ)].into_iter().collect(),
+        route_scope: SEARCH_READ,
     };
     app.layer(ToolGuardFloorLayer(Arc::new(floor)))
 }
@@ -530,8 +536,7 @@ where
             return refuse(StatusCode::UNAUTHORIZED);
         }
         if req.method() != Method::POST {
-            // The `GET /data` route rule of `policy()`.
-            return if self.floor.holds("search.read") {
+            return if self.floor.holds(self.floor.route_scope) {
                 Either::Left(Either::Right(self.inner.call(req)))
             } else {
                 refuse(StatusCode::FORBIDDEN)
