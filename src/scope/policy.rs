@@ -2,11 +2,6 @@
 
 use std::collections::HashMap;
 
-/// The policy's tables by name (tools, prompts, methods): looked up on every call with a name
-/// the request chose, never grown by one, so a fast seeded hash (foldhash, hashbrown's default)
-/// serves where SipHash's flooding resistance buys nothing.
-pub(crate) type ByName<V> = HashMap<String, V, foldhash::fast::RandomState>;
-
 use http::Method;
 
 use crate::challenge::{AuthError, ErrorCode};
@@ -15,6 +10,11 @@ use crate::scope::config::ScopeConfigError;
 use crate::scope::implication::ScopeImplications;
 use crate::scope::public::PublicOperations;
 use crate::token::AccessToken;
+
+/// The policy's tables by name (tools, prompts, methods): looked up on every call with a name
+/// the request chose, never grown by one, so a fast seeded hash (foldhash, hashbrown's default)
+/// serves where SipHash's flooding resistance buys nothing.
+type ByName<V> = HashMap<String, V, foldhash::fast::RandomState>;
 
 /// What the guard does with a `tools/call` for a tool the policy does not name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

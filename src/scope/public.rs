@@ -8,10 +8,6 @@
 
 use std::collections::HashSet;
 
-/// Public tool and prompt names: looked up by the name a request chose, never grown by one
-/// (see `policy::ByName`).
-type NameSet = HashSet<String, foldhash::fast::RandomState>;
-
 use http::Method;
 
 use crate::challenge::AuthError;
@@ -19,6 +15,10 @@ use crate::scope::ScopePolicy;
 use crate::scope::jsonrpc::Call;
 use crate::scope::methods::requirement_of;
 use crate::scope::policy::PathPattern;
+
+/// Public tool and prompt names: looked up by the name a request chose, never grown by one
+/// (see `policy::ByName`).
+type NameSet = HashSet<String, foldhash::fast::RandomState>;
 
 /// The MCP methods the discovery preset makes public: what a client calls before it knows which
 /// tools need a login. Every `notifications/*` method is public with them.
