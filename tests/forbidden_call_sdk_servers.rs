@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use forbidden_call::*;
 use http::{HeaderMap, HeaderValue, StatusCode};
+use tokio::io::{AsyncBufReadExt, BufReader};
 
 /// Bounds the wait for a child server to listen; never a pass/fail threshold.
 const START_GUARD: Duration = Duration::from_secs(60);
@@ -27,10 +28,17 @@ struct Upstream {
     url: String,
     runs: PathBuf,
     _child: tokio::process::Child,
+    /// Held open so that a later write by the child finds a reader rather than a broken pipe.
+    _stdout: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
 }
 
 impl Upstream {
-    /// Starts `program script port runs` in `dir`, or `None` (skipped) when the SDK is absent.
+    /// Starts `program script runs` in `dir` and waits for its "listening PORT" line, or `None`
+    /// (skipped) when the SDK is absent.
+    ///
+    /// The script binds an ephemeral port itself and names it once it listens. Choosing a port
+    /// here and passing it on raced with the other test of this binary, whose proxy could take
+    /// the port before the child bound it (session 25 saw that once in CI).
     async fn start(sdk: &str, program: PathBuf, script: PathBuf, dir: &Path) -> Option<Self> {
         if !program.exists() || !dir.exists() {
             assert!(
@@ -40,34 +48,47 @@ impl Upstream {
             eprintln!("skipped: the {sdk} MCP SDK is not installed (run .ci/install-mcp-sdks)");
             return None;
         }
-        let port = {
-            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            listener.local_addr().unwrap().port()
-        };
-        let runs = std::env::temp_dir().join(format!("tower-mcp-auth-{sdk}-{port}.runs"));
+        let runs = std::env::temp_dir().join(format!(
+            "tower-mcp-auth-{sdk}-{}-{}.runs",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ));
         let _ = std::fs::remove_file(&runs);
-        let child = tokio::process::Command::new(program)
+        let mut child = tokio::process::Command::new(program)
             .arg(script)
-            .arg(port.to_string())
             .arg(&runs)
             .current_dir(dir)
-            .stdout(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .kill_on_drop(true)
             .spawn()
             .expect("start the SDK server");
-        let address = format!("127.0.0.1:{port}");
-        tokio::time::timeout(START_GUARD, async {
-            while tokio::net::TcpStream::connect(&address).await.is_err() {
-                tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+        let port = tokio::time::timeout(START_GUARD, async {
+            while let Some(line) = stdout
+                .next_line()
+                .await
+                .expect("read the SDK server's output")
+            {
+                if let Some(port) = line.strip_prefix("listening ") {
+                    return port.trim().parse::<u16>().expect("a port number");
+                }
             }
+            panic!(
+                "the {sdk} SDK server ended before it listened: {:?}",
+                child.wait().await
+            );
         })
         .await
         .expect("the SDK server listens");
         Some(Self {
-            url: format!("http://{address}/mcp"),
+            url: format!("http://127.0.0.1:{port}/mcp"),
             runs,
             _child: child,
+            _stdout: stdout,
         })
     }
 
