@@ -290,7 +290,7 @@ async fn requests_without_a_valid_token_never_reach_the_backend() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backend_down_is_502_and_slow_backend_is_504_with_json_bodies() {
     let issuer = IssuerServer::start().await;
-    let closed = closed_port_url();
+    let (_port, closed) = closed_port_url();
     let down = start(production_env(&issuer, &closed));
     let response = reqwest::Client::new()
         .post(down.url("/tools/search"))

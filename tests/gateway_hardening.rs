@@ -246,7 +246,8 @@ async fn only_allowed_headers_cross_and_connection_cannot_remove_them() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_never_show_backend_credentials_or_the_clients_query() {
     let issuer = IssuerServer::start().await;
-    let closed = closed_port_url().replace("http://", "http://fn-user:pa55word-in-url@");
+    let (_port, closed) = closed_port_url();
+    let closed = closed.replace("http://", "http://fn-user:pa55word-in-url@");
     let gateway = start(production_env(&issuer, &closed));
     let response = reqwest::Client::new()
         .post(gateway.url("/tools/search?api_key=query-secret-42"))

@@ -3,6 +3,7 @@
 //! concurrent requests with one token causing one introspection.
 
 mod support;
+use support::closed_port::ClosedPort;
 use support::{introspection_server, issuer_server, protected_app};
 
 use std::time::Duration;
@@ -127,11 +128,12 @@ async fn a_failing_endpoint_is_503_cannot_decide_not_401() {
 #[tokio::test]
 async fn an_endpoint_that_is_down_is_503() {
     let server = IntrospectionServer::start().await;
-    let closed = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("http://{}/introspect", listener.local_addr().unwrap())
-    };
-    let verifier = builder(&server).endpoint(closed).build().await.unwrap();
+    let closed = ClosedPort::new();
+    let verifier = builder(&server)
+        .endpoint(closed.url("/introspect"))
+        .build()
+        .await
+        .unwrap();
     let app = ProtectedApp::start(verifier).await;
     app.refused(OPAQUE, 503, "INTROSPECTION_UNAVAILABLE").await;
 }

@@ -1,6 +1,7 @@
 //! PrmRoute through a real axum server on loopback, with real HTTP requests.
 
 mod support;
+use support::closed_port::ClosedPort;
 use support::scoped_app;
 
 use std::convert::Infallible;
@@ -272,10 +273,8 @@ async fn authorization_server_metadata_mirror_fetches_once_and_is_off_by_default
 
 #[tokio::test]
 async fn unreachable_issuer_is_502() {
-    // A port nothing listens on: bind, read the port, close.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let issuer = format!("http://{}/", listener.local_addr().unwrap());
-    drop(listener);
+    let closed = ClosedPort::new();
+    let issuer = closed.url("/");
     let prm = PrmRoute::new(
         ProtectedResourceMetadata::new("https://api.example.com/mcp"),
         &ScopePolicy::allow_all(),

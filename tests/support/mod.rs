@@ -8,6 +8,7 @@
 //! once instead of in every file.
 #![allow(dead_code, unused_imports)]
 
+pub mod closed_port;
 // The fake Auth0 models the Management API through the library's `auth0` types.
 #[cfg(feature = "auth0")]
 pub mod fake_auth0;

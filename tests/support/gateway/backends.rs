@@ -14,6 +14,7 @@ use axum::routing::{any, post};
 use serde_json::{Value, json};
 
 use super::process::GatewayProcess;
+use crate::support::closed_port::ClosedPort;
 use crate::support::issuer_server::{AUDIENCE, IssuerServer, now};
 
 pub const HMAC_SECRET: &str = "test-hmac-secret-0123456789abcdefghijklmnop";
@@ -188,12 +189,11 @@ pub async fn upstreams() -> Upstreams {
     }
 }
 
-/// A port nothing listens on.
-pub fn closed_port_url() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
-    format!("http://{addr}/fn")
+/// A functions base on a port that refuses connections while the `ClosedPort` is held.
+pub fn closed_port_url() -> (ClosedPort, String) {
+    let port = ClosedPort::new();
+    let url = port.url("/fn");
+    (port, url)
 }
 
 pub fn production_env<'a>(
