@@ -170,7 +170,7 @@ impl Challenge {
         request_headers: &HeaderMap,
     ) -> Response<LayerBody<B>> {
         if !is_grpc(request_headers) {
-            return self.render_http(error).response();
+            return self.render_http(error).into_response();
         }
         let mut response = Response::new(LayerBody::empty());
         let headers = response.headers_mut();
@@ -198,11 +198,11 @@ impl Challenge {
 
     /// The HTTP (non-gRPC) answer for `error`, as parts that can be kept and reused.
     pub(crate) fn render_http(&self, error: &AuthError) -> RenderedRefusal {
-        RenderedRefusal {
-            status: error.code().status(),
-            www_authenticate: carries_challenge(error).then(|| self.www_authenticate(error)),
-            body: error.json_body(),
-        }
+        RenderedRefusal::new(
+            error.code().status(),
+            carries_challenge(error).then(|| self.www_authenticate(error)),
+            error.json_body(),
+        )
     }
 }
 
@@ -234,24 +234,46 @@ fn carries_challenge(error: &AuthError) -> bool {
 #[derive(Debug, Clone)]
 pub(crate) struct RenderedRefusal {
     status: StatusCode,
-    www_authenticate: Option<HeaderValue>,
+    // Built whole once: an answer clones the map (reference-counted values, no hashing)
+    // instead of inserting each header into an empty one. `Content-Length` is in it too, so
+    // the server (axum's `set_content_length`, hyper) has nothing to add.
+    headers: HeaderMap,
     body: Bytes,
 }
 
 impl RenderedRefusal {
-    /// The answer: status, JSON body, `WWW-Authenticate` (if any), `Cache-Control: no-store`.
-    pub(crate) fn response<B>(&self) -> Response<LayerBody<B>> {
-        let mut response = Response::new(LayerBody::full(self.body.clone()));
-        *response.status_mut() = self.status;
-        let headers = response.headers_mut();
+    fn new(status: StatusCode, www_authenticate: Option<HeaderValue>, body: Bytes) -> Self {
+        let mut headers = HeaderMap::with_capacity(4);
         headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        if let Some(value) = &self.www_authenticate {
-            headers.insert(header::WWW_AUTHENTICATE, value.clone());
+        if let Some(value) = www_authenticate {
+            headers.insert(header::WWW_AUTHENTICATE, value);
         }
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+        Self {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// The answer: status, JSON body, `WWW-Authenticate` (if any), `Cache-Control: no-store`,
+    /// `Content-Type` and `Content-Length`.
+    pub(crate) fn response<B>(&self) -> Response<LayerBody<B>> {
+        let mut response = Response::new(LayerBody::full(self.body.clone()));
+        *response.status_mut() = self.status;
+        *response.headers_mut() = self.headers.clone();
+        response
+    }
+
+    /// [`response`](Self::response) of a refusal rendered for one answer only: moves the map.
+    pub(crate) fn into_response<B>(self) -> Response<LayerBody<B>> {
+        let mut response = Response::new(LayerBody::full(self.body));
+        *response.status_mut() = self.status;
+        *response.headers_mut() = self.headers;
         response
     }
 }
