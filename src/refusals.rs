@@ -105,4 +105,28 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn http_refusals_carry_their_length_and_every_header() {
+        let refusals = Refusals::new(Challenge::new().realm("mcp").unwrap());
+        for error in [
+            AuthError::missing_token(),
+            not_jws(),
+            AuthError::new(ErrorCode::InvalidSignature, "bad signature"),
+        ] {
+            let answer: Answer = refusals.response(&error, &HeaderMap::new());
+            let headers = answer.headers().clone();
+            let body = body(answer);
+            assert_eq!(headers["content-length"], body.len().to_string().as_str());
+            assert_eq!(headers["content-type"], "application/json");
+            assert_eq!(headers["cache-control"], "no-store");
+            assert!(
+                headers["www-authenticate"]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("Bearer realm=\"mcp\"")
+            );
+            assert_eq!(headers.len(), 4);
+        }
+    }
 }
