@@ -2,9 +2,9 @@
 //!
 //! A request with no token, an opaque token, a JWE or a malformed header is refused with the
 //! same words every time: answering it should cost less than serving a request. So these
-//! answers are rendered when the layer is built, and a refusal only clones their parts
-//! (reference-counted bytes) into a new header map. Any other refusal, and every gRPC one, is
-//! rendered by the [`Challenge`] as usual.
+//! answers are rendered when the layer is built, header map included, and a refusal only clones
+//! that map and the body (reference-counted bytes; no header is hashed or inserted again). Any
+//! other refusal, and every gRPC one, is rendered by the [`Challenge`] as usual.
 
 use http::{HeaderMap, Response};
 
