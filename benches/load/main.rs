@@ -184,6 +184,8 @@ const CLAIMS_FLOOR: &str = "floor: signature check and claims parse, distinct to
 const PARSE_ONLY: &str = "floor: strict parse only, tools/call 1 KiB";
 const TOOL_GUARD_CALL: &str = "floor: minimal per-tool guard, tools/call 1 KiB";
 const TOOL_GUARD_GET: &str = "floor: minimal per-tool guard, GET";
+const TWIN_GET: &str = "A/A control: plain GET on a second plain server";
+const TWIN_CALL: &str = "A/A control: plain tools/call 1 KiB on a second plain server";
 const CACHE_FLOOD: &str = "cache flood, distinct tokens (10 000-token cache)";
 
 fn scenarios(requests: &tokens::Requests) -> Vec<Scenario> {
@@ -302,6 +304,20 @@ fn scenarios(requests: &tokens::Requests) -> Vec<Scenario> {
             &requests.get_repeated,
             200,
             Some(PLAIN_GET),
+        ),
+        scenario(
+            TWIN_GET,
+            Role::PlainTwin,
+            &requests.get_repeated,
+            200,
+            Some(PLAIN_GET),
+        ),
+        scenario(
+            TWIN_CALL,
+            Role::PlainTwin,
+            &requests.call_1k_repeated,
+            200,
+            Some(PLAIN_CALL),
         ),
         scenario(
             PROMETHEUS,
@@ -904,6 +920,31 @@ fn report(
         println!(
             "  (for reference) repeated token, POST /mcp 120 B (the guard reads the body) x plain: {value:.2}"
         );
+    }
+    // The same app in a second process, against the first: nothing differs but the host, so
+    // how far these move from 1.00 is how far the host alone moves any ratio above.
+    let controls = [
+        (
+            "plain GET, second plain server x first",
+            TWIN_GET,
+            PLAIN_GET,
+        ),
+        (
+            "plain tools/call 1 KiB, second plain server x first",
+            TWIN_CALL,
+            PLAIN_CALL,
+        ),
+    ];
+    if controls.iter().any(|(_, of, to)| paired(of, to).is_some()) {
+        println!("\nmeasurement control (A/A: the same plain app in two processes):");
+    }
+    for (what, of, to) in controls {
+        floor(what, of, to, 0.0);
+        if let Some(ratios) = rounds(of, to).filter(|r| !r.is_empty()) {
+            let low = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+            let high = ratios.iter().copied().fold(0.0, f64::max);
+            println!("    single rounds ranged {low:.2}-{high:.2}");
+        }
     }
     // The metrics' cost on the repeated-token figure (issue 16): against the build without them
     // when it ran, else against the same build without a recorder.

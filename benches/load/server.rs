@@ -100,6 +100,9 @@ pub enum Role {
     /// handed on. No cache, no policy beyond one table, no content type, session, header or
     /// batch checks. Every per-tool guard does at least this.
     ToolGuardFloor,
+    /// A second [`Role::Plain`] process, not a floor: measured against the first, the same app
+    /// on the same core, it shows how far this host alone moves a ratio (an A/A control).
+    PlainTwin,
 }
 
 /// The path of a load-bench binary built with `--no-default-features --features auth0,axum` (the defaults without `metrics`).
@@ -108,7 +111,7 @@ pub const BASELINE_EXE_ENV: &str = "LOAD_BASELINE_EXE";
 pub const SCRAPE_INTERVAL: Duration = Duration::from_secs(2);
 
 impl Role {
-    pub const ALL: [Role; 14] = [
+    pub const ALL: [Role; 15] = [
         Role::Plain,
         Role::Naive,
         Role::Protected,
@@ -123,6 +126,7 @@ impl Role {
         Role::StrictParseOnly,
         Role::ClaimsFloor,
         Role::ToolGuardFloor,
+        Role::PlainTwin,
     ];
 
     pub fn name(self) -> &'static str {
@@ -142,6 +146,7 @@ impl Role {
             Role::StrictParseOnly => "strict-parse-only",
             Role::ClaimsFloor => "claims-floor",
             Role::ToolGuardFloor => "tool-guard-floor",
+            Role::PlainTwin => "plain-twin",
         }
     }
 
@@ -187,7 +192,7 @@ pub fn serve(role: &str) {
         .expect("runtime");
     runtime.block_on(async move {
         let app = match role {
-            Role::Plain => app(),
+            Role::Plain | Role::PlainTwin => app(),
             Role::Naive => naive(app()),
             Role::Protected => protected(app(), None, true).await,
             Role::ProtectedSmallCache => protected(app(), Some(SMALL_CACHE), true).await,
