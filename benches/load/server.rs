@@ -258,11 +258,11 @@ async fn protected(app: Router, cache: Option<usize>, scope_guard: bool) -> Rout
     layers(app, verifier, cache, scope_guard)
 }
 
-/// The load run's policy: `tools/call search` and `GET /data` need `search.read`.
 /// The scope the load run's policy asks for, on `tools/call search` and on `GET /data` (the
 /// tool-guard floor knows it too).
 const SEARCH_READ: &str = "search.read";
 
+/// The load run's policy: `tools/call search` and `GET /data` need `search.read`.
 pub fn policy() -> ScopePolicy {
     ScopePolicy::builder()
         .tool("search", [SEARCH_READ])
