@@ -263,19 +263,20 @@ impl RenderedRefusal {
     /// The answer: status, JSON body, `WWW-Authenticate` (if any), `Cache-Control: no-store`,
     /// `Content-Type` and `Content-Length`.
     pub(crate) fn response<B>(&self) -> Response<LayerBody<B>> {
-        let mut response = Response::new(LayerBody::full(self.body.clone()));
-        *response.status_mut() = self.status;
-        *response.headers_mut() = self.headers.clone();
-        response
+        answer(self.status, self.headers.clone(), self.body.clone())
     }
 
     /// [`response`](Self::response) of a refusal rendered for one answer only: moves the map.
     pub(crate) fn into_response<B>(self) -> Response<LayerBody<B>> {
-        let mut response = Response::new(LayerBody::full(self.body));
-        *response.status_mut() = self.status;
-        *response.headers_mut() = self.headers;
-        response
+        answer(self.status, self.headers, self.body)
     }
+}
+
+fn answer<B>(status: StatusCode, headers: HeaderMap, body: Bytes) -> Response<LayerBody<B>> {
+    let mut response = Response::new(LayerBody::full(body));
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
+    response
 }
 
 /// True for gRPC requests (`content-type: application/grpc`, `application/grpc+proto`, …).
