@@ -88,6 +88,7 @@ fn main() {
         "distinct_bearer",
         "distinct_floor",
         "distinct_claims_floor",
+        "distinct_checked_claims_floor",
         "main_cache_hit",
     ]
     .into_iter()
@@ -207,9 +208,28 @@ fn main() {
             &repeated,
             200,
         ),
+        // The same with the checks the crate's guard must make (`FloorChecks`).
+        (
+            "call1k_checked_tool_guard_floor",
+            server::checked_tool_guard_floor(app(), &repeated[0]),
+            Method::POST,
+            "/mcp/parse",
+            body_1k(),
+            &repeated,
+            200,
+        ),
         (
             "get_tool_guard_floor",
             server::tool_guard_floor(app(), &repeated[0]),
+            Method::GET,
+            "/data",
+            String::new(),
+            &repeated,
+            200,
+        ),
+        (
+            "get_checked_tool_guard_floor",
+            server::checked_tool_guard_floor(app(), &repeated[0]),
             Method::GET,
             "/data",
             String::new(),
@@ -249,6 +269,19 @@ fn main() {
         (
             "distinct_claims_floor",
             server::claims_floor(app(), signature_key.clone()),
+            Method::POST,
+            "/mcp",
+            SMALL.to_owned(),
+            &pool,
+            200,
+        ),
+        // The floor with the claims checked (`CheckedClaims`).
+        (
+            "distinct_checked_claims_floor",
+            server::checked_claims_floor(
+                app(),
+                server::CheckedClaims::new(signature_key.clone(), &pool[0], issuer.clone()),
+            ),
             Method::POST,
             "/mcp",
             SMALL.to_owned(),
@@ -336,6 +369,9 @@ fn main() {
                 path.status
             );
         }
+        if path.name == "call1k_checked_tool_guard_floor" {
+            checked_floor_refuses(&runtime, &path.router, &path.tokens[0], &path.body);
+        }
         let start = Instant::now();
         measured(&runtime, &path.router, requests, path.status);
         let elapsed = start.elapsed();
@@ -344,6 +380,83 @@ fn main() {
             path.name,
             elapsed.as_nanos() as f64 / n as f64
         );
+    }
+}
+
+/// The checked floor makes the checks it claims: each request below differs from the measured
+/// one in one header or the body, and is refused as the crate's guard refuses it.
+fn checked_floor_refuses(
+    runtime: &tokio::runtime::Runtime,
+    router: &Router,
+    token: &str,
+    body: &str,
+) {
+    let duplicated = body.replacen(
+        r#""method":"tools/call""#,
+        r#""method":"tools/call","method":"tools/list""#,
+        1,
+    );
+    assert_ne!(duplicated, body, "the body names its method");
+    // Headers added to the measured request's, the body, the answer.
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, StatusCode);
+    let cases: [Case<'_>; 9] = [
+        (
+            &[
+                ("content-type", "application/json"),
+                ("content-type", "application/json"),
+            ],
+            body,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
+        (
+            &[("content-type", "text/plain")],
+            body,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
+        (
+            &[("content-type", "application/json; charset=utf-16")],
+            body,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
+        (
+            &[("content-encoding", "gzip")],
+            body,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
+        (
+            &[("connection", "keep-alive, mcp-name")],
+            body,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
+        (
+            &[("mcp-method", "tools/list")],
+            body,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            &[("mcp-name", "docs.create")],
+            body,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            &[("mcp-session-id", "unknown")],
+            body,
+            StatusCode::NOT_FOUND,
+        ),
+        (&[], &duplicated, StatusCode::BAD_REQUEST),
+    ];
+    for (headers, body, status) in cases {
+        let mut request =
+            Request::post("/mcp/parse").header("authorization", format!("Bearer {token}"));
+        if !headers.iter().any(|(name, _)| *name == "content-type") {
+            request = request.header("content-type", "application/json");
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request.body(Body::from(body.to_owned())).unwrap();
+        let answer = runtime.block_on(router.clone().oneshot(request)).unwrap();
+        assert_eq!(answer.status(), status, "{headers:?}");
     }
 }
 

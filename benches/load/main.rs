@@ -184,6 +184,11 @@ const CLAIMS_FLOOR: &str = "floor: signature check and claims parse, distinct to
 const PARSE_ONLY: &str = "floor: strict parse only, tools/call 1 KiB";
 const TOOL_GUARD_CALL: &str = "floor: minimal per-tool guard, tools/call 1 KiB";
 const TOOL_GUARD_GET: &str = "floor: minimal per-tool guard, GET";
+const CHECKED_GUARD_CALL: &str =
+    "floor: minimal per-tool guard with the guard's required checks, tools/call 1 KiB";
+const CHECKED_GUARD_GET: &str =
+    "floor: minimal per-tool guard with the guard's required checks, GET";
+const CHECKED_CLAIMS: &str = "floor: signature check and claims checked, distinct tokens";
 const TWIN_GET: &str = "A/A control: plain GET on a second plain server";
 const TWIN_CALL: &str = "A/A control: plain tools/call 1 KiB on a second plain server";
 const CACHE_FLOOD: &str = "cache flood, distinct tokens (10 000-token cache)";
@@ -230,6 +235,13 @@ fn scenarios(requests: &tokens::Requests) -> Vec<Scenario> {
         scenario(
             CLAIMS_FLOOR,
             Role::ClaimsFloor,
+            &requests.distinct,
+            200,
+            Some(NAIVE),
+        ),
+        scenario(
+            CHECKED_CLAIMS,
+            Role::CheckedClaimsFloor,
             &requests.distinct,
             200,
             Some(NAIVE),
@@ -299,8 +311,22 @@ fn scenarios(requests: &tokens::Requests) -> Vec<Scenario> {
             Some(PLAIN_CALL),
         ),
         scenario(
+            CHECKED_GUARD_CALL,
+            Role::CheckedToolGuardFloor,
+            &requests.call_1k_repeated,
+            200,
+            Some(PLAIN_CALL),
+        ),
+        scenario(
             TOOL_GUARD_GET,
             Role::ToolGuardFloor,
+            &requests.get_repeated,
+            200,
+            Some(PLAIN_GET),
+        ),
+        scenario(
+            CHECKED_GUARD_GET,
+            Role::CheckedToolGuardFloor,
             &requests.get_repeated,
             200,
             Some(PLAIN_GET),
@@ -800,6 +826,19 @@ fn report(
         TOOL_GUARD_GET,
         0.0,
     );
+    floor(
+        "its floor with the guard's required checks: the minimal guard plus the token's expiry \
+         and session binding, x plain GET",
+        CHECKED_GUARD_GET,
+        PLAIN_GET,
+        0.92,
+    );
+    floor(
+        "  both layers x that floor",
+        GET_REPEATED,
+        CHECKED_GUARD_GET,
+        0.0,
+    );
     if let Some(value) = ratio(GET_REPEATED, PLAIN_GET, p99) {
         println!(
             "  repeated token, GET route, p99 x plain GET p99 <= 1.20: {value:.2} ({})",
@@ -830,6 +869,20 @@ fn report(
         "  both layers x that floor",
         CALL_REPEATED,
         TOOL_GUARD_CALL,
+        0.0,
+    );
+    floor(
+        "its floor with the guard's required checks: the minimal guard plus the token's expiry, \
+         session binding, the body's content type and coding, and the SEP-2243 headers, x plain \
+         handler that parses",
+        CHECKED_GUARD_CALL,
+        PLAIN_CALL,
+        0.90,
+    );
+    floor(
+        "  both layers x that floor",
+        CALL_REPEATED,
+        CHECKED_GUARD_CALL,
         0.0,
     );
     // The naive middleware authenticates and nothing else: the bearer layer alone is its like.
@@ -870,6 +923,19 @@ fn report(
         CLAIMS_FLOOR,
         0.0,
     );
+    floor(
+        "its floor with the claims checked: the header's alg, kid and crit, iss, aud, exp and \
+         nbf, sub and scope handed on, x naive",
+        CHECKED_CLAIMS,
+        NAIVE,
+        1.35,
+    );
+    floor(
+        "  the bearer layer x that floor",
+        BEARER_DISTINCT,
+        CHECKED_CLAIMS,
+        0.0,
+    );
     if let (Some(rsa), Some(plain), Some(distinct)) =
         (rsa, by_name(PLAIN), by_name(BEARER_DISTINCT))
     {
@@ -889,6 +955,12 @@ fn report(
             println!(
                 "    (for reference) both layers x RSA ceiling: {:.2}",
                 both.0 / ceiling
+            );
+        }
+        if let Some(floor) = by_name(CHECKED_CLAIMS) {
+            println!(
+                "  the floor with the claims checked x RSA ceiling: {:.2}",
+                floor.0 / ceiling
             );
         }
         if let Some(floor) = by_name(CLAIMS_FLOOR) {

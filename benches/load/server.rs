@@ -100,6 +100,17 @@ pub enum Role {
     /// handed on. No cache, no policy beyond one table, no content type, session, header or
     /// batch checks. Every per-tool guard does at least this.
     ToolGuardFloor,
+    /// A floor, not a guard: [`Role::ToolGuardFloor`] plus the checks the crate's guard must
+    /// make on the same requests to refuse what it must (see `FloorChecks`): the token's
+    /// expiry, session binding, the body's content type and coding, and the SEP-2243 headers.
+    /// No guard that makes these checks does less.
+    CheckedToolGuardFloor,
+    /// A floor, not a verifier: [`Role::ClaimsFloor`] with the claims checked instead of only
+    /// parsed: the header's `alg`, `kid` and `crit`, the claims' `iss`, `aud`, `exp` and `nbf`,
+    /// and `sub` and `scope` handed on as an owned principal (what a scope guard behind the
+    /// verifier reads). No verifier that accepts only valid tokens and feeds a scope guard
+    /// does less.
+    CheckedClaimsFloor,
     /// A second [`Role::Plain`] process, not a floor: measured against the first, the same app
     /// on the same core, it shows how far this host alone moves a ratio (an A/A control).
     PlainTwin,
@@ -111,7 +122,7 @@ pub const BASELINE_EXE_ENV: &str = "LOAD_BASELINE_EXE";
 pub const SCRAPE_INTERVAL: Duration = Duration::from_secs(2);
 
 impl Role {
-    pub const ALL: [Role; 15] = [
+    pub const ALL: [Role; 17] = [
         Role::Plain,
         Role::Naive,
         Role::Protected,
@@ -126,6 +137,8 @@ impl Role {
         Role::StrictParseOnly,
         Role::ClaimsFloor,
         Role::ToolGuardFloor,
+        Role::CheckedToolGuardFloor,
+        Role::CheckedClaimsFloor,
         Role::PlainTwin,
     ];
 
@@ -146,6 +159,8 @@ impl Role {
             Role::StrictParseOnly => "strict-parse-only",
             Role::ClaimsFloor => "claims-floor",
             Role::ToolGuardFloor => "tool-guard-floor",
+            Role::CheckedToolGuardFloor => "checked-tool-guard-floor",
+            Role::CheckedClaimsFloor => "checked-claims-floor",
             Role::PlainTwin => "plain-twin",
         }
     }
@@ -209,6 +224,11 @@ pub fn serve(role: &str) {
             Role::StrictParseOnly => strict_parse_only(app()),
             Role::ClaimsFloor => claims_floor(app(), parsed_key()),
             Role::ToolGuardFloor => tool_guard_floor(app(), &env(TOKEN_ENV)),
+            Role::CheckedToolGuardFloor => checked_tool_guard_floor(app(), &env(TOKEN_ENV)),
+            Role::CheckedClaimsFloor => checked_claims_floor(
+                app(),
+                CheckedClaims::new(parsed_key(), &env(TOKEN_ENV), env(ISSUER_ENV)),
+            ),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -419,6 +439,165 @@ async fn check_claims(State(key): State<Arc<ParsedKey>>, req: Request, next: Nex
     }
 }
 
+/// What [`Role::CheckedClaimsFloor`] knows: the key, the `kid` it is published under, and the
+/// issuer and audience every token must name.
+pub struct CheckedClaims {
+    key: ParsedKey,
+    kid: String,
+    issuer: String,
+}
+
+/// What [`Role::CheckedClaimsFloor`] hands the app of a verified token: what a scope guard
+/// behind it reads, and nothing else.
+#[derive(Clone)]
+// Built and handed on as a guard would read it; the app behind the floor has no guard to read it.
+#[allow(dead_code)]
+pub struct FloorPrincipal {
+    pub subject: Box<str>,
+    pub scopes: Arc<[Box<str>]>,
+}
+
+/// The JOSE header members a verifier must look at (RFC 7515 §4.1.1, §4.1.4, §4.1.11).
+#[derive(serde::Deserialize)]
+struct FloorHeader<'a> {
+    #[serde(borrow)]
+    alg: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    kid: Option<std::borrow::Cow<'a, str>>,
+    crit: Option<serde::de::IgnoredAny>,
+}
+
+/// The claims a verifier must check (`iss`, `aud`, `exp`, `nbf`) or hand on (`sub`, `scope`).
+#[derive(serde::Deserialize)]
+struct FloorClaims<'a> {
+    #[serde(borrow)]
+    iss: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    aud: FloorAudience<'a>,
+    exp: u64,
+    nbf: Option<u64>,
+    #[serde(borrow)]
+    sub: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    scope: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// `aud`: one string or an array of them (RFC 7519 §4.1.3); whether `AUDIENCE` is among them.
+struct FloorAudience<'a>(bool, std::marker::PhantomData<&'a ()>);
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for FloorAudience<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = bool;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string or an array of strings")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<bool, E> {
+                Ok(v == AUDIENCE)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
+                let mut found = false;
+                while let Some(aud) = seq.next_element::<std::borrow::Cow<'de, str>>()? {
+                    found |= aud == AUDIENCE;
+                }
+                Ok(found)
+            }
+        }
+        deserializer
+            .deserialize_any(Visitor)
+            .map(|found| FloorAudience(found, std::marker::PhantomData))
+    }
+}
+
+impl CheckedClaims {
+    /// `token` is any token the issuer signed: the `kid` is read from its header, once.
+    pub fn new(key: ParsedKey, token: &str, issuer: String) -> Self {
+        use base64::Engine;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let header = token.split('.').next().expect("a JWS");
+        let header: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).expect("base64url"))
+                .expect("JSON");
+        let kid = header["kid"].as_str().expect("kid").to_owned();
+        Self { key, kid, issuer }
+    }
+
+    /// The principal of `token` when it is a compact JWS with three parts whose header names
+    /// RS256 and the known `kid` (and no `crit`), whose signature verifies, and whose claims
+    /// name the issuer and the audience and are within their time; `None` otherwise.
+    fn verify(&self, token: &[u8]) -> Option<FloorPrincipal> {
+        use base64::Engine;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let first = token.iter().position(|b| *b == b'.')?;
+        let last = token.iter().rposition(|b| *b == b'.')?;
+        if first == last || token[first + 1..last].contains(&b'.') {
+            return None;
+        }
+        let header_json = URL_SAFE_NO_PAD.decode(&token[..first]).ok()?;
+        let header: FloorHeader = serde_json::from_slice(&header_json).ok()?;
+        if header.alg != "RS256"
+            || header.kid.as_deref() != Some(&*self.kid)
+            || header.crit.is_some()
+        {
+            return None;
+        }
+        let signature = URL_SAFE_NO_PAD.decode(&token[last + 1..]).ok()?;
+        self.key.verify_sig(&token[..last], &signature).ok()?;
+        let claims_json = URL_SAFE_NO_PAD.decode(&token[first + 1..last]).ok()?;
+        let claims: FloorClaims = serde_json::from_slice(&claims_json).ok()?;
+        let now = now_secs();
+        let valid = claims.iss == self.issuer
+            && claims.aud.0
+            && now < claims.exp
+            && claims.nbf.is_none_or(|nbf| nbf <= now);
+        valid.then(|| FloorPrincipal {
+            subject: claims.sub.into(),
+            scopes: claims
+                .scope
+                .as_deref()
+                .unwrap_or_default()
+                .split(' ')
+                .filter(|scope| !scope.is_empty())
+                .map(Box::from)
+                .collect(),
+        })
+    }
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs())
+}
+
+/// See [`Role::CheckedClaimsFloor`].
+pub fn checked_claims_floor(app: Router, floor: CheckedClaims) -> Router {
+    app.layer(middleware::from_fn_with_state(
+        Arc::new(floor),
+        check_claims_fully,
+    ))
+}
+
+async fn check_claims_fully(
+    State(floor): State<Arc<CheckedClaims>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let principal = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
+        .and_then(|token| floor.verify(token));
+    match principal {
+        Some(principal) => {
+            req.extensions_mut().insert(principal);
+            next.run(req).await
+        }
+        None => StatusCode::UNAUTHORIZED.into_response(),
+    }
+}
+
 /// See [`Role::StrictParseOnly`].
 pub fn strict_parse_only(app: Router) -> Router {
     app.layer(middleware::from_fn(strict_parse))
@@ -446,6 +625,133 @@ struct ToolGuardFloor {
     scopes: Vec<String>,
     tools: std::collections::HashMap<&'static str, &'static str>,
     route_scope: &'static str,
+    /// [`Role::CheckedToolGuardFloor`]'s checks; `None` for [`Role::ToolGuardFloor`].
+    checks: Option<FloorChecks>,
+}
+
+/// What [`Role::CheckedToolGuardFloor`] checks besides [`Role::ToolGuardFloor`]'s work: the
+/// checks the crate's guard makes on the same requests, without which it would pass what it
+/// must refuse, each in the least form it can take here:
+/// - the token's `exp` against the clock (a cached verdict outlives nothing);
+/// - at most one `Mcp-Session-Id`, and a named session issued to this token's subject (404
+///   otherwise); a session id on a `POST`'s answer is bound to the subject;
+/// - on a `POST`: at most one `Content-Type`, JSON in UTF-8 (415 otherwise), no
+///   `Content-Encoding` but `identity`, no transfer coding but `chunked`, no `Connection`
+///   naming a header the decision reads (the fail-closed checks of issue 7);
+/// - `Mcp-Method` and `Mcp-Name` (MCP SEP-2243), each at most once and equal to the body's
+///   `method` and `params.name` when sent.
+struct FloorChecks {
+    exp: u64,
+    subject: Box<str>,
+    sessions: std::sync::Mutex<std::collections::HashMap<Bytes, Box<str>>>,
+}
+
+const SESSION_ID: http::HeaderName = http::HeaderName::from_static("mcp-session-id");
+const MCP_METHOD: http::HeaderName = http::HeaderName::from_static("mcp-method");
+const MCP_NAME: http::HeaderName = http::HeaderName::from_static("mcp-name");
+
+/// The one value of `name`: `Ok(None)` when absent, `Err` when repeated.
+fn at_most_one<'h>(
+    headers: &'h HeaderMap,
+    name: &http::HeaderName,
+) -> Result<Option<&'h [u8]>, ()> {
+    let mut values = headers.get_all(name).iter();
+    match (values.next(), values.next()) {
+        (first, None) => Ok(first.map(|v| v.as_bytes())),
+        (Some(_), Some(_)) | (None, Some(_)) => Err(()),
+    }
+}
+
+impl FloorChecks {
+    fn fresh(&self) -> bool {
+        now_secs() < self.exp
+    }
+
+    /// The request names no session, or one issued to this subject.
+    fn session_allowed(&self, headers: &HeaderMap) -> bool {
+        match at_most_one(headers, &SESSION_ID) {
+            Ok(None) => true,
+            Ok(Some(id)) => self
+                .sessions
+                .lock()
+                .unwrap()
+                .get(id)
+                .is_some_and(|subject| *subject == self.subject),
+            Err(()) => false,
+        }
+    }
+
+    /// Binds a session the answer issues to the subject.
+    fn learn(&self, headers: &HeaderMap) {
+        if let Some(id) = headers.get(&SESSION_ID) {
+            self.sessions
+                .lock()
+                .unwrap()
+                .entry(Bytes::copy_from_slice(id.as_bytes()))
+                .or_insert_with(|| self.subject.clone());
+        }
+    }
+
+    /// The body is JSON in UTF-8, sent as is.
+    fn body_headers_allowed(headers: &HeaderMap) -> bool {
+        let (mut content_types, mut json) = (0, true);
+        for (name, value) in headers {
+            let value = value.as_bytes();
+            if name == header::CONTENT_TYPE {
+                content_types += 1;
+                json = is_json_utf8(value);
+            } else if name == header::CONTENT_ENCODING {
+                json &= value.eq_ignore_ascii_case(b"identity");
+            } else if name == header::TRANSFER_ENCODING {
+                json &= value.eq_ignore_ascii_case(b"chunked");
+            } else if name == header::CONNECTION {
+                json &= !value.split(|b| *b == b',').any(|option| {
+                    let option = option.trim_ascii();
+                    [
+                        "content-type",
+                        "content-encoding",
+                        "content-length",
+                        "transfer-encoding",
+                        "mcp-method",
+                        "mcp-name",
+                        "mcp-session-id",
+                        "authorization",
+                    ]
+                    .iter()
+                    .any(|checked| option.eq_ignore_ascii_case(checked.as_bytes()))
+                });
+            }
+        }
+        content_types <= 1 && json
+    }
+
+    /// The SEP-2243 headers, when sent, say what the body does.
+    fn mcp_headers_agree(headers: &HeaderMap, call: &FloorCall<'_>) -> bool {
+        let name = call.params.as_ref().and_then(|p| p.name.as_deref());
+        match (
+            at_most_one(headers, &MCP_METHOD),
+            at_most_one(headers, &MCP_NAME),
+        ) {
+            (Ok(method), Ok(named)) => {
+                method.is_none_or(|m| m == call.method.as_bytes())
+                    && named.is_none_or(|n| Some(n) == name.map(str::as_bytes))
+            }
+            _ => false,
+        }
+    }
+}
+
+/// `application/json`, with no charset or `utf-8`.
+fn is_json_utf8(value: &[u8]) -> bool {
+    let mut parts = value.split(|b| *b == b';');
+    let media = parts.next().unwrap_or_default().trim_ascii();
+    media.eq_ignore_ascii_case(b"application/json")
+        && parts.all(|param| {
+            let param = param.trim_ascii();
+            param.len() < 8
+                || !param[..8].eq_ignore_ascii_case(b"charset=")
+                || param[8..].trim_ascii().eq_ignore_ascii_case(b"utf-8")
+        })
 }
 
 impl ToolGuardFloor {
@@ -465,6 +771,15 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
 /// See [`Role::ToolGuardFloor`]. `token` is the one token it admits; its scopes are read from
 /// its claims here, once.
 pub fn tool_guard_floor(app: Router, token: &str) -> Router {
+    tool_guard_floor_with(app, token, false)
+}
+
+/// See [`Role::CheckedToolGuardFloor`]: [`tool_guard_floor`] with [`FloorChecks`].
+pub fn checked_tool_guard_floor(app: Router, token: &str) -> Router {
+    tool_guard_floor_with(app, token, true)
+}
+
+fn tool_guard_floor_with(app: Router, token: &str, checked: bool) -> Router {
     use base64::Engine;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let claims = token.split('.').nth(1).expect("a JWS");
@@ -476,6 +791,11 @@ pub fn tool_guard_floor(app: Router, token: &str) -> Router {
         scopes: scopes.split(' ').map(str::to_owned).collect(),
         tools: [("search", SEARCH_READ)].into_iter().collect(),
         route_scope: SEARCH_READ,
+        checks: checked.then(|| FloorChecks {
+            exp: claims["exp"].as_u64().expect("exp"),
+            subject: claims["sub"].as_str().expect("sub").into(),
+            sessions: Default::default(),
+        }),
     };
     app.layer(ToolGuardFloorLayer(Arc::new(floor)))
 }
@@ -540,6 +860,14 @@ where
         if !admitted {
             return refuse(StatusCode::UNAUTHORIZED);
         }
+        if let Some(checks) = &self.floor.checks {
+            if !checks.fresh() {
+                return refuse(StatusCode::UNAUTHORIZED);
+            }
+            if !checks.session_allowed(req.headers()) {
+                return refuse(StatusCode::NOT_FOUND);
+            }
+        }
         if req.method() != Method::POST {
             return if self.floor.holds(self.floor.route_scope) {
                 Either::Left(Either::Right(self.inner.call(req)))
@@ -553,50 +881,76 @@ where
         let floor = Arc::clone(&self.floor);
         Either::Right(Box::pin(async move {
             let (parts, body) = req.into_parts();
+            let checked = floor.checks.is_some();
+            if checked && !FloorChecks::body_headers_allowed(&parts.headers) {
+                return Ok(StatusCode::UNSUPPORTED_MEDIA_TYPE.into_response());
+            }
             let Ok(bytes) = axum::body::to_bytes(body, 1024 * 1024).await else {
                 return Ok(StatusCode::PAYLOAD_TOO_LARGE.into_response());
             };
-            if !floor.allows_call(&bytes) {
-                return Ok(StatusCode::FORBIDDEN.into_response());
+            let refused = match FloorCall::parse(&bytes) {
+                None => Some(StatusCode::BAD_REQUEST),
+                Some(call) if checked && !FloorChecks::mcp_headers_agree(&parts.headers, &call) => {
+                    Some(StatusCode::BAD_REQUEST)
+                }
+                Some(call) => (!floor.allows(&call)).then_some(StatusCode::FORBIDDEN),
+            };
+            if let Some(status) = refused {
+                return Ok(status.into_response());
             }
-            inner
+            let response = inner
                 .call(Request::from_parts(parts, axum::body::Body::from(bytes)))
-                .await
+                .await?;
+            if let Some(checks) = &floor.checks
+                && response.status().is_success()
+            {
+                checks.learn(response.headers());
+            }
+            Ok(response)
         }))
     }
 }
 
-impl ToolGuardFloor {
-    /// True when `body` is one strict JSON value, a `tools/call` of a tool whose scope the
-    /// token holds.
-    fn allows_call(&self, body: &[u8]) -> bool {
-        use std::borrow::Cow;
+/// The part of a JSON-RPC message a per-tool guard reads: `method` and `params.name`, borrowed.
+/// serde's derive refuses a repeated field, so a message naming two methods or two tools is
+/// refused, as the crate refuses it.
+#[derive(serde::Deserialize)]
+struct FloorCall<'a> {
+    #[serde(borrow)]
+    method: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    params: Option<FloorParams<'a>>,
+}
 
+#[derive(serde::Deserialize)]
+struct FloorParams<'a> {
+    #[serde(borrow)]
+    name: Option<std::borrow::Cow<'a, str>>,
+}
+
+impl<'a> FloorCall<'a> {
+    /// `body` as one strict JSON value that is such a message.
+    fn parse(body: &'a [u8]) -> Option<Self> {
         use serde::Deserialize;
+        let text = std::str::from_utf8(body).ok()?;
+        let mut de = serde_json::Deserializer::from_str(text);
+        let call = FloorCall::deserialize(&mut de).ok()?;
+        de.end().ok()?;
+        Some(call)
+    }
+}
 
-        #[derive(Deserialize)]
-        struct Call<'a> {
-            #[serde(borrow)]
-            method: Cow<'a, str>,
-            #[serde(borrow)]
-            params: Option<Params<'a>>,
-        }
-        #[derive(Deserialize)]
-        struct Params<'a> {
-            #[serde(borrow)]
-            name: Option<Cow<'a, str>>,
-        }
-
-        let call = std::str::from_utf8(body).ok().and_then(|text| {
-            let mut de = serde_json::Deserializer::from_str(text);
-            let call = Call::deserialize(&mut de).ok()?;
-            de.end().ok()?;
-            Some(call)
-        });
-        let required = call.and_then(|call| match (&*call.method, call.params?.name?) {
-            ("tools/call", name) => self.tools.get(&*name).copied(),
+impl ToolGuardFloor {
+    /// True when `call` is a `tools/call` of a tool whose scope the token holds.
+    fn allows(&self, call: &FloorCall<'_>) -> bool {
+        let name = call
+            .params
+            .as_ref()
+            .and_then(|params| params.name.as_deref());
+        let required = match (&*call.method, name) {
+            ("tools/call", Some(name)) => self.tools.get(name).copied(),
             _ => None,
-        });
+        };
         required.is_some_and(|scope| self.holds(scope))
     }
 }
