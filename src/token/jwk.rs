@@ -77,7 +77,9 @@ impl VerifyKey {
 /// The keys of one JWKS document.
 #[derive(Default)]
 pub(crate) struct KeySet {
-    pub(crate) by_kid: HashMap<String, Arc<VerifyKey>>,
+    /// Filled from the issuer's document only, so a `kid` a token names is only looked up: a
+    /// fast seeded hash (foldhash) instead of SipHash, as the policy's tables use.
+    pub(crate) by_kid: HashMap<String, Arc<VerifyKey>, foldhash::fast::RandomState>,
     /// The key, when the document holds exactly one signing key: tokens without `kid` may use it.
     pub(crate) sole: Option<Arc<VerifyKey>>,
     /// How many signing keys the document holds (with or without `kid`).
@@ -137,7 +139,7 @@ pub(crate) fn parse_key_set(bytes: &[u8], accepted: &[Algorithm]) -> Result<KeyS
     let mut set = KeySet {
         len: keys.len(),
         sole: (keys.len() == 1).then(|| Arc::clone(&keys[0])),
-        by_kid: HashMap::with_capacity(keys.len()),
+        by_kid: HashMap::with_capacity_and_hasher(keys.len(), Default::default()),
     };
     for key in keys {
         match &key.kid {
