@@ -372,6 +372,9 @@ fn main() {
         if path.name == "call1k_checked_tool_guard_floor" {
             checked_floor_refuses(&runtime, &path.router, &path.tokens[0], &path.body);
         }
+        if path.name == "distinct_checked_claims_floor" {
+            checked_claims_floor_refuses(&runtime, &path.router, &signer, &issuer);
+        }
         let start = Instant::now();
         measured(&runtime, &path.router, requests, path.status);
         let elapsed = start.elapsed();
@@ -457,6 +460,89 @@ fn checked_floor_refuses(
         let request = request.body(Body::from(body.to_owned())).unwrap();
         let answer = runtime.block_on(router.clone().oneshot(request)).unwrap();
         assert_eq!(answer.status(), status, "{headers:?}");
+    }
+}
+
+/// The floor with the claims checked checks them: a token signed by the same key but wrong in
+/// one claim is refused, the same token with that claim right is admitted.
+fn checked_claims_floor_refuses(
+    runtime: &tokio::runtime::Runtime,
+    router: &Router,
+    signer: &DevIssuer,
+    issuer: &str,
+) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let cases: [(&str, serde_json::Value, StatusCode); 6] = [
+        ("iss", serde_json::json!(issuer), StatusCode::OK),
+        (
+            "iss",
+            serde_json::json!("https://other.example/"),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "aud",
+            serde_json::json!(["https://other.example/api"]),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ("aud", serde_json::json!(server::AUDIENCE), StatusCode::OK),
+        ("exp", serde_json::json!(now - 60), StatusCode::UNAUTHORIZED),
+        (
+            "nbf",
+            serde_json::json!(now + 600),
+            StatusCode::UNAUTHORIZED,
+        ),
+    ];
+    for (claim, value, status) in cases {
+        let mut claims = claims(issuer, 0);
+        claims[claim] = value;
+        let request = Request::post("/mcp")
+            .header(
+                "authorization",
+                format!("Bearer {}", signer.sign(&claims).unwrap()),
+            )
+            .header("content-type", "application/json")
+            .body(Body::from(SMALL))
+            .unwrap();
+        let answer = runtime.block_on(router.clone().oneshot(request)).unwrap();
+        assert_eq!(answer.status(), status, "{claim}");
+    }
+    let kid = signer.jwk()["kid"].clone();
+    let headers = [
+        (
+            serde_json::json!({"alg": "RS256", "kid": kid}),
+            StatusCode::OK,
+        ),
+        (
+            serde_json::json!({"alg": "RS256", "kid": "another"}),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            serde_json::json!({"alg": "RS256"}),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            serde_json::json!({"alg": "RS512", "kid": kid}),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            serde_json::json!({"alg": "RS256", "kid": kid, "crit": ["exp"]}),
+            StatusCode::UNAUTHORIZED,
+        ),
+    ];
+    for (header, status) in headers {
+        let token = signer
+            .sign_with_header(&header, &claims(issuer, 0))
+            .unwrap();
+        let request = Request::post("/mcp")
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            .body(Body::from(SMALL))
+            .unwrap();
+        let answer = runtime.block_on(router.clone().oneshot(request)).unwrap();
+        assert_eq!(answer.status(), status, "{header}");
     }
 }
 
