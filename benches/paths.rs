@@ -402,7 +402,7 @@ fn checked_floor_refuses(
     assert_ne!(duplicated, body, "the body names its method");
     // Headers added to the measured request's, the body, the answer.
     type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, StatusCode);
-    let cases: [Case<'_>; 9] = [
+    let cases: [Case<'_>; 10] = [
         (
             &[
                 ("content-type", "application/json"),
@@ -428,6 +428,11 @@ fn checked_floor_refuses(
         ),
         (
             &[("connection", "keep-alive, mcp-name")],
+            body,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
+        (
+            &[("connection", "mcp-protocol-version")],
             body,
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
         ),

@@ -715,6 +715,7 @@ impl FloorChecks {
                         "mcp-method",
                         "mcp-name",
                         "mcp-session-id",
+                        "mcp-protocol-version",
                         "authorization",
                     ]
                     .iter()
