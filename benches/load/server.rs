@@ -767,30 +767,12 @@ impl ToolGuardFloor {
 /// instructions per request.
 #[inline(never)]
 fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    // 64-byte blocks in four vector lanes, the rest within the last 64 bytes, as the crate does.
-    let diff = match (a.last_chunk::<64>(), b.last_chunk::<64>()) {
-        (Some(a_last), Some(b_last)) => {
-            let mut lanes = [0u8; 64];
-            for (x, y) in a.as_chunks::<64>().0.iter().zip(b.as_chunks::<64>().0) {
-                or_differences(&mut lanes, x, y);
-            }
-            or_differences(&mut lanes, a_last, b_last);
-            lanes.iter().fold(0u8, |d, lane| d | lane)
-        }
-        _ => a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)),
-    };
-    std::hint::black_box(diff) == 0
+    crate_same_bytes::same_bytes(a, b)
 }
 
-#[inline(always)]
-fn or_differences(lanes: &mut [u8; 64], x: &[u8; 64], y: &[u8; 64]) {
-    for ((lane, x), y) in lanes.iter_mut().zip(x).zip(y) {
-        *lane |= x ^ y;
-    }
-}
+/// The crate's comparison, compiled from its source: the floor compares as the crate does.
+#[path = "../../src/token/same_bytes.rs"]
+mod crate_same_bytes;
 
 /// See [`Role::ToolGuardFloor`]. `token` is the one token it admits; its scopes are read from
 /// its claims here, once.

@@ -24,6 +24,7 @@ mod jwks_builder;
 mod key_store;
 mod provenance;
 mod registered_claims;
+pub(crate) mod same_bytes;
 mod scope_claims;
 mod shared_values;
 mod token_type;
