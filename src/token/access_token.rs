@@ -11,6 +11,9 @@ use crate::token::provenance::Provenance;
 use crate::token::registered_claims::{Claim, RegisteredClaims};
 use crate::token::shared_values::{GrantedScopes, SharedValues};
 
+/// Up to this many scopes, [`AccessToken::has_scope`] scans instead of searching.
+const SCANNED_SCOPES: usize = 16;
+
 /// Issuers and client ids most tokens share.
 static SHARED_STRINGS: SharedValues<str> = SharedValues::new();
 /// Audience lists and scope sets most tokens share.
@@ -199,10 +202,17 @@ impl AccessToken {
 
     /// True when the token grants `scope`.
     pub fn has_scope(&self, scope: &str) -> bool {
-        self.inner
-            .scopes
-            .binary_search_by(|s| s.as_str().cmp(scope))
-            .is_ok()
+        let scopes = &self.inner.scopes;
+        // The guard asks on every request. A token holds a handful of scopes, and their lengths
+        // differ: comparing lengths first leaves about one string comparison, where a binary
+        // search makes log2(n). A long list (Auth0 permissions) is searched.
+        if scopes.len() <= SCANNED_SCOPES {
+            scopes
+                .iter()
+                .any(|held| held.len() == scope.len() && held.as_bytes() == scope.as_bytes())
+        } else {
+            scopes.binary_search_by(|s| s.as_str().cmp(scope)).is_ok()
+        }
     }
 
     /// One claim by name, including custom (namespaced) claims such as Auth0's
@@ -316,6 +326,23 @@ mod tests {
         assert_eq!(token.scopes(), ["a", "b", "c"]);
         assert!(token.has_scope("c"));
         assert!(!token.has_scope("d"));
+    }
+
+    #[test]
+    fn has_scope_is_exact_on_short_and_long_lists() {
+        for count in [1, SCANNED_SCOPES, SCANNED_SCOPES + 1, 40] {
+            let mut claims = base();
+            let granted: Vec<String> = (0..count).map(|i| format!("tool:{i:02}")).collect();
+            claims["scope"] = json!(granted.join(" "));
+            let token = AccessToken::from_claims(claims).unwrap();
+            for scope in &granted {
+                assert!(token.has_scope(scope), "{count} scopes: {scope}");
+            }
+            // Same length, a prefix, a longer one, the empty one: none is held.
+            for absent in ["tool:99", "tool:0", "tool:000", "", "tool:0 "] {
+                assert!(!token.has_scope(absent), "{count} scopes: {absent:?}");
+            }
+        }
     }
 
     #[test]

@@ -67,14 +67,21 @@ pub(crate) fn bearer_credential<'a>(
             format!("The access token is longer than {max_len} bytes"),
         ));
     }
-    let bytes = value.as_bytes();
-    let scheme_end = bytes.iter().position(|b| *b == b' ').unwrap_or(bytes.len());
-    if !bytes[..scheme_end].eq_ignore_ascii_case(b"bearer") {
+    // The scheme is everything before the first space: `bearer`, in any case, and nothing more.
+    let Some(rest) = value
+        .as_bytes()
+        .split_first_chunk::<6>()
+        // Setting bit 5 lowers a letter, and only the two cases of a letter become that
+        // lowercase letter: `B` and `b` give `b`, no other byte does.
+        .filter(|(scheme, rest)| {
+            scheme.map(|b| b | 0x20) == *b"bearer" && rest.first().is_none_or(|b| *b == b' ')
+        })
+        .map(|(_, rest)| rest)
+    else {
         // Another scheme (Basic, DPoP, …) is not a bearer credential: answer with the plain
         // challenge so the client learns what to send.
         return Err(AuthError::missing_token());
-    }
-    let rest = &bytes[scheme_end..];
+    };
     let token_start = rest.iter().position(|b| *b != b' ').unwrap_or(rest.len());
     Ok(&rest[token_start..])
 }
@@ -196,6 +203,40 @@ mod tests {
             ),
             ErrorCode::TokenTooLarge
         );
+    }
+
+    /// The scheme is the bytes before the first space and must be `bearer` in some case: the
+    /// same as `eq_ignore_ascii_case`, for every byte in every position of the scheme.
+    #[test]
+    fn only_bearer_in_any_case_is_the_scheme() {
+        let uri: Uri = "/".parse().unwrap();
+        for at in 0..6 {
+            for b in 0..=255u8 {
+                let mut value = b"Bearer a.b.c".to_vec();
+                value[at] = b;
+                let Ok(header) = HeaderValue::from_bytes(&value) else {
+                    continue;
+                };
+                let mut map = HeaderMap::new();
+                map.insert(header::AUTHORIZATION, header);
+                let is_bearer = value[..6].eq_ignore_ascii_case(b"bearer");
+                assert_eq!(
+                    bearer_credential(&map, &uri, 64).is_ok(),
+                    is_bearer,
+                    "{:?}",
+                    String::from_utf8_lossy(&value)
+                );
+            }
+        }
+        for other in [
+            "Bearerx a.b.c",
+            "Bearer\ta.b.c",
+            "Bear",
+            " Bearer a.b.c",
+            "Bearer_a",
+        ] {
+            assert_eq!(code(&[other], "/"), ErrorCode::MissingToken, "{other:?}");
+        }
     }
 
     #[test]
