@@ -148,7 +148,14 @@ impl SessionStore {
         headers: &HeaderMap,
         token: Option<&AccessToken>,
     ) -> Result<Option<Observation>, AuthError> {
-        let mut values = headers.get_all(&SESSION_HEADER).iter();
+        // Most requests name no session: scanning the header names (a standard one is told
+        // apart by its tag, a custom one mostly by its length) costs a fraction of hashing the
+        // 14 bytes of `mcp-session-id` for a lookup.
+        let named = headers.keys().any(|name| *name == SESSION_HEADER);
+        let mut values = named
+            .then(|| headers.get_all(&SESSION_HEADER).iter())
+            .into_iter()
+            .flatten();
         let session = match (values.next(), values.next()) {
             (None, _) => None,
             (Some(_), Some(_)) => {
@@ -299,6 +306,55 @@ mod tests {
             .check(&Method::GET, &with_session("s-2"), Some(&alice))
             .unwrap_err();
         assert_eq!(err.code(), ErrorCode::SessionNotFound);
+    }
+
+    /// The session header is found among any other headers, standard or custom, whatever its
+    /// place; two of them are refused.
+    #[test]
+    fn the_session_header_is_found_among_others_and_two_are_refused() {
+        let store = Arc::new(SessionStore::new(SessionBinding::new()));
+        let alice = token("https://a/", "alice");
+        let started = store
+            .check(&Method::POST, &HeaderMap::new(), Some(&alice))
+            .unwrap()
+            .unwrap();
+        started.learn(StatusCode::OK, &with_session("s-1"));
+        let others = [
+            ("accept", "application/json"),
+            ("mcp-protocol-version", "2025-11-25"),
+            ("x-mcp-session-i", "s-1"),
+            ("mcp-session-idx", "s-1"),
+        ];
+        for place in 0..=others.len() {
+            let mut headers = HeaderMap::new();
+            for (at, (name, value)) in others.iter().enumerate() {
+                if at == place {
+                    headers.insert(MCP_SESSION_ID, HeaderValue::from_static("s-2"));
+                }
+                headers.insert(*name, HeaderValue::from_static(value));
+            }
+            if place == others.len() {
+                headers.insert(MCP_SESSION_ID, HeaderValue::from_static("s-2"));
+            }
+            // `s-2` was never issued: found, it is refused; missed, it would pass as none.
+            let err = store
+                .check(&Method::POST, &headers, Some(&alice))
+                .unwrap_err();
+            assert_eq!(err.code(), ErrorCode::SessionNotFound, "at {place}");
+            headers.remove(MCP_SESSION_ID);
+            assert!(store.check(&Method::POST, &headers, Some(&alice)).is_ok());
+        }
+        let mut twice = with_session("s-1");
+        twice.append(MCP_SESSION_ID, HeaderValue::from_static("s-1"));
+        let err = store
+            .check(&Method::POST, &twice, Some(&alice))
+            .unwrap_err();
+        assert_eq!(err.code(), ErrorCode::SessionNotFound);
+        assert!(
+            store
+                .check(&Method::POST, &with_session("s-1"), Some(&alice))
+                .is_ok()
+        );
     }
 
     #[test]
