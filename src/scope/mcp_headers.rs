@@ -8,6 +8,7 @@ use http::HeaderMap;
 use http::header::{GetAll, HeaderValue};
 
 use crate::challenge::{AuthError, ErrorCode};
+use crate::scope::header_scan::has_either;
 use crate::scope::jsonrpc::{Call, JsonRpcBody};
 
 /// The header mirroring the JSON-RPC `method`.
@@ -22,6 +23,10 @@ const MCP_NAME_HEADER: http::HeaderName = http::HeaderName::from_static(MCP_NAME
 /// Checks the SEP-2243 headers against the body. Absent headers are fine (MCP 2025 clients
 /// send none; the MCP server enforces their presence where its revision requires it).
 pub(crate) fn check(headers: &HeaderMap, body: &JsonRpcBody<'_>) -> Result<(), AuthError> {
+    // Most requests carry neither (MCP 2025 clients): the lookups run only when one is there.
+    if !has_either(headers, &MCP_METHOD_HEADER, &MCP_NAME_HEADER) {
+        return Ok(());
+    }
     let method = single_value(headers.get_all(&MCP_METHOD_HEADER), "Mcp-Method")?;
     let name = single_value(headers.get_all(&MCP_NAME_HEADER), "Mcp-Name")?;
     if method.is_none() && name.is_none() {

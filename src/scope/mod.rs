@@ -12,6 +12,7 @@ mod body_read;
 mod builder;
 mod config;
 mod guard;
+mod header_scan;
 mod implication;
 pub(crate) mod jsonrpc;
 mod jsonrpc_params;

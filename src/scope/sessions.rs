@@ -17,6 +17,7 @@ use aws_lc_rs::digest;
 use http::{HeaderMap, HeaderName, Method, StatusCode};
 
 use crate::challenge::{AuthError, ErrorCode};
+use crate::scope::header_scan::has;
 use crate::token::AccessToken;
 
 /// The MCP session header (streamable HTTP, MCP 2025-03-26 to 2025-11-25).
@@ -148,11 +149,8 @@ impl SessionStore {
         headers: &HeaderMap,
         token: Option<&AccessToken>,
     ) -> Result<Option<Observation>, AuthError> {
-        // Most requests name no session: scanning the header names (a standard one is told
-        // apart by its tag, a custom one mostly by its length) costs a fraction of hashing the
-        // 14 bytes of `mcp-session-id` for a lookup.
-        let named = headers.keys().any(|name| *name == SESSION_HEADER);
-        let mut values = named
+        // Most requests name no session: the lookup runs only when the name is there.
+        let mut values = has(headers, &SESSION_HEADER)
             .then(|| headers.get_all(&SESSION_HEADER).iter())
             .into_iter()
             .flatten();
@@ -232,7 +230,11 @@ impl Observation {
             }
             return;
         }
-        let Some(issued) = headers.get(&SESSION_HEADER) else {
+        // Most answers issue no session: the lookup runs only when the name is there.
+        let Some(issued) = has(headers, &SESSION_HEADER)
+            .then(|| headers.get(&SESSION_HEADER))
+            .flatten()
+        else {
             return;
         };
         let key = sha256(&[issued.as_bytes()]);
