@@ -29,9 +29,6 @@ pub(crate) fn check(headers: &HeaderMap, body: &JsonRpcBody<'_>) -> Result<(), A
     }
     let method = single_value(headers.get_all(&MCP_METHOD_HEADER), "Mcp-Method")?;
     let name = single_value(headers.get_all(&MCP_NAME_HEADER), "Mcp-Name")?;
-    if method.is_none() && name.is_none() {
-        return Ok(());
-    }
     let call = match body {
         // Not JSON-RPC: the server runs nothing, so there is nothing to disagree with.
         JsonRpcBody::NotJsonRpc => return Ok(()),

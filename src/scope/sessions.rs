@@ -17,7 +17,7 @@ use aws_lc_rs::digest;
 use http::{HeaderMap, HeaderName, Method, StatusCode};
 
 use crate::challenge::{AuthError, ErrorCode};
-use crate::scope::header_scan::has;
+use crate::scope::header_scan;
 use crate::token::AccessToken;
 
 /// The MCP session header (streamable HTTP, MCP 2025-03-26 to 2025-11-25).
@@ -150,10 +150,7 @@ impl SessionStore {
         token: Option<&AccessToken>,
     ) -> Result<Option<Observation>, AuthError> {
         // Most requests name no session: the lookup runs only when the name is there.
-        let mut values = has(headers, &SESSION_HEADER)
-            .then(|| headers.get_all(&SESSION_HEADER).iter())
-            .into_iter()
-            .flatten();
+        let mut values = header_scan::get_all(headers, &SESSION_HEADER);
         let session = match (values.next(), values.next()) {
             (None, _) => None,
             (Some(_), Some(_)) => {
@@ -231,10 +228,7 @@ impl Observation {
             return;
         }
         // Most answers issue no session: the lookup runs only when the name is there.
-        let Some(issued) = has(headers, &SESSION_HEADER)
-            .then(|| headers.get(&SESSION_HEADER))
-            .flatten()
-        else {
+        let Some(issued) = header_scan::get(headers, &SESSION_HEADER) else {
             return;
         };
         let key = sha256(&[issued.as_bytes()]);
