@@ -236,6 +236,17 @@ fn main() {
             &repeated,
             200,
         ),
+        // The same checks split into two layers as the crate's are: the load run's
+        // `SplitCheckedFloor`.
+        (
+            "get_split_checked_floor",
+            server::split_checked_floor(app(), &repeated[0]),
+            Method::GET,
+            "/data",
+            String::new(),
+            &repeated,
+            200,
+        ),
         (
             "distinct_protected",
             protected(Some(server::SMALL_CACHE)),

@@ -189,6 +189,8 @@ const CHECKED_GUARD_CALL: &str =
 const CHECKED_GUARD_GET: &str =
     "floor: minimal per-tool guard with the guard's required checks, GET";
 const CHECKED_CLAIMS: &str = "floor: signature check and claims checked, distinct tokens";
+const SPLIT_GUARD_GET: &str =
+    "floor: the checked guard's GET work split into two layers as the crate's are, GET";
 const TWIN_GET: &str = "A/A control: plain GET on a second plain server";
 const TWIN_CALL: &str = "A/A control: plain tools/call 1 KiB on a second plain server";
 const CACHE_FLOOD: &str = "cache flood, distinct tokens (10 000-token cache)";
@@ -327,6 +329,13 @@ fn scenarios(requests: &tokens::Requests) -> Vec<Scenario> {
         scenario(
             CHECKED_GUARD_GET,
             Role::CheckedToolGuardFloor,
+            &requests.get_repeated,
+            200,
+            Some(PLAIN_GET),
+        ),
+        scenario(
+            SPLIT_GUARD_GET,
+            Role::SplitCheckedFloor,
             &requests.get_repeated,
             200,
             Some(PLAIN_GET),
@@ -837,6 +846,19 @@ fn report(
         "  both layers x that floor",
         GET_REPEATED,
         CHECKED_GUARD_GET,
+        0.0,
+    );
+    floor(
+        "the same checks split into two layers as the crate's are (the principal in the \
+         extensions, a body wrapper each way), x plain GET",
+        SPLIT_GUARD_GET,
+        PLAIN_GET,
+        0.92,
+    );
+    floor(
+        "  both layers x that floor",
+        GET_REPEATED,
+        SPLIT_GUARD_GET,
         0.0,
     );
     if let Some(value) = ratio(GET_REPEATED, PLAIN_GET, p99) {

@@ -111,6 +111,11 @@ pub enum Role {
     /// verifier reads). No verifier that accepts only valid tokens and feeds a scope guard
     /// does less.
     CheckedClaimsFloor,
+    /// A floor, not a guard: [`Role::CheckedToolGuardFloor`]'s `GET` work split into two
+    /// layers the way the crate's design splits it (see `split_floor.rs`): the principal handed
+    /// on in the extensions, a body wrapper each way. No two-layer design with a generic body
+    /// does less. `GET` only.
+    SplitCheckedFloor,
     /// A second [`Role::Plain`] process, not a floor: measured against the first, the same app
     /// on the same core, it shows how far this host alone moves a ratio (an A/A control).
     PlainTwin,
@@ -122,7 +127,7 @@ pub const BASELINE_EXE_ENV: &str = "LOAD_BASELINE_EXE";
 pub const SCRAPE_INTERVAL: Duration = Duration::from_secs(2);
 
 impl Role {
-    pub const ALL: [Role; 17] = [
+    pub const ALL: [Role; 18] = [
         Role::Plain,
         Role::Naive,
         Role::Protected,
@@ -139,6 +144,7 @@ impl Role {
         Role::ToolGuardFloor,
         Role::CheckedToolGuardFloor,
         Role::CheckedClaimsFloor,
+        Role::SplitCheckedFloor,
         Role::PlainTwin,
     ];
 
@@ -161,6 +167,7 @@ impl Role {
             Role::ToolGuardFloor => "tool-guard-floor",
             Role::CheckedToolGuardFloor => "checked-tool-guard-floor",
             Role::CheckedClaimsFloor => "checked-claims-floor",
+            Role::SplitCheckedFloor => "split-checked-floor",
             Role::PlainTwin => "plain-twin",
         }
     }
@@ -225,6 +232,7 @@ pub fn serve(role: &str) {
             Role::ClaimsFloor => claims_floor(app(), parsed_key()),
             Role::ToolGuardFloor => tool_guard_floor(app(), &env(TOKEN_ENV)),
             Role::CheckedToolGuardFloor => checked_tool_guard_floor(app(), &env(TOKEN_ENV)),
+            Role::SplitCheckedFloor => split_checked_floor(app(), &env(TOKEN_ENV)),
             Role::CheckedClaimsFloor => checked_claims_floor(
                 app(),
                 CheckedClaims::new(parsed_key(), &env(TOKEN_ENV), env(ISSUER_ENV)),
@@ -785,14 +793,28 @@ pub fn checked_tool_guard_floor(app: Router, token: &str) -> Router {
     tool_guard_floor_with(app, token, true)
 }
 
+/// See [`Role::SplitCheckedFloor`].
+pub fn split_checked_floor(app: Router, token: &str) -> Router {
+    split_floor::split_checked_floor(app, tool_guard_floor_of(token, true))
+}
+
+#[path = "split_floor.rs"]
+mod split_floor;
+
 fn tool_guard_floor_with(app: Router, token: &str, checked: bool) -> Router {
+    app.layer(ToolGuardFloorLayer(Arc::new(tool_guard_floor_of(
+        token, checked,
+    ))))
+}
+
+fn tool_guard_floor_of(token: &str, checked: bool) -> ToolGuardFloor {
     use base64::Engine;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let claims = token.split('.').nth(1).expect("a JWS");
     let claims: serde_json::Value =
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(claims).expect("base64url")).expect("JSON");
     let scopes = claims["scope"].as_str().expect("scope");
-    let floor = ToolGuardFloor {
+    ToolGuardFloor {
         token: token.as_bytes().into(),
         scopes: scopes.split(' ').map(str::to_owned).collect(),
         tools: [("search", SEARCH_READ)].into_iter().collect(),
@@ -802,8 +824,7 @@ fn tool_guard_floor_with(app: Router, token: &str, checked: bool) -> Router {
             subject: claims["sub"].as_str().expect("sub").into(),
             sessions: Default::default(),
         }),
-    };
-    app.layer(ToolGuardFloorLayer(Arc::new(floor)))
+    }
 }
 
 /// The layer of [`Role::ToolGuardFloor`]: a hand-written tower service, as the crate's layers
