@@ -383,6 +383,9 @@ fn main() {
         if path.name == "call1k_checked_tool_guard_floor" {
             checked_floor_refuses(&runtime, &path.router, &path.tokens[0], &path.body);
         }
+        if path.name == "get_split_checked_floor" {
+            split_floor_refuses(&runtime, &path.router, &path.tokens[0]);
+        }
         if path.name == "distinct_checked_claims_floor" {
             checked_claims_floor_refuses(&runtime, &path.router, &signer, &issuer);
         }
@@ -474,6 +477,44 @@ fn checked_floor_refuses(
             request = request.header(*name, *value);
         }
         let request = request.body(Body::from(body.to_owned())).unwrap();
+        let answer = runtime.block_on(router.clone().oneshot(request)).unwrap();
+        assert_eq!(answer.status(), status, "{headers:?}");
+    }
+}
+
+/// The split floor makes the checked floor's `GET` checks: each request below differs from the
+/// measured one in its token or one header, and is refused as the crate's layers refuse it.
+fn split_floor_refuses(runtime: &tokio::runtime::Runtime, router: &Router, token: &str) {
+    // The token with its last character changed: same length, another signature.
+    let mut forged = token.to_owned();
+    let last = forged.pop().unwrap();
+    forged.push(if last == 'A' { 'B' } else { 'A' });
+    let bearer = |token: &str| format!("Bearer {token}");
+    let cases: [(Vec<(&str, String)>, StatusCode); 5] = [
+        (vec![], StatusCode::UNAUTHORIZED),
+        (
+            vec![("authorization", bearer(&forged))],
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            vec![("authorization", format!("Basic {token}"))],
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            vec![
+                ("authorization", bearer(token)),
+                ("mcp-session-id", "unknown".to_owned()),
+            ],
+            StatusCode::NOT_FOUND,
+        ),
+        (vec![("authorization", bearer(token))], StatusCode::OK),
+    ];
+    for (headers, status) in cases {
+        let mut request = Request::get("/data");
+        for (name, value) in &headers {
+            request = request.header(*name, value.as_str());
+        }
+        let request = request.body(Body::empty()).unwrap();
         let answer = runtime.block_on(router.clone().oneshot(request)).unwrap();
         assert_eq!(answer.status(), status, "{headers:?}");
     }
