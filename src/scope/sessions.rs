@@ -278,15 +278,21 @@ mod tests {
         headers
     }
 
-    #[test]
-    fn a_session_is_bound_to_the_issuer_and_subject_that_started_it() {
+    /// A store in which alice's `POST` was answered with session `id`, and alice's token.
+    fn store_with_session_of_alice(id: &str) -> (Arc<SessionStore>, AccessToken) {
         let store = Arc::new(SessionStore::new(SessionBinding::new()));
         let alice = token("https://a/", "alice");
         let started = store
             .check(&Method::POST, &HeaderMap::new(), Some(&alice))
             .unwrap()
             .expect("a POST or DELETE answer is observed");
-        started.learn(StatusCode::OK, &with_session("s-1"));
+        started.learn(StatusCode::OK, &with_session(id));
+        (store, alice)
+    }
+
+    #[test]
+    fn a_session_is_bound_to_the_issuer_and_subject_that_started_it() {
+        let (store, alice) = store_with_session_of_alice("s-1");
         assert!(
             store
                 .check(&Method::POST, &with_session("s-1"), Some(&alice))
@@ -308,13 +314,7 @@ mod tests {
     /// place; two of them are refused.
     #[test]
     fn the_session_header_is_found_among_others_and_two_are_refused() {
-        let store = Arc::new(SessionStore::new(SessionBinding::new()));
-        let alice = token("https://a/", "alice");
-        let started = store
-            .check(&Method::POST, &HeaderMap::new(), Some(&alice))
-            .unwrap()
-            .unwrap();
-        started.learn(StatusCode::OK, &with_session("s-1"));
+        let (store, alice) = store_with_session_of_alice("s-1");
         let others = [
             ("accept", "application/json"),
             ("mcp-protocol-version", "2025-11-25"),
