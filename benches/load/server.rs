@@ -802,9 +802,8 @@ pub fn split_checked_floor(app: Router, token: &str) -> Router {
 mod split_floor;
 
 fn tool_guard_floor_with(app: Router, token: &str, checked: bool) -> Router {
-    app.layer(ToolGuardFloorLayer(Arc::new(tool_guard_floor_of(
-        token, checked,
-    ))))
+    let floor = tool_guard_floor_of(token, checked);
+    app.layer(ToolGuardFloorLayer(Arc::new(floor)))
 }
 
 fn tool_guard_floor_of(token: &str, checked: bool) -> ToolGuardFloor {

@@ -29,7 +29,7 @@ use pin_project_lite::pin_project;
 
 use super::{FloorChecks, ToolGuardFloor, same_bytes};
 
-/// What the first layer hands the second: the token's scopes and subject, shared.
+/// What the first layer hands the second: the token's scopes, shared.
 pub struct Principal {
     scopes: Vec<String>,
 }
