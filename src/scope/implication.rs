@@ -44,6 +44,7 @@ impl ScopeImplications {
     }
 
     /// True when `token` holds `required` or a scope that implies it.
+    #[inline]
     pub(crate) fn satisfies(&self, token: &AccessToken, required: &str) -> bool {
         token.has_scope(required)
             || (!self.is_empty()

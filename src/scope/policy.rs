@@ -47,6 +47,7 @@ impl PathPattern {
         })
     }
 
+    #[inline]
     pub(super) fn matches(&self, path: &str) -> bool {
         match self {
             Self::Exact(exact) => path == exact,
@@ -176,6 +177,7 @@ impl<'p> Parts<'p> {
         }
     }
 
+    #[inline]
     fn iter(&self) -> impl Iterator<Item = &'p [String]> + '_ {
         self.inline[..self.len].iter().chain(&self.more).copied()
     }

@@ -54,6 +54,7 @@ impl PublicOperations {
             && self.routes.is_empty()
     }
 
+    #[inline]
     pub(crate) fn is_public_route(&self, method: &Method, path: &str) -> bool {
         self.routes.iter().any(|(rule_method, pattern)| {
             rule_method.as_ref().is_none_or(|m| m == method) && pattern.matches(path)

@@ -201,6 +201,7 @@ impl AccessToken {
     }
 
     /// True when the token grants `scope`.
+    #[inline]
     pub fn has_scope(&self, scope: &str) -> bool {
         let scopes = &self.inner.scopes;
         // The guard asks on every request. A token holds a handful of scopes, and their lengths
@@ -242,6 +243,7 @@ impl AccessToken {
 
     /// True while what vouched for the token still does (see [`Provenance`]); always true for
     /// tokens of custom verifiers. The bearer layer asks on every cache hit.
+    #[inline]
     pub(crate) fn still_trusted(&self) -> bool {
         self.inner
             .provenance

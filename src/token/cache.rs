@@ -235,6 +235,7 @@ fn random_seed() -> u64 {
 }
 
 /// Seconds since the Unix epoch, as JWT time claims count.
+#[inline]
 pub(crate) fn now_secs() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
