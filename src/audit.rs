@@ -87,6 +87,15 @@ pub(crate) fn allowed(layer: Decider, request: &impl Head, operation: Option<&st
     }
 }
 
+/// Like [`allowed`], for a request the bearer layer let through on a token from its cache's
+/// recent slot: the cache hit is counted with the decision (the repeated-token path).
+pub(crate) fn allowed_recent_hit(request: &impl Head) {
+    metrics::bearer_cache_hit_allowed();
+    if enabled() {
+        emit(Decider::Bearer, request, None, None);
+    }
+}
+
 /// Like [`allowed`], naming the JSON-RPC operations of `body` (read only when the event is on).
 pub(crate) fn allowed_body(layer: Decider, request: &impl Head, body: &[u8]) {
     metrics::decision(layer, None);

@@ -252,8 +252,7 @@ where
             && let Some(cached) = cache.recent(credential)
             && cached.still_trusted()
         {
-            crate::metrics::token_cache(true);
-            return self.cached(cached, req);
+            return self.cached(cached, req, Hit::Recent);
         }
 
         // Its characters and shape before the main cache's SHA-256: a malformed or opaque token
@@ -286,7 +285,7 @@ where
                 // JWKS, or an introspection answer past its time, makes the hit a miss
                 // (verified afresh).
                 Lookup::Hit(cached) if cached.still_trusted() => {
-                    return self.cached(cached, req);
+                    return self.cached(cached, req, Hit::Main);
                 }
                 Lookup::Hit(_) => {
                     cache.remove(credential);
@@ -330,6 +329,14 @@ where
     }
 }
 
+/// Where a cache hit came from, for counting it: the main cache counts its own look-ups; a
+/// recent-slot hit is counted with the decision it leads to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Hit {
+    Recent,
+    Main,
+}
+
 impl<S, V> BearerAuth<S, V>
 where
     V: TokenVerifier,
@@ -340,6 +347,7 @@ where
         &mut self,
         cached: AccessToken,
         mut req: Request<ReqBody>,
+        hit: Hit,
     ) -> ResponseFuture<S, ReqBody>
     where
         S: Service<Request<ReqBody>, Response = Response<ResBody>>,
@@ -349,10 +357,16 @@ where
         match cached.check_time(now_secs(), leeway) {
             Ok(()) => {
                 req.extensions_mut().insert(cached);
-                crate::audit::allowed(Decider::Bearer, &req, None);
+                match hit {
+                    Hit::Recent => crate::audit::allowed_recent_hit(&req),
+                    Hit::Main => crate::audit::allowed(Decider::Bearer, &req, None),
+                }
                 ResponseFuture::inner(self.inner.call(req))
             }
             Err(error) => {
+                if hit == Hit::Recent {
+                    crate::metrics::token_cache(true);
+                }
                 // Expired: forget it (the credential is read again on this rare path).
                 if let (Some(cache), Ok(credential)) = (
                     &layer.cache,

@@ -117,6 +117,7 @@ mod silent {
 
     pub(crate) fn decision(_: Decider, _: Option<ErrorCode>) {}
     pub(crate) fn token_cache(_: bool) {}
+    pub(crate) fn bearer_cache_hit_allowed() {}
     pub(crate) struct VerifyTimer;
     impl VerifyTimer {
         pub(crate) fn start() -> Self {

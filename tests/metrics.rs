@@ -23,6 +23,7 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 use tower_mcp_auth::auth0::{Auth0LogWebhookService, DcrPromoter, NameFilter};
 use tower_mcp_auth::metrics::*;
+use tower_mcp_auth::token::JwksVerifier;
 use tower_mcp_auth::{BearerAuthLayer, ScopeGuardLayer, ScopePolicy};
 
 /// A strict DCR client with ChatGPT's callback, as a 2026 tenant registers it.
@@ -156,6 +157,31 @@ async fn a_known_sequence_is_counted_exactly() {
     let good = issuer.token("search.read");
     assert_eq!(call(&app, Some(&good)).await.0, StatusCode::OK); // miss, verified
     assert_eq!(call(&app, Some(&good)).await.0, StatusCode::OK); // cache hit
+    assert_eq!(call(&app, Some(&good)).await.0, StatusCode::OK); // recent-slot hit
+    // A token that expires in the cache, behind a verifier with no leeway: a miss, a hit that
+    // takes the recent slot, then a recent-slot hit refused as expired.
+    let strict = JwksVerifier::builder()
+        .issuer(issuer.claims("")["iss"].as_str().unwrap())
+        .audience(AUDIENCE)
+        .leeway(Duration::ZERO)
+        .build()
+        .await
+        .unwrap();
+    let expiring_app = Router::new()
+        .route("/mcp", post(|| async { "{}" }))
+        .layer(ScopeGuardLayer::new(ScopePolicy::allow_all()))
+        .layer(BearerAuthLayer::new(strict));
+    let mut claims = issuer.claims("search.read");
+    claims["exp"] = json!(now() + 2);
+    let expiring = issuer.sign(&claims);
+    assert_eq!(call(&expiring_app, Some(&expiring)).await.0, StatusCode::OK);
+    assert_eq!(call(&expiring_app, Some(&expiring)).await.0, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    let (status, body) = call(&expiring_app, Some(&expiring)).await;
+    assert_eq!(
+        (status, &body["code"]),
+        (StatusCode::UNAUTHORIZED, &json!("TOKEN_EXPIRED"))
+    );
     let (status, body) = call(&app, None).await;
     assert_eq!(
         (status, &body["code"]),
@@ -265,21 +291,22 @@ async fn a_known_sequence_is_counted_exactly() {
             &[("layer", layer), ("outcome", outcome)],
         )
     };
-    assert_eq!(decisions("bearer", "allowed"), 3, "{all:#?}");
+    assert_eq!(decisions("bearer", "allowed"), 6, "{all:#?}");
     assert_eq!(decisions("bearer", "MISSING_TOKEN"), 1);
     assert_eq!(decisions("bearer", "ACCESS_TOKEN_NOT_JWS"), 1);
     assert_eq!(decisions("bearer", "INVALID_AUDIENCE"), 1);
-    assert_eq!(decisions("bearer", "TOKEN_EXPIRED"), 1);
-    assert_eq!(decisions("scope_guard", "allowed"), 2);
+    assert_eq!(decisions("bearer", "TOKEN_EXPIRED"), 2);
+    assert_eq!(decisions("scope_guard", "allowed"), 5);
     assert_eq!(decisions("scope_guard", "insufficient_scope"), 1);
 
     let cache = |result: &str| counter(&all, TOKEN_CACHE_REQUESTS_TOTAL, &[("result", result)]);
-    // Every request with a credential looks the cache up; only the repeated token hits.
-    assert_eq!((cache("hit"), cache("miss")), (1, 5));
+    // Every request with a credential looks the cache up; only the repeated tokens hit, in the
+    // main cache or in their recent slot, the expired one included.
+    assert_eq!((cache("hit"), cache("miss")), (4, 6));
     let verified =
         |result: &str| histogram_count(&all, TOKEN_VERIFICATION_SECONDS, &[("result", result)]);
     // The opaque token is refused before any verification.
-    assert_eq!((verified("valid"), verified("invalid")), (2, 2));
+    assert_eq!((verified("valid"), verified("invalid")), (3, 2));
 
     let uri = issuer.jwks_uri();
     let fetches = |result: &str| {
@@ -289,7 +316,9 @@ async fn a_known_sequence_is_counted_exactly() {
             &[("jwks_uri", &uri), ("result", result)],
         )
     };
-    assert_eq!((fetches("success"), fetches("failure")), (2, 1));
+    // The build of each verifier fetches once (the second: the expiring token's), and a
+    // refresh succeeds.
+    assert_eq!((fetches("success"), fetches("failure")), (3, 1));
     assert_eq!(gauge(&all, JWKS_KEYS, &[("jwks_uri", &uri)]), Some(1.0));
     let last = gauge(
         &all,

@@ -32,8 +32,9 @@ impl Keys {
     }
 }
 
-static BEARER_DECISIONS: Keys = Keys::new();
-static GUARD_DECISIONS: Keys = Keys::new();
+/// Each layer's refusal keys, by code.
+static BEARER_REFUSALS: Keys = Keys::new();
+static GUARD_REFUSALS: Keys = Keys::new();
 
 /// The `outcome` label of a decision.
 pub(crate) const fn outcome(code: Option<ErrorCode>) -> &'static str {
@@ -43,35 +44,48 @@ pub(crate) const fn outcome(code: Option<ErrorCode>) -> &'static str {
     }
 }
 
+// Each layer's "allowed" key, counted on almost every request: a static, so it costs no look-up.
+static BEARER_ALLOWED_LABELS: [Label; 2] = [
+    Label::from_static_parts("layer", Decider::Bearer.as_str()),
+    Label::from_static_parts("outcome", outcome(None)),
+];
+static GUARD_ALLOWED_LABELS: [Label; 2] = [
+    Label::from_static_parts("layer", Decider::ScopeGuard.as_str()),
+    Label::from_static_parts("outcome", outcome(None)),
+];
+static BEARER_ALLOWED: Key = Key::from_static_parts(REQUESTS_TOTAL, &BEARER_ALLOWED_LABELS);
+static GUARD_ALLOWED: Key = Key::from_static_parts(REQUESTS_TOTAL, &GUARD_ALLOWED_LABELS);
+
 /// Counts one decision of a layer: allowed (`None`) or refused with `code`.
 pub(crate) fn decision(layer: Decider, code: Option<ErrorCode>) {
+    let Some(code) = code else {
+        let key = match layer {
+            Decider::Bearer => &BEARER_ALLOWED,
+            Decider::ScopeGuard => &GUARD_ALLOWED,
+        };
+        with_recorder(|recorder| recorder.register_counter(key, &METADATA).increment(1));
+        return;
+    };
     let table = match layer {
-        Decider::Bearer => &BEARER_DECISIONS,
-        Decider::ScopeGuard => &GUARD_DECISIONS,
+        Decider::Bearer => &BEARER_REFUSALS,
+        Decider::ScopeGuard => &GUARD_REFUSALS,
     };
-    // A fieldless enum's discriminant: a dense index, whatever variants are added later.
-    let slot = code.map_or(0, |code| code as usize + 1);
-    let build = || {
-        // Leaked once per (layer, code), at most 2 × SLOTS small slices: a key of static parts
-        // is what recorders copy for free (`Key::to_retained`); an owned one they clone, an
-        // allocation per request.
-        let labels: &'static [Label] = Box::leak(Box::new([
+    let labels = || {
+        [
             Label::from_static_parts("layer", layer.as_str()),
-            Label::from_static_parts("outcome", outcome(code)),
-        ]));
-        Key::from_static_parts(REQUESTS_TOTAL, labels)
+            Label::from_static_parts("outcome", code.as_str()),
+        ]
     };
+    // Leaked once per (layer, code), at most 2 × SLOTS small slices: a key of static parts is
+    // what recorders copy for free (`Key::to_retained`); an owned one they clone, an allocation
+    // per request.
+    let build = || Key::from_static_parts(REQUESTS_TOTAL, Box::leak(Box::new(labels())));
     let owned;
-    let key = match table.get(slot, build) {
+    // A fieldless enum's discriminant: a dense index, whatever variants are added later.
+    let key = match table.get(code as usize, build) {
         Some(key) => key,
         None => {
-            owned = Key::from_parts(
-                REQUESTS_TOTAL,
-                vec![
-                    Label::from_static_parts("layer", layer.as_str()),
-                    Label::from_static_parts("outcome", outcome(code)),
-                ],
-            );
+            owned = Key::from_parts(REQUESTS_TOTAL, labels().to_vec());
             &owned
         }
     };
@@ -87,6 +101,19 @@ static CACHE_MISS: Key = Key::from_static_parts(TOKEN_CACHE_REQUESTS_TOTAL, &CAC
 pub(crate) fn token_cache(hit: bool) {
     let key = if hit { &CACHE_HIT } else { &CACHE_MISS };
     with_recorder(|recorder| recorder.register_counter(key, &METADATA).increment(1));
+}
+
+/// Counts a cache hit the bearer layer let through: the look-up and the decision, with one
+/// look-up of the recorder instead of two (the repeated-token path, every request).
+pub(crate) fn bearer_cache_hit_allowed() {
+    with_recorder(|recorder| {
+        recorder
+            .register_counter(&CACHE_HIT, &METADATA)
+            .increment(1);
+        recorder
+            .register_counter(&BEARER_ALLOWED, &METADATA)
+            .increment(1);
+    });
 }
 
 static VALID_LABELS: [Label; 1] = [Label::from_static_parts("result", "valid")];
