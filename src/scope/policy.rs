@@ -435,6 +435,7 @@ impl ScopePolicy {
     /// The scopes of every route rule matching `method` and `path`, with the default scopes
     /// when `with_defaults` (a JSON-RPC request of a policy with public operations checks the
     /// default scopes per call instead, since public calls need none).
+    #[inline]
     pub(crate) fn route_rules_requirement(
         &self,
         method: &Method,

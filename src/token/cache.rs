@@ -29,7 +29,8 @@ use crate::token::AccessToken;
 use crate::token::same_bytes::same_bytes;
 
 /// How many recently used tokens are kept with their bytes: at most ~1.2 KiB each, plus the
-/// claims of tokens the main cache has already dropped (bounded by this count too).
+/// claims of tokens the main cache has already dropped (bounded by this count too). A power of
+/// two, as the table is.
 pub(crate) const RECENT_SLOTS: usize = 512;
 
 /// Verified tokens, bounded in entries. See the [module docs](self).
@@ -107,7 +108,8 @@ impl TokenCache {
     pub(crate) fn new(capacity: usize) -> Self {
         Self {
             entries: quick_cache::sync::Cache::new(capacity.max(1)),
-            recent: (0..RECENT_SLOTS.min(capacity.max(1)))
+            // A power of two, so a slot is picked with a mask rather than a division.
+            recent: (0..prev_power_of_two(RECENT_SLOTS.min(capacity.max(1))))
                 .map(|_| Mutex::new(None))
                 .collect(),
             seed: random_seed(),
@@ -194,8 +196,14 @@ impl TokenCache {
     /// The recent-token slot of a token of `len` bytes ending in `tail`.
     fn slot_of(&self, tail: u128, len: usize) -> usize {
         let mixed = mix(mix(tail as u64 ^ self.seed) ^ (tail >> 64) as u64 ^ len as u64);
-        (mixed % self.recent.len() as u64) as usize
+        // The table's length is a power of two (see `new`).
+        mixed as usize & (self.recent.len() - 1)
     }
+}
+
+/// The largest power of two not above `n` (at least 1).
+fn prev_power_of_two(n: usize) -> usize {
+    1 << n.max(1).ilog2()
 }
 
 /// The last 16 bytes of `token` (zero-padded in front when shorter), as one number.
@@ -293,7 +301,17 @@ mod tests {
             insert(&cache, format!("t{i}").as_bytes(), "s");
         }
         assert!(cache.len() <= 100, "{}", cache.len());
-        assert!(cache.recent.len() <= 100);
+        assert_eq!(cache.recent.len(), 64);
+    }
+
+    #[test]
+    fn the_recent_table_is_a_power_of_two_within_the_capacity() {
+        let lens: Vec<usize> = [1, 2, 3, 100, 512, 513, 10_000]
+            .into_iter()
+            .map(|capacity| TokenCache::new(capacity).recent.len())
+            .collect();
+        assert_eq!(lens, [1, 2, 2, 64, 512, 512, 512]);
+        assert_eq!(TokenCache::new(0).recent.len(), 1);
     }
 
     #[test]

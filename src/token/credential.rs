@@ -74,7 +74,11 @@ pub(crate) fn bearer_credential<'a>(
         // Setting bit 5 lowers a letter, and only the two cases of a letter become that
         // lowercase letter: `B` and `b` give `b`, no other byte does.
         .filter(|(scheme, rest)| {
-            scheme.map(|b| b | 0x20) == *b"bearer" && rest.first().is_none_or(|b| *b == b' ')
+            let bearer = scheme
+                .iter()
+                .zip(b"bearer")
+                .all(|(b, want)| b | 0x20 == *want);
+            bearer && rest.first().is_none_or(|b| *b == b' ')
         })
         .map(|(_, rest)| rest)
     else {
