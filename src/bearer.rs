@@ -341,7 +341,8 @@ impl<S, V> BearerAuth<S, V>
 where
     V: TokenVerifier,
 {
-    /// A request whose token the cache vouches for: the time claims, then the inner service.
+    /// A request whose token the cache vouches for (found where `hit` says): the time claims,
+    /// then the inner service.
     #[inline]
     fn cached<ReqBody, ResBody>(
         &mut self,
