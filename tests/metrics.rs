@@ -161,7 +161,7 @@ async fn a_known_sequence_is_counted_exactly() {
     // A token that expires in the cache, behind a verifier with no leeway: a miss, a hit that
     // takes the recent slot, then a recent-slot hit refused as expired.
     let strict = JwksVerifier::builder()
-        .issuer(issuer.claims("")["iss"].as_str().unwrap())
+        .issuer(issuer.issuer.clone())
         .audience(AUDIENCE)
         .leeway(Duration::ZERO)
         .build()
