@@ -12,7 +12,8 @@
 //!   warm-up that is not counted.
 //! - Peak RSS is the server's `VmHWM`, reset before every round (`/proc/<pid>/clear_refs`).
 //! - `LOAD_BASELINE_EXE=<a build of this bench without the metrics feature>` adds the repeated-
-//!   token scenario served by that binary, the baseline of what the metrics cost (BENCHMARKS.md).
+//!   token scenarios (`POST /mcp` and `GET`) served by that binary, the baseline of what the
+//!   metrics cost (BENCHMARKS.md).
 //! - Server CPU per request (from `/proc/<pid>/stat`) is reported too: unlike requests/s, it does
 //!   not depend on whether the client or the server is the bottleneck.
 
@@ -177,6 +178,7 @@ const PLAIN_CALL: &str = "plain tools/call 1 KiB, handler parses";
 const CALL_REPEATED: &str = "protected tools/call 1 KiB (tool rule), repeated token";
 const PROMETHEUS: &str = "protected, repeated token, Prometheus recorder";
 const NO_METRICS: &str = "protected, repeated token, metrics compiled out";
+const GET_NO_METRICS: &str = "protected GET (route rule), repeated token, metrics compiled out";
 const RANDOM_KID: &str = "protected, random-kid flood";
 const RSA: &str = "RSA-2048 verify on the server core";
 const SIGNATURE_ONLY: &str = "floor: signature check only, distinct tokens";
@@ -367,6 +369,13 @@ fn scenarios(requests: &tokens::Requests) -> Vec<Scenario> {
             &requests.repeated,
             200,
             Some(PLAIN),
+        ),
+        scenario(
+            GET_NO_METRICS,
+            Role::Baseline,
+            &requests.get_repeated,
+            200,
+            Some(PLAIN_GET),
         ),
         // Last: its JWKS fetches are counted per round.
         scenario(
@@ -859,6 +868,19 @@ fn report(
         "  both layers x that floor",
         GET_REPEATED,
         SPLIT_GUARD_GET,
+        0.0,
+    );
+    // What the `metrics` feature costs this path without a recorder (with LOAD_BASELINE_EXE).
+    floor(
+        "(for reference) both layers built without the metrics feature, x plain GET",
+        GET_NO_METRICS,
+        PLAIN_GET,
+        0.0,
+    );
+    floor(
+        "  both layers, metrics on and no recorder x compiled out",
+        GET_REPEATED,
+        GET_NO_METRICS,
         0.0,
     );
     if let Some(value) = ratio(GET_REPEATED, PLAIN_GET, p99) {
