@@ -20,58 +20,22 @@ import re
 import subprocess
 import sys
 
+import callgrind
+
 
 def costs_by_address(path, binary):
-    """How often each instruction of `binary` ran, and the function it belongs to."""
+    """How often each instruction of `binary` ran, the function it belongs to, and the calls
+    into `malloc`."""
     runs = collections.Counter()
     function_of = {}
     allocations = 0
-    files, functions = {}, {}
-    object_name = function = callee = None
-    address = 0
-    after_calls = False
-    with open(path) as out:
-        for line in out:
-            line = line.rstrip("\n")
-            if not line:
-                continue
-            named = re.match(r"(c?)(ob|fn)=\((\d+)\)\s*(.*)", line)
-            if named:
-                callee_side, kind, number, name = named.groups()
-                table = files if kind == "ob" else functions
-                if name:
-                    table[number] = name
-                if kind == "ob" and not callee_side:
-                    object_name = table.get(number)
-                elif kind == "fn":
-                    if callee_side:
-                        callee = table.get(number)
-                    else:
-                        function = table.get(number)
-                continue
-            calls = re.match(r"calls=(\d+)", line)
-            if calls:
-                if callee == "malloc":
-                    allocations += int(calls.group(1))
-                after_calls = True
-                continue
-            if not (line[0] in "+-*" or line.startswith("0x") or line[0].isdigit()):
-                continue
-            fields = line.split()
-            position = fields[0]
-            if position.startswith("0x"):
-                address = int(position, 16)
-            elif position[0] in "+-":
-                offset = position[1:]
-                offset = int(offset, 16) if offset.startswith("0x") else int(offset)
-                address += offset if position[0] == "+" else -offset
-            # The line after `calls=` is the call's inclusive cost, not this instruction's runs.
-            if after_calls:
-                after_calls = False
-                continue
-            if len(fields) > 1 and object_name and binary.split("/")[-1] in object_name:
-                runs[address] += int(fields[1])
-                function_of[address] = function
+    for record in callgrind.records(path):
+        if isinstance(record, callgrind.Call):
+            if record.callee == "malloc":
+                allocations += record.calls
+        elif record.object_name and binary.split("/")[-1] in record.object_name:
+            runs[record.address] += record.count
+            function_of[record.address] = record.function
     return runs, function_of, allocations
 
 

@@ -17,47 +17,17 @@ import collections
 import re
 import sys
 
+import callgrind
+
 
 def lines_by_function(path, requests):
     """The hot code lines of a callgrind output, and the function each belongs to."""
     cost = collections.Counter()
     function_of = {}
-    names = {}
-    address = 0
-    function = None
-    after_calls = False
-    with open(path) as out:
-        for line in out:
-            line = line.rstrip("\n")
-            if not line:
-                continue
-            named = re.match(r"c?fn=\((\d+)\)\s*(.*)", line)
-            if named:
-                if named[2]:
-                    names[named[1]] = named[2]
-                if line.startswith("fn="):
-                    function = names.get(named[1], named[1])
-                continue
-            if line.startswith("calls="):
-                # The next cost line is the call's inclusive cost, not the instruction's own.
-                after_calls = True
-                continue
-            if not (line[0] in "+-*" or line.startswith("0x") or line[0].isdigit()):
-                continue
-            fields = line.split()
-            position = fields[0]
-            if position.startswith("0x"):
-                address = int(position, 16)
-            elif position[0] in "+-":
-                offset = position[1:]
-                offset = int(offset, 16) if offset.startswith("0x") else int(offset)
-                address += offset if position[0] == "+" else -offset
-            if after_calls:
-                after_calls = False
-                continue
-            if len(fields) > 1:
-                cost[address] += int(fields[1])
-                function_of[address >> 6] = function
+    for record in callgrind.records(path):
+        if isinstance(record, callgrind.Cost):
+            cost[record.address] += record.count
+            function_of[record.address >> 6] = record.function
     # An instruction's count is how often it ran: a line runs as often as its busiest one.
     runs = collections.Counter()
     for address, count in cost.items():
