@@ -80,6 +80,10 @@
 //! - `auth0` (default): the [`auth0`] module.
 //! - `axum` (default): [`AccessToken`] is an axum extractor (it adds only `axum-core`, which
 //!   every axum server already builds).
+//! - `metrics` (default): the layers, the key store, the webhook and the Management API client
+//!   record through the `metrics` facade (the [`metrics`] module lists what);
+//!   nothing is recorded until the application installs a recorder, and without the feature
+//!   the calls are compiled out.
 //! - `rmcp`: [`AccessToken`] is an rmcp tool and prompt parameter.
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
