@@ -67,7 +67,7 @@ def main():
     print(f"atomic read-modify-writes per request: {total:.2f}")
     for function, count in by_function.most_common(20):
         if count / requests >= 0.05:
-            print(f"  {count / requests:6.2f}  {function[:140]}")
+            print(f"  {count / requests:6.2f}  {(function or '?')[:140]}")
     print(f"malloc calls per request: {allocations / requests:.2f}")
 
 
