@@ -822,9 +822,12 @@ fn report(
     };
     // How far the median of a run's rounds can be trusted: a bound inside the interval is one
     // this run alone cannot tell met from missed.
+    let holds = |ratios: &[f64], bound: f64| {
+        median_interval(ratios).is_some_and(|(low, high)| low < bound && bound < high)
+    };
     let interval = |ratios: &[f64], bound: f64| match median_interval(ratios) {
         Some((low, high)) => {
-            let undecided = if bound > 0.0 && low < bound && bound < high {
+            let undecided = if bound > 0.0 && holds(ratios, bound) {
                 format!(": it holds {bound:.2}, so this run alone cannot tell met from missed")
             } else {
                 String::new()
@@ -859,8 +862,12 @@ fn report(
     // itself misses a target's bound, so must everything above it.
     let floor = |what: &str, of: &str, to: &str, bound: f64| {
         if let (Some(value), Some(whole)) = (paired(of, to), ratio(of, to, rps)) {
+            let ratios = rounds(of, to).unwrap_or_default();
             let verdict = if bound == 0.0 {
                 String::new()
+            } else if holds(&ratios, bound) {
+                // A floor bounds a target only where the run can tell it is below.
+                " (whether the target is within reach, this run cannot tell)".to_string()
             } else if value < bound {
                 format!(
                     " (below {bound:.2}: the target is out of reach of any implementation on this machine)"
@@ -871,7 +878,7 @@ fn report(
             println!(
                 "  {what}: {value:.2}; rounds [{}]{}, whole run {whole:.2}{verdict}",
                 listed(of, to),
-                interval(&rounds(of, to).unwrap_or_default(), bound)
+                interval(&ratios, bound)
             );
         }
     };
