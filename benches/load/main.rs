@@ -860,22 +860,28 @@ fn report(
         }
     };
     // A floor server does strictly less than any correct implementation must: when the floor
-    // itself misses a target's bound, so must everything above it.
+    // itself misses a target's bound, so must everything above it. It bounds a target only
+    // where the run can tell its median is below.
+    let reach = |ratios: &[f64], value: f64, bound: f64, out_of_reach: &str| {
+        if bound == 0.0 {
+            String::new()
+        } else if holds(ratios, bound) {
+            " (whether the target is within reach, this run cannot tell)".to_string()
+        } else if value < bound {
+            format!(" (below {bound:.2}: {out_of_reach})")
+        } else {
+            format!(" (at or above {bound:.2}: the target is within reach)")
+        }
+    };
     let floor = |what: &str, of: &str, to: &str, bound: f64| {
         if let (Some(value), Some(whole)) = (paired(of, to), ratio(of, to, rps)) {
             let ratios = rounds(of, to).unwrap_or_default();
-            let verdict = if bound == 0.0 {
-                String::new()
-            } else if holds(&ratios, bound) {
-                // A floor bounds a target only where the run can tell it is below.
-                " (whether the target is within reach, this run cannot tell)".to_string()
-            } else if value < bound {
-                format!(
-                    " (below {bound:.2}: the target is out of reach of any implementation on this machine)"
-                )
-            } else {
-                format!(" (at or above {bound:.2}: the target is within reach)")
-            };
+            let verdict = reach(
+                &ratios,
+                value,
+                bound,
+                "the target is out of reach of any implementation on this machine",
+            );
             println!(
                 "  {what}: {value:.2}; rounds [{}]{}, whole run {whole:.2}{verdict}",
                 listed(of, to),
@@ -1119,17 +1125,12 @@ fn report(
             let (Some(ratio), Some(whole)) = (middle(&mut ratios.clone()), by_name(of)) else {
                 continue;
             };
-            let verdict = if bound == 0.0 {
-                String::new()
-            } else if holds(&ratios, bound) {
-                " (whether the target is within reach, this run cannot tell)".to_string()
-            } else if ratio < bound {
-                format!(
-                    " (below {bound:.2}: no correct verifier of fresh tokens reaches the target on this machine)"
-                )
-            } else {
-                format!(" (at or above {bound:.2}: the target is within reach)")
-            };
+            let verdict = reach(
+                &ratios,
+                ratio,
+                bound,
+                "no correct verifier of fresh tokens reaches the target on this machine",
+            );
             println!(
                 "  {what}: {ratio:.2}; rounds [{}]{}, whole run {:.2}{verdict}",
                 listed(&ratios),
