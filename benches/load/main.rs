@@ -577,7 +577,6 @@ fn rsa_rate(mut command: Command, token: &str, secs: Duration) -> f64 {
         .unwrap_or_else(|_| panic!("the RSA-rate child said {output:?}"))
 }
 
-/// The median (of an even count, the mean of the middle two).
 /// The `q` quantile of `latencies` (nanoseconds, in any order).
 fn percentile(latencies: &[u64], q: f64) -> f64 {
     let mut sorted = latencies.to_vec();
@@ -617,6 +616,13 @@ fn median_interval(values: &[f64]) -> Option<(f64, f64)> {
     (k > 0).then(|| (sorted[k - 1], sorted[n - k]))
 }
 
+/// The ratios of a line of the report, as it lists them: two decimals, in round order.
+fn joined(ratios: &[f64]) -> String {
+    let ratios: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
+    ratios.join(", ")
+}
+
+/// The median (of an even count, the mean of the middle two).
 fn middle(values: &mut [f64]) -> Option<f64> {
     values.sort_by(f64::total_cmp);
     let n = values.len();
@@ -816,11 +822,6 @@ fn report(
     };
     let rounds = |of: &str, to: &str| paired_rounds(of, to, |m| &m.round_rps);
     let paired = |of: &str, to: &str| middle(&mut rounds(of, to)?);
-    let listed = |of: &str, to: &str| {
-        let ratios = rounds(of, to).unwrap_or_default();
-        let ratios: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
-        ratios.join(", ")
-    };
     // How far the median of a run's rounds can be trusted: a bound inside the interval is one
     // this run alone cannot tell met from missed.
     let holds = |ratios: &[f64], bound: f64| {
@@ -849,12 +850,13 @@ fn report(
                         of - to
                     )
                 });
+            let ratios = rounds(of, to).unwrap_or_default();
             println!(
                 "  {what} >= {bound:.2}: {value:.2} ({}); rounds [{}]{}, whole run {whole:.2}, \
                  baseline/ours CPU per request {:.2}{user}",
                 target(value >= bound),
-                listed(of, to),
-                interval(&rounds(of, to).unwrap_or_default(), bound),
+                joined(&ratios),
+                interval(&ratios, bound),
                 1.0 / cpu
             );
         }
@@ -884,7 +886,7 @@ fn report(
             );
             println!(
                 "  {what}: {value:.2}; rounds [{}]{}, whole run {whole:.2}{verdict}",
-                listed(of, to),
+                joined(&ratios),
                 interval(&ratios, bound)
             );
         }
@@ -954,12 +956,11 @@ fn report(
         ratio(GET_REPEATED, PLAIN_GET, p99),
     ) && let Some(value) = middle(&mut ratios.clone())
     {
-        let listed: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
         println!(
             "  repeated token, GET route, p99 x plain GET p99 <= 1.20: {value:.2} ({}); rounds \
              [{}]{}, whole run {whole:.2}",
             target(value <= 1.2),
-            listed.join(", "),
+            joined(&ratios),
             interval(&ratios, 1.2)
         );
     }
@@ -1079,17 +1080,13 @@ fn report(
                 .map(|((of, plain), rsa)| of * (1.0 / plain + 1.0 / rsa))
                 .collect()
         };
-        let listed = |ratios: &[f64]| {
-            let ratios: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
-            ratios.join(", ")
-        };
         let ratios = against_ceiling(BEARER_DISTINCT);
         if let Some(ratio) = middle(&mut ratios.clone()) {
             println!(
                 "  distinct tokens, bearer layer x RSA ceiling >= 0.80: {ratio:.2} ({}); rounds \
                  [{}]{}, whole run {:.2}",
                 target(ratio >= 0.80),
-                listed(&ratios),
+                joined(&ratios),
                 interval(&ratios, 0.80),
                 distinct.0 / ceiling
             );
@@ -1133,7 +1130,7 @@ fn report(
             );
             println!(
                 "  {what}: {ratio:.2}; rounds [{}]{}, whole run {:.2}{verdict}",
-                listed(&ratios),
+                joined(&ratios),
                 interval(&ratios, bound),
                 whole.0 / ceiling
             );
