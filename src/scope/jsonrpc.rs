@@ -1,9 +1,9 @@
 //! Reading what a JSON-RPC body asks for: the method and the tool, prompt or resource(s) it
 //! names.
 //!
-//! One pass of `serde_json` over the bytes, borrowing strings where they need no unescaping, and
-//! skipping everything else (`arguments` are never built into values). The guard authorizes
-//! exactly what a server could execute, or refuses:
+//! One pass of a strict reader ([`json_read`](super::json_read)) over the bytes, borrowing
+//! strings where they need no unescaping, and skipping everything else (`arguments` are never
+//! built into values). The guard authorizes exactly what a server could execute, or refuses:
 //! - the body must be one RFC 8259 JSON value, with nothing but whitespace after it: what is
 //!   not (`NaN`, `Infinity`, comments, a second value, …) is refused, because some servers read
 //!   such bodies (Python's JSON readers accept `NaN`; JSON-Lines readers run a second value) and
@@ -18,10 +18,8 @@
 //!   wins), and the guard refuses it.
 
 use std::borrow::Cow;
-use std::fmt;
 
-use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-
+use crate::scope::json_read::{Malformed, Reader};
 use crate::scope::jsonrpc_params::Params;
 
 /// One JSON-RPC message of a body, as far as authorization cares.
@@ -81,108 +79,26 @@ pub(crate) fn inspect(body: &[u8]) -> Result<JsonRpcBody<'_>, Unreadable> {
     // A UTF-8 byte order mark is skipped by some servers' decoders (WHATWG `TextDecoder`, so
     // `Request.json()` in the TypeScript SDK): skip it too.
     let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
-    // RFC 8259 whitespace only: a form feed is not JSON whitespace.
-    let Some(first) = body
-        .iter()
-        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
-    else {
-        return Err(Unreadable::Empty);
-    };
     // RFC 8259 §8.1: JSON is UTF-8. Checked once for the whole body, so invalid bytes inside
-    // strings the parse skips are refused too (and the parse then needs no UTF-8 checks).
+    // strings the reading skips are refused too (and the reading then needs no UTF-8 checks).
     let text = std::str::from_utf8(body).map_err(|_| Unreadable::Malformed)?;
-    let mut de = serde_json::Deserializer::from_str(text);
-    let parsed = match first {
-        b'{' => Call::deserialize(&mut de).map(JsonRpcBody::Single),
-        b'[' => Vec::<Call>::deserialize(&mut de).map(JsonRpcBody::Batch),
-        _ => IgnoredAny::deserialize(&mut de).map(|_| JsonRpcBody::NotJsonRpc),
+    let mut reader = Reader::new(text);
+    let parsed = match reader.peek() {
+        None => return Err(Unreadable::Empty),
+        Some(b'{') => call(&mut reader).map(JsonRpcBody::Single),
+        Some(b'[') => {
+            let mut calls = Vec::new();
+            reader
+                .array(|reader| call(reader).map(|call| calls.push(call)))
+                .map(|()| JsonRpcBody::Batch(calls))
+        }
+        Some(_) => reader.skip().map(|()| JsonRpcBody::NotJsonRpc),
     }
-    .map_err(|_| Unreadable::Malformed)?;
-    de.end().map_err(|_| Unreadable::Trailing)?;
+    .map_err(|Malformed| Unreadable::Malformed)?;
+    if !reader.at_end() {
+        return Err(Unreadable::Trailing);
+    }
     Ok(parsed)
-}
-
-/// A JSON string, borrowed when it has no escapes; `None` for any other JSON value.
-pub(super) struct MaybeStr<'a>(pub(super) Option<Cow<'a, str>>);
-
-impl<'de> Deserialize<'de> for MaybeStr<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct StrVisitor;
-        impl<'de> Visitor<'de> for StrVisitor {
-            type Value = MaybeStr<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(MaybeStr(Some(Cow::Borrowed(v))))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(MaybeStr(Some(Cow::Owned(v.to_owned()))))
-            }
-            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
-                Ok(MaybeStr(Some(Cow::Owned(v))))
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(MaybeStr(None))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(MaybeStr(None))
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(MaybeStr(None))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(MaybeStr(None))
-            }
-            fn visit_unit<E>(self) -> Result<Self::Value, E> {
-                Ok(MaybeStr(None))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-                IgnoredAny.visit_seq(seq).map(|_| MaybeStr(None))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                IgnoredAny.visit_map(map).map(|_| MaybeStr(None))
-            }
-        }
-        deserializer.deserialize_any(StrVisitor)
-    }
-}
-
-/// The keys that matter; compared after unescaping (`"met\u0068od"` is `method`).
-pub(super) enum Key {
-    Method,
-    Params,
-    Name,
-    Uri,
-    Ref,
-    Notifications,
-    ResourceSubscriptions,
-    Other,
-}
-
-impl<'de> Deserialize<'de> for Key {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-        impl Visitor<'_> for KeyVisitor {
-            type Value = Key;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an object key")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key, E> {
-                Ok(match v {
-                    "method" => Key::Method,
-                    "params" => Key::Params,
-                    "name" => Key::Name,
-                    "uri" => Key::Uri,
-                    "ref" => Key::Ref,
-                    "notifications" => Key::Notifications,
-                    "resourceSubscriptions" => Key::ResourceSubscriptions,
-                    _ => Key::Other,
-                })
-            }
-        }
-        deserializer.deserialize_str(KeyVisitor)
-    }
 }
 
 /// Stores `value` in `slot`, marking a second occurrence as ambiguous.
@@ -199,73 +115,41 @@ pub(super) fn set_once<T>(
     *slot = value;
 }
 
-impl<'de> Deserialize<'de> for Call<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct CallVisitor;
-        impl<'de> Visitor<'de> for CallVisitor {
-            type Value = Call<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON-RPC message")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut call = Call::default();
-                let (mut seen_method, mut seen_params) = (false, false);
-                while let Some(key) = map.next_key::<Key>()? {
-                    match key {
-                        Key::Method => {
-                            let value = map.next_value::<MaybeStr>()?.0;
-                            set_once(
-                                &mut call.method,
-                                &mut seen_method,
-                                &mut call.ambiguous,
-                                value,
-                            );
-                        }
-                        Key::Params => {
-                            if seen_params {
-                                call.ambiguous = true;
-                            }
-                            seen_params = true;
-                            let params = map.next_value::<Params>()?;
-                            call.name = params.name;
-                            call.uri = params.uri;
-                            call.ref_name = params.ref_name;
-                            call.ref_uri = params.ref_uri;
-                            call.subscriptions = params.subscriptions;
-                            call.ambiguous |= params.ambiguous;
-                        }
-                        _ => {
-                            map.next_value::<IgnoredAny>()?;
-                        }
-                    }
-                }
-                Ok(call)
-            }
-            // A batch element that is not an object is no call (the server answers it).
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-                IgnoredAny.visit_seq(seq).map(|_| Call::default())
-            }
-            fn visit_unit<E>(self) -> Result<Self::Value, E> {
-                Ok(Call::default())
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(Call::default())
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(Call::default())
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(Call::default())
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(Call::default())
-            }
-            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-                Ok(Call::default())
-            }
-        }
-        deserializer.deserialize_any(CallVisitor)
+/// One message, or (an element of a batch that is not an object) no call.
+fn call<'a>(reader: &mut Reader<'a>) -> Result<Call<'a>, Malformed> {
+    let mut call = Call::default();
+    if reader.peek() != Some(b'{') {
+        // A batch element that is not an object is no call (the server answers it).
+        reader.other()?;
+        return Ok(call);
     }
+    let (mut seen_method, mut seen_params) = (false, false);
+    reader.object(|reader, key| {
+        match key.as_ref() {
+            "method" => {
+                let value = reader.maybe_string()?;
+                set_once(
+                    &mut call.method,
+                    &mut seen_method,
+                    &mut call.ambiguous,
+                    value,
+                );
+            }
+            "params" => {
+                call.ambiguous |= std::mem::replace(&mut seen_params, true);
+                let params = Params::read(reader)?;
+                call.name = params.name;
+                call.uri = params.uri;
+                call.ref_name = params.ref_name;
+                call.ref_uri = params.ref_uri;
+                call.subscriptions = params.subscriptions;
+                call.ambiguous |= params.ambiguous;
+            }
+            _ => reader.skip()?,
+        }
+        Ok(())
+    })?;
+    Ok(call)
 }
 
 #[cfg(test)]
@@ -409,5 +293,194 @@ mod tests {
     fn byte_order_mark_is_skipped() {
         let call = single("\u{feff}{\"method\":\"tools/list\"}");
         assert_eq!(call.method.as_deref(), Some("tools/list"));
+    }
+
+    /// The hand-written reading against the `serde_json` one it replaced, on valid bodies built
+    /// from the pieces that matter (the keys, escapes, lone surrogates, numbers beyond `f64`,
+    /// long strings, control bytes, deep nesting), and on the same bodies cut, extended or with
+    /// one byte changed.
+    mod differential {
+        use proptest::prelude::*;
+
+        use super::super::inspect;
+        use crate::scope::jsonrpc_oracle;
+
+        fn key() -> impl Strategy<Value = String> {
+            prop::sample::select(vec![
+                r#""method""#,
+                r#""params""#,
+                r#""name""#,
+                r#""uri""#,
+                r#""ref""#,
+                r#""notifications""#,
+                r#""resourceSubscriptions""#,
+                r#""arguments""#,
+                r#""na\u006de""#,
+                r#""\ud800""#,
+                r#""\ud83d\ude00""#,
+                r#""a\"b""#,
+                r#""""#,
+                r#""id""#,
+            ])
+            .prop_map(str::to_owned)
+        }
+
+        fn scalar() -> impl Strategy<Value = String> {
+            prop_oneof![
+                prop::sample::select(vec![
+                    r#""tools/call""#,
+                    r#""search""#,
+                    r#""file:///x""#,
+                    r#""se\u0061rch""#,
+                    r#""\ud800""#,
+                    r#""\udc00""#,
+                    r#""\ud83d\ude00""#,
+                    r#""\ud800\u0041""#,
+                    "\"tab\\there\"",
+                    r#""\/\b\f\n\r\\""#,
+                    "1e400",
+                    "-1e400",
+                    "1e-400",
+                    "0e999",
+                    "-0",
+                    "7",
+                    "-12.5e+3",
+                    "123456789012345678901234567890",
+                    "1.7976931348623157e308",
+                    "true",
+                    "false",
+                    "null",
+                ])
+                .prop_map(str::to_owned),
+                // Long strings, so the vectorized scan runs, sometimes with an escape or a
+                // control byte at a random place.
+                (
+                    0usize..200,
+                    0usize..200,
+                    prop::sample::select(vec!["", "\\n", "\\u00e9", "\u{1}", "\u{7f}", "é"])
+                )
+                    .prop_map(|(before, after, middle)| {
+                        format!("\"{}{middle}{}\"", "x".repeat(before), "y".repeat(after))
+                    }),
+            ]
+        }
+
+        fn value() -> impl Strategy<Value = String> {
+            scalar().prop_recursive(5, 48, 6, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..5)
+                        .prop_map(|elements| format!("[{}]", elements.join(","))),
+                    prop::collection::vec((key(), inner), 0..5).prop_map(|members| {
+                        let members: Vec<String> = members
+                            .into_iter()
+                            .map(|(k, v)| format!("{k}:{v}"))
+                            .collect();
+                        format!("{{{}}}", members.join(" , "))
+                    }),
+                ]
+            })
+        }
+
+        /// A name the guard reads: mostly a plain or escaped string, sometimes any value.
+        fn name() -> impl Strategy<Value = String> {
+            prop_oneof![
+                3 => prop::sample::select(vec![
+                    r#""tools/call""#,
+                    r#""search""#,
+                    r#""se\u0061rch""#,
+                    r#""file:///x""#,
+                ])
+                .prop_map(str::to_owned),
+                1 => value(),
+            ]
+        }
+
+        /// A message whose `params` often has the members the guard reads.
+        fn message() -> impl Strategy<Value = String> {
+            (
+                name(),
+                name(),
+                name(),
+                name(),
+                value(),
+                prop::sample::select(vec!["name", "uri", "ref", "method", "other"]),
+            )
+                .prop_map(|(method, name, uri, reference, rest, twice)| {
+                    format!(
+                        r#"{{"jsonrpc":"2.0","method":{method},"params":{{"name":{name},"uri":{uri},"ref":{{"name":{reference}}},"notifications":{{"resourceSubscriptions":[{uri},{name}]}},"arguments":{rest},"{twice}":{name}}}}}"#
+                    )
+                })
+        }
+
+        fn body() -> impl Strategy<Value = Vec<u8>> {
+            let text = prop_oneof![
+                message(),
+                prop::collection::vec(message(), 0..3).prop_map(|m| format!("[{}]", m.join(","))),
+                value(),
+            ];
+            (text, 0usize..6, any::<prop::sample::Index>(), any::<u8>()).prop_map(
+                |(text, edit, at, byte)| {
+                    let mut bytes = text.into_bytes();
+                    let at = at.index(bytes.len() + 1);
+                    match edit {
+                        0..=2 => {}
+                        3 => bytes.truncate(at),
+                        4 => bytes.insert(at, byte),
+                        _ => {
+                            if let Some(b) = bytes.get_mut(at) {
+                                *b = byte;
+                            }
+                        }
+                    }
+                    bytes
+                },
+            )
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(4096))]
+
+            #[test]
+            fn reads_every_body_as_serde_json_did(body in body()) {
+                prop_assert_eq!(inspect(&body), jsonrpc_oracle::inspect(&body), "{}", String::from_utf8_lossy(&body));
+            }
+        }
+
+        #[test]
+        fn reads_deep_and_odd_bodies_as_serde_json_did() {
+            let deep = format!(
+                r#"{{"method":"tools/call","params":{{"name":"a","arguments":{}0{}}}}}"#,
+                "[".repeat(5000),
+                "]".repeat(5000)
+            );
+            for body in [
+                deep.as_str(),
+                "\u{feff}{}",
+                "[]",
+                "[[]]",
+                "[1e400]",
+                r#"{"method":{"\ud800":1}}"#,
+                r#"{"method":[{"\ud800":1}]}"#,
+                r#"{"params":{"ref":{"name":{"a":{"\ud800":1}}}}}"#,
+                r#"{"x":{"\ud800":1}}"#,
+                r#"{"method":"a"} "#,
+                "{\"method\":\"a\"}\u{c}",
+                "nul",
+                "\"\\ud800\"",
+                "[\"\\ud800\"]",
+                "{\"method\":\"a\",}",
+                "[1,]",
+                "{\"a\" 1}",
+                "{\"a\":}",
+                "",
+                " ",
+            ] {
+                assert_eq!(
+                    inspect(body.as_bytes()),
+                    jsonrpc_oracle::inspect(body.as_bytes()),
+                    "{body}"
+                );
+            }
+        }
     }
 }

@@ -14,7 +14,10 @@ mod config;
 mod guard;
 mod header_scan;
 mod implication;
+mod json_read;
 pub(crate) mod jsonrpc;
+#[cfg(test)]
+mod jsonrpc_oracle;
 mod jsonrpc_params;
 mod mcp_headers;
 mod methods;
