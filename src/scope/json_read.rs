@@ -328,24 +328,54 @@ impl<'a> Reader<'a> {
 /// quote, a backslash or a control byte (`bytes.len()` when there is none).
 fn string_stop(bytes: &[u8], from: usize) -> usize {
     let rest = bytes.get(from..).unwrap_or_default();
-    // Most keys and values are short: a byte loop ends them before `memchr` would have started.
-    let head = rest.len().min(16);
-    if let Some(at) = rest[..head].iter().position(|&byte| ends_plain_run(byte)) {
-        return from + at;
+    // Most keys and values are short: two words of eight bytes end them before `memchr` would
+    // have started.
+    let mut at = 0;
+    while at < HEAD {
+        let Some(word) = rest
+            .get(at..at + 8)
+            .and_then(|w| <[u8; 8]>::try_from(w).ok())
+        else {
+            // Fewer than eight bytes left in the body.
+            let last = rest.get(at..).unwrap_or_default();
+            let end = last.iter().position(|&byte| ends_plain_run(byte));
+            return from + at + end.unwrap_or(last.len());
+        };
+        let stops = word_stops(u64::from_le_bytes(word));
+        if stops != 0 {
+            return from + at + (stops.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
     }
-    let tail = &rest[head..];
+    let tail = rest.get(HEAD..).unwrap_or_default();
     let end = memchr::memchr2(b'"', b'\\', tail).unwrap_or(tail.len());
     let run = &tail[..end];
     // The least byte in one pass (vectorized); only when it is a control byte, where it is.
     if run.iter().fold(u8::MAX, |least, &byte| least.min(byte)) < 0x20 {
         let at = run.iter().position(|&byte| byte < 0x20).unwrap_or(end);
-        return from + head + at;
+        return from + HEAD + at;
     }
-    from + head + end
+    from + HEAD + end
 }
+
+/// The bytes [`string_stop`] reads a word at a time before it hands the rest to `memchr`.
+const HEAD: usize = 16;
 
 fn ends_plain_run(byte: u8) -> bool {
     byte == b'"' || byte == b'\\' || byte < 0x20
+}
+
+/// The high bit of each byte of `word` (little-endian) that ends a run of plain string bytes;
+/// the lowest one set is exact (a borrow only marks bytes above a real stop). Mycroft's
+/// zero-byte test, as `serde_json` does it.
+fn word_stops(word: u64) -> u64 {
+    const ONES: u64 = u64::MAX / 255;
+    let quote = word ^ (ONES * u64::from(b'"'));
+    let backslash = word ^ (ONES * u64::from(b'\\'));
+    let control = word.wrapping_sub(ONES * 0x20) & !word;
+    let quote = quote.wrapping_sub(ONES) & !quote;
+    let backslash = backslash.wrapping_sub(ONES) & !backslash;
+    (control | quote | backslash) & (ONES << 7)
 }
 
 /// The index of the first non-digit at or after `from`.
@@ -442,6 +472,34 @@ mod tests {
         assert_eq!(skips(&format!("\"{long}")), Err(Malformed));
         let mut reader = Reader::new(r#""caf\u00e9 \ud83d\ude00""#);
         assert_eq!(reader.string().as_deref(), Ok("café 😀"));
+    }
+
+    #[test]
+    fn string_stop_finds_the_first_stop_at_every_offset() {
+        // Neighbours of the stops (0x20, 0x21, 0x23, 0x5b, 0x5d, 0x7f) and UTF-8 bytes.
+        let filler = "a !#[]\u{7f}é".as_bytes();
+        for length in 0..48 {
+            let plain: Vec<u8> = filler.iter().copied().cycle().take(length).collect();
+            let naive = |bytes: &[u8], from: usize| {
+                (from..bytes.len())
+                    .find(|&at| ends_plain_run(bytes[at]))
+                    .unwrap_or(bytes.len())
+            };
+            assert_eq!(string_stop(&plain, 0), naive(&plain, 0), "length {length}");
+            for at in 0..length {
+                for stop in [b'"', b'\\', 0x00, 0x01, 0x1f] {
+                    let mut bytes = plain.clone();
+                    bytes[at] = stop;
+                    for from in [0, 1, 3].into_iter().filter(|&from| from <= length) {
+                        assert_eq!(
+                            string_stop(&bytes, from),
+                            naive(&bytes, from),
+                            "length {length}, stop {stop:#x} at {at}, from {from}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]
