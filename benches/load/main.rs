@@ -197,6 +197,9 @@ const SPLIT_GUARD_GET: &str =
     "floor: the checked guard's GET work split into two layers as the crate's are, GET";
 const TWIN_GET: &str = "A/A control: plain GET on a second plain server";
 const TWIN_CALL: &str = "A/A control: plain tools/call 1 KiB on a second plain server";
+const TWIN_PROTECTED_GET: &str =
+    "A/A control: protected GET (route rule) on a second protected server";
+const TWIN_MALFORMED: &str = "A/A control: protected, malformed token on a second protected server";
 const CACHE_FLOOD: &str = "cache flood, distinct tokens (10 000-token cache)";
 
 fn scenarios(requests: &tokens::Requests) -> Vec<Scenario> {
@@ -357,6 +360,20 @@ fn scenarios(requests: &tokens::Requests) -> Vec<Scenario> {
             &requests.call_1k_repeated,
             200,
             Some(PLAIN_CALL),
+        ),
+        scenario(
+            TWIN_PROTECTED_GET,
+            Role::ProtectedTwin,
+            &requests.get_repeated,
+            200,
+            Some(GET_REPEATED),
+        ),
+        scenario(
+            TWIN_MALFORMED,
+            Role::ProtectedTwin,
+            &requests.malformed,
+            401,
+            Some(MALFORMED),
         ),
         scenario(
             PROMETHEUS,
@@ -1147,8 +1164,11 @@ fn report(
             "  (for reference) repeated token, POST /mcp 120 B (the guard reads the body) x plain: {value:.2}"
         );
     }
-    // The same app in a second process, against the first: nothing differs but the host, so
-    // how far these move from 1.00 is how far the host alone moves any ratio above.
+    // The same app in a second process, against the first: nothing differs but the host and the
+    // process, so how far these move from 1.00 is how far those alone move any ratio above. The
+    // plain pair shows the host; the protected pair, the crate's own server, shows besides how
+    // far one of its processes can sit from another (its layout, heap and hash seeds), which
+    // every target on the protected server carries.
     let controls = [
         (
             "plain GET, second plain server x first",
@@ -1160,9 +1180,19 @@ fn report(
             TWIN_CALL,
             PLAIN_CALL,
         ),
+        (
+            "protected GET, second protected server x first",
+            TWIN_PROTECTED_GET,
+            GET_REPEATED,
+        ),
+        (
+            "protected, malformed token, second protected server x first",
+            TWIN_MALFORMED,
+            MALFORMED,
+        ),
     ];
     if controls.iter().any(|(_, of, to)| paired(of, to).is_some()) {
-        println!("\nmeasurement control (A/A: the same plain app in two processes):");
+        println!("\nmeasurement control (A/A: the same app in two processes):");
     }
     for (what, of, to) in controls {
         floor(what, of, to, 0.0);

@@ -119,6 +119,11 @@ pub enum Role {
     /// A second [`Role::Plain`] process, not a floor: measured against the first, the same app
     /// on the same core, it shows how far this host alone moves a ratio (an A/A control).
     PlainTwin,
+    /// A second [`Role::Protected`] process, not a floor: the crate's own server measured
+    /// against itself. Two processes of one binary can sit further apart than two of the
+    /// plain app (a layout, a heap, a hash seed of their own), and the protected-server targets
+    /// are judged on one such process.
+    ProtectedTwin,
 }
 
 /// The path of a load-bench binary built with `--no-default-features --features auth0,axum` (the defaults without `metrics`).
@@ -127,7 +132,7 @@ pub const BASELINE_EXE_ENV: &str = "LOAD_BASELINE_EXE";
 pub const SCRAPE_INTERVAL: Duration = Duration::from_secs(2);
 
 impl Role {
-    pub const ALL: [Role; 18] = [
+    pub const ALL: [Role; 19] = [
         Role::Plain,
         Role::Naive,
         Role::Protected,
@@ -146,6 +151,7 @@ impl Role {
         Role::CheckedClaimsFloor,
         Role::SplitCheckedFloor,
         Role::PlainTwin,
+        Role::ProtectedTwin,
     ];
 
     pub fn name(self) -> &'static str {
@@ -169,6 +175,7 @@ impl Role {
             Role::CheckedClaimsFloor => "checked-claims-floor",
             Role::SplitCheckedFloor => "split-checked-floor",
             Role::PlainTwin => "plain-twin",
+            Role::ProtectedTwin => "protected-twin",
         }
     }
 
@@ -216,7 +223,7 @@ pub fn serve(role: &str) {
         let app = match role {
             Role::Plain | Role::PlainTwin => app(),
             Role::Naive => naive(app()),
-            Role::Protected => protected(app(), None, true).await,
+            Role::Protected | Role::ProtectedTwin => protected(app(), None, true).await,
             Role::ProtectedSmallCache => protected(app(), Some(SMALL_CACHE), true).await,
             Role::BearerOnly => protected(app(), None, false).await,
             Role::BearerOnlySmallCache => protected(app(), Some(SMALL_CACHE), false).await,
