@@ -1167,8 +1167,8 @@ fn report(
     // The same app in a second process, against the first: nothing differs but the host and the
     // process, so how far these move from 1.00 is how far those alone move any ratio above. The
     // plain pair shows the host; the protected pair, the crate's own server, shows besides how
-    // far one of its processes can sit from another (its layout, heap and hash seeds), which
-    // every target on the protected server carries.
+    // far one of its processes can sit from another (the twin's history is shorter: it serves
+    // two scenarios, the first all), which every target on the protected server carries.
     let controls = [
         (
             "plain GET, second plain server x first",

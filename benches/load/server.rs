@@ -120,9 +120,9 @@ pub enum Role {
     /// on the same core, it shows how far this host alone moves a ratio (an A/A control).
     PlainTwin,
     /// A second [`Role::Protected`] process, not a floor: the crate's own server measured
-    /// against itself. Two processes of one binary can sit further apart than two of the
-    /// plain app (a layout, a heap, a hash seed of their own), and the protected-server targets
-    /// are judged on one such process.
+    /// against itself. It serves only the GET target's requests and the malformed token, while
+    /// the first serves every protected scenario, so the pair differs in history as well as in
+    /// layout and hash seeds; the protected-server targets are judged on the first alone.
     ProtectedTwin,
 }
 
