@@ -10,6 +10,10 @@
 //! - The client is closed-loop HTTP/1.1 over keep-alive connections; each scenario runs in
 //!   rounds, the scenario order rotating every round (A/B alternation), each round with a
 //!   warm-up that is not counted.
+//! - Every measurement (one scenario in one round) is served by a fresh server process, so that
+//!   the rounds sample how far processes of one binary sit apart instead of measuring one pair
+//!   of them (`LOAD_FRESH=0`: one process per role for the whole run, and the RSS growth across
+//!   rounds printed).
 //! - Peak RSS is the server's `VmHWM`, reset before every round (`/proc/<pid>/clear_refs`).
 //! - `LOAD_BASELINE_EXE=<a build of this bench without the metrics feature>` adds the repeated-
 //!   token scenarios (`POST /mcp` and `GET`) served by that binary, the baseline of what the
@@ -87,6 +91,15 @@ struct Config {
     flood: Duration,
     /// Runs only the scenarios whose name contains this (for profiling one path).
     only: Option<String>,
+    /// Whether every measurement (one scenario in one round) gets a server process of its own
+    /// (`LOAD_FRESH`, on unless `0`). Two processes of one binary can sit several points apart
+    /// for the whole of a run (session 35's A/A control of the protected server: 1.12 on the
+    /// malformed token, single rounds 0.96–1.21, where two plain processes sat at 0.99–1.01),
+    /// so a run with one process per role measures one draw of that spread, and each paired
+    /// ratio's interval, taken over rounds of the same two processes, leaves it out. A process
+    /// per measurement makes the rounds independent draws of it, and the median and its
+    /// interval cover it. The cache flood keeps its one long-lived process either way.
+    fresh: bool,
 }
 
 impl Config {
@@ -106,6 +119,7 @@ impl Config {
             rsa: Duration::from_secs_f64(var("LOAD_RSA_SECS", 1.0)),
             flood: Duration::from_secs_f64(var("LOAD_FLOOD_SECS", 60.0)),
             only: std::env::var("LOAD_ONLY").ok(),
+            fresh: std::env::var("LOAD_FRESH").map_or(true, |v| v != "0"),
         }
     }
 
@@ -443,21 +457,27 @@ async fn run(inputs: RunInputs) {
     };
     let this_exe = std::env::current_exe().expect("exe");
     let baseline_exe = std::env::var(BASELINE_EXE_ENV).ok();
+    // How a role's server is started; `None` for the baseline when no baseline build is given.
+    let command_for = |role: Role| match (role, &baseline_exe) {
+        (Role::Baseline, None) => None,
+        // The baseline is the same role served by the build without the `metrics` feature.
+        (Role::Baseline, Some(exe)) => {
+            Some(child(Role::Protected.name(), std::path::Path::new(exe)))
+        }
+        _ => Some(child(role.name(), &this_exe)),
+    };
     let all = scenarios(&requests);
     let mut servers = HashMap::new();
     for role in Role::ALL {
-        // The baseline is the same role served by the build without the `metrics` feature.
-        let (exe, role_name) = match (role, &baseline_exe) {
-            (Role::Baseline, None) => continue,
-            (Role::Baseline, Some(exe)) => (exe.into(), Role::Protected.name()),
-            _ => (this_exe.clone(), role.name()),
+        let Some(command) = command_for(role) else {
+            continue;
         };
         let needed = match role {
             Role::ProtectedFlood => config.runs(CACHE_FLOOD),
             _ => all.iter().any(|s| s.role == role && config.runs(s.name)),
         };
         if needed {
-            servers.insert(role, ServerProcess::start(child(role_name, &exe)).await);
+            servers.insert(role, ServerProcess::start(command).await);
         }
     }
     let scenarios: Vec<Scenario> = all
@@ -470,7 +490,7 @@ async fn run(inputs: RunInputs) {
     println!(
         "load run: {} rounds x {} scenarios, {:?} warm-up + {:?} measured each, {} connections, \
          {} distinct tokens, {:?} RSA rate per round, {:?} cache flood, pinned: {pinned}, \
-         load average before: {}",
+         {}, load average before: {}",
         config.rounds,
         scenarios.len(),
         config.warmup,
@@ -479,6 +499,11 @@ async fn run(inputs: RunInputs) {
         config.pool_size,
         config.rsa,
         config.flood,
+        if config.fresh {
+            "a fresh server process for every measurement"
+        } else {
+            "one server process per role for the whole run"
+        },
         load_average()
     );
     let mut measured: Vec<Measured> = scenarios.iter().map(|_| Measured::default()).collect();
@@ -499,6 +524,15 @@ async fn run(inputs: RunInputs) {
             let scenario = &scenarios[index];
             if !config.runs(scenario.name) {
                 continue;
+            }
+            if config.fresh {
+                // Every measurement on a process of its own (see `Config::fresh`); the old one
+                // goes first, so the two never share the core.
+                if let Some(old) = servers.remove(&scenario.role) {
+                    old.stop();
+                }
+                let command = command_for(scenario.role).expect("a scenario's role has a server");
+                servers.insert(scenario.role, ServerProcess::start(command).await);
             }
             let server = &servers[&scenario.role];
             server.reset_peak_rss();
@@ -549,11 +583,19 @@ async fn run(inputs: RunInputs) {
         rsa,
         &rsa_rates,
     );
-    println!(
-        "\nserver RSS after round 1 -> after round {} (growth beyond the caches would show here):",
-        config.rounds
-    );
-    for role in Role::ALL {
+    if config.fresh {
+        println!(
+            "\nserver RSS across rounds: not measured (a fresh process for every measurement; \
+             LOAD_FRESH=0 keeps one process per role for the whole run and prints it)"
+        );
+    } else {
+        println!(
+            "\nserver RSS after round 1 -> after round {} (growth beyond the caches would show \
+             here):",
+            config.rounds
+        );
+    }
+    for role in Role::ALL.into_iter().filter(|_| !config.fresh) {
         let (Some(server), Some(first)) = (servers.get(&role), rss_first_round.get(&role)) else {
             continue;
         };
@@ -1350,12 +1392,16 @@ impl ServerProcess {
         (ticks(11) / 100.0, ticks(12) / 100.0)
     }
 
+    /// Closes the child's stdin, which makes it exit; kills it if it has not within 100 ms.
     fn stop(mut self) {
         drop(self.child.stdin.take());
-        if self.child.try_wait().ok().flatten().is_none() {
-            std::thread::sleep(Duration::from_millis(100));
-            let _ = self.child.kill();
+        for _ in 0..20 {
+            if self.child.try_wait().ok().flatten().is_some() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(5));
         }
+        let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
