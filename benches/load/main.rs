@@ -8,8 +8,8 @@
 //! - Each server is a child process (this binary re-executed with a role), pinned with `taskset`
 //!   to CPU 0; this process (client + the issuer's JWKS server) pins itself to CPU 1.
 //! - The client is closed-loop HTTP/1.1 over keep-alive connections; each scenario runs in
-//!   rounds, the scenario order rotating every round (A/B alternation), each round with a
-//!   warm-up that is not counted.
+//!   rounds, the scenario order rotating every round and reversed every other round (A/B then
+//!   B/A), each round with a warm-up that is not counted.
 //! - Every measurement (one scenario in one round) is served by a fresh server process, so that
 //!   the rounds sample how far processes of one binary sit apart instead of measuring one pair
 //!   of them (`LOAD_FRESH=0`: one process per role for the whole run, and the RSS growth across
@@ -519,8 +519,18 @@ async fn run(inputs: RunInputs) {
             ));
         }
         for step in 0..scenarios.len() {
-            // Rotate the order every round, so no scenario always runs first or after another.
-            let index = (step + round) % scenarios.len();
+            // The order rotates every round, so no scenario always runs first, and every other
+            // round it runs backwards: a rotation alone keeps each scenario after the same one,
+            // and a baseline listed before its scenario always ran before it, so whatever one
+            // scenario leaves behind (or a drift within the round) would weigh on one side of a
+            // pair in every round. Reversed, the pair's order and its neighbours change.
+            let n = scenarios.len();
+            let rotated = (step + round) % n;
+            let index = if round % 2 == 0 {
+                rotated
+            } else {
+                n - 1 - rotated
+            };
             let scenario = &scenarios[index];
             if !config.runs(scenario.name) {
                 continue;
@@ -867,7 +877,8 @@ fn report(
     let p99 = |s: Stats| s.2;
     let cpu = |s: Stats| s.3;
     // Each round measures a scenario and its baseline seconds apart (the order rotates as a
-    // whole), so the ratio of each round's pair is free of the drift between rounds; the median
+    // whole, forwards and backwards in turn), so the ratio of each round's pair is free of the
+    // drift between rounds; the median
     // of those is the figure a target is judged on, the whole-run ratio is printed beside it.
     let paired_rounds = |of: &str, to: &str, field: fn(&Measured) -> &[f64]| {
         let (of, to) = (field(&measured[index(of)?]), field(&measured[index(to)?]));
