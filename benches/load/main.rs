@@ -119,7 +119,7 @@ impl Config {
             rsa: Duration::from_secs_f64(var("LOAD_RSA_SECS", 1.0)),
             flood: Duration::from_secs_f64(var("LOAD_FLOOD_SECS", 60.0)),
             only: std::env::var("LOAD_ONLY").ok(),
-            fresh: std::env::var("LOAD_FRESH").map_or(true, |v| v != "0"),
+            fresh: std::env::var("LOAD_FRESH").as_deref() != Ok("0"),
         }
     }
 
@@ -878,8 +878,8 @@ fn report(
     let cpu = |s: Stats| s.3;
     // Each round measures a scenario and its baseline seconds apart (the order rotates as a
     // whole, forwards and backwards in turn), so the ratio of each round's pair is free of the
-    // drift between rounds; the median
-    // of those is the figure a target is judged on, the whole-run ratio is printed beside it.
+    // drift between rounds; the median of those is the figure a target is judged on, the
+    // whole-run ratio is printed beside it.
     let paired_rounds = |of: &str, to: &str, field: fn(&Measured) -> &[f64]| {
         let (of, to) = (field(&measured[index(of)?]), field(&measured[index(to)?]));
         Some(
