@@ -457,33 +457,31 @@ async fn run(inputs: RunInputs) {
     };
     let this_exe = std::env::current_exe().expect("exe");
     let baseline_exe = std::env::var(BASELINE_EXE_ENV).ok();
-    // How a role's server is started; `None` for the baseline when no baseline build is given.
-    let command_for = |role: Role| match (role, &baseline_exe) {
-        (Role::Baseline, None) => None,
+    // Whether a role has a server: the metrics baseline only when its binary is given.
+    let served = |role: Role| role != Role::Baseline || baseline_exe.is_some();
+    let command_for = |role: Role| match &baseline_exe {
         // The baseline is the same role served by the build without the `metrics` feature.
-        (Role::Baseline, Some(exe)) => {
-            Some(child(Role::Protected.name(), std::path::Path::new(exe)))
+        Some(exe) if role == Role::Baseline => {
+            child(Role::Protected.name(), std::path::Path::new(exe))
         }
-        _ => Some(child(role.name(), &this_exe)),
+        _ => child(role.name(), &this_exe),
     };
     let all = scenarios(&requests);
     let mut servers = HashMap::new();
-    for role in Role::ALL {
-        let Some(command) = command_for(role) else {
-            continue;
-        };
+    for role in Role::ALL.into_iter().filter(|&role| served(role)) {
         let needed = match role {
             Role::ProtectedFlood => config.runs(CACHE_FLOOD),
+            // A fresh process per measurement: the rounds start their own.
+            _ if config.fresh => false,
             _ => all.iter().any(|s| s.role == role && config.runs(s.name)),
         };
         if needed {
-            servers.insert(role, ServerProcess::start(command).await);
+            servers.insert(role, ServerProcess::start(command_for(role)).await);
         }
     }
     let scenarios: Vec<Scenario> = all
         .into_iter()
-        // The metrics baseline runs only when its binary is given.
-        .filter(|scenario| servers.contains_key(&scenario.role))
+        .filter(|scenario| served(scenario.role))
         .collect();
     let flood_index = scenarios.iter().position(|s| s.name == RANDOM_KID);
 
@@ -536,13 +534,13 @@ async fn run(inputs: RunInputs) {
                 continue;
             }
             if config.fresh {
-                // Every measurement on a process of its own (see `Config::fresh`); the old one
-                // goes first, so the two never share the core.
+                // Every measurement on a process of its own (see `Config::fresh`); the role's last
+                // process goes first, so the two never share the core.
                 if let Some(old) = servers.remove(&scenario.role) {
                     old.stop();
                 }
-                let command = command_for(scenario.role).expect("a scenario's role has a server");
-                servers.insert(scenario.role, ServerProcess::start(command).await);
+                let server = ServerProcess::start(command_for(scenario.role)).await;
+                servers.insert(scenario.role, server);
             }
             let server = &servers[&scenario.role];
             server.reset_peak_rss();
@@ -572,7 +570,7 @@ async fn run(inputs: RunInputs) {
                 flood_hits_per_round.push(jwks_hits.load(Ordering::Relaxed) - hits_before);
             }
         }
-        if round == 0 {
+        if round == 0 && !config.fresh {
             for (role, server) in &servers {
                 rss_first_round.insert(*role, server.status_kib("VmRSS:"));
             }
@@ -604,17 +602,18 @@ async fn run(inputs: RunInputs) {
              here):",
             config.rounds
         );
-    }
-    for role in Role::ALL.into_iter().filter(|_| !config.fresh) {
-        let (Some(server), Some(first)) = (servers.get(&role), rss_first_round.get(&role)) else {
-            continue;
-        };
-        println!(
-            "  {:<22} {:>7.1} MiB -> {:>7.1} MiB",
-            role.name(),
-            mib(*first),
-            mib(server.status_kib("VmRSS:"))
-        );
+        for role in Role::ALL {
+            let (Some(server), Some(first)) = (servers.get(&role), rss_first_round.get(&role))
+            else {
+                continue;
+            };
+            println!(
+                "  {:<22} {:>7.1} MiB -> {:>7.1} MiB",
+                role.name(),
+                mib(*first),
+                mib(server.status_kib("VmRSS:"))
+            );
+        }
     }
     if let Some(flood) = cache_flood {
         flood.report(&config);
@@ -1220,8 +1219,9 @@ fn report(
     // The same app in a second process, against the first: nothing differs but the host and the
     // process, so how far these move from 1.00 is how far those alone move any ratio above. The
     // plain pair shows the host; the protected pair, the crate's own server, shows besides how
-    // far one of its processes can sit from another (the twin's history is shorter: it serves
-    // two scenarios, the first all), which every target on the protected server carries.
+    // far one of its processes can sit from another (with `LOAD_FRESH=0` the twin's history is
+    // shorter too: it serves two scenarios, the first all), which every target on the protected
+    // server carries.
     let controls = [
         (
             "plain GET, second plain server x first",

@@ -120,9 +120,10 @@ pub enum Role {
     /// on the same core, it shows how far this host alone moves a ratio (an A/A control).
     PlainTwin,
     /// A second [`Role::Protected`] process, not a floor: the crate's own server measured
-    /// against itself. It serves only the GET target's requests and the malformed token, while
-    /// the first serves every protected scenario, so the pair differs in history as well as in
-    /// layout and hash seeds; the protected-server targets are judged on the first alone.
+    /// against itself, on the GET target's requests and the malformed token. With a fresh
+    /// process per measurement (the default) the two differ only as two processes do; with
+    /// `LOAD_FRESH=0` the first serves every protected scenario and the twin only these two, so
+    /// they differ in history too. The protected-server targets are judged on the first.
     ProtectedTwin,
 }
 
