@@ -15,11 +15,12 @@ class Cost(NamedTuple):
 
 
 class Call(NamedTuple):
-    """`calls` calls from `caller` into `callee`."""
+    """`calls` calls from `caller` into `callee`, made by the instruction at `address`."""
 
     caller: Optional[str]
     callee: Optional[str]
     calls: int
+    address: int
 
 
 def records(path) -> Iterator["Cost | Call"]:
@@ -33,6 +34,7 @@ def records(path) -> Iterator["Cost | Call"]:
     object_name = function = callee = None
     address = 0
     after_calls = False
+    pending_calls = 0
     with open(path) as out:
         for line in out:
             line = line.rstrip("\n")
@@ -55,7 +57,8 @@ def records(path) -> Iterator["Cost | Call"]:
                 continue
             calls = re.match(r"calls=(\d+)", line)
             if calls:
-                yield Call(function, callee, int(calls.group(1)))
+                # Yielded with the next line, which holds the calling instruction's position.
+                pending_calls = int(calls.group(1))
                 after_calls = True
                 continue
             if not (line[0] in "+-*" or line.startswith("0x") or line[0].isdigit()):
@@ -70,6 +73,7 @@ def records(path) -> Iterator["Cost | Call"]:
                 address += offset if position[0] == "+" else -offset
             if after_calls:
                 after_calls = False
+                yield Call(function, callee, pending_calls, address)
                 continue
             if len(fields) > 1:
                 yield Cost(object_name, function, address, int(fields[1]))
