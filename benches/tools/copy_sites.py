@@ -22,7 +22,7 @@ import callgrind
 
 
 def size_before(binary, address):
-    """The `%edx` immediate set just before the call at `address` (the copy's length), if any."""
+    """The length the call at `address` copies, when an immediate put it in `%edx` (else `None`)."""
     listing = subprocess.run(
         [
             "objdump",
@@ -36,8 +36,15 @@ def size_before(binary, address):
         text=True,
         check=True,
     ).stdout
-    sizes = re.findall(r"mov\s+\$(0x[0-9a-f]+),%edx", listing)
-    return int(sizes[-1], 16) if sizes else None
+    # The last instruction before the call that writes the length register decides: an
+    # immediate is the size; anything else (a computed length) is unknown. An earlier immediate
+    # in the window may belong to another call.
+    instructions = [line.split("\t", 1)[1] for line in listing.splitlines() if "\t" in line]
+    for instruction in reversed(instructions[:-1]):
+        if re.search(r",%(edx|rdx|dx|dl)$", instruction.strip()):
+            size = re.fullmatch(r"mov\s+\$(0x[0-9a-f]+),%edx", instruction.strip())
+            return int(size.group(1), 16) if size else None
+    return None
 
 
 def main():
